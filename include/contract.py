@@ -1,0 +1,287 @@
+"""Dataset contracts: a YAML file describes a dataset; no code names its columns.
+
+A contract gives each column a dtype, a role, nullability, ranges and allowed values, the
+primary key, batch limits, how labels arrive (inline or as a separate feed after a
+maturity delay), the AUC floor and the features monitoring treats as critical.
+
+A contract yields one or two *feeds*, each a landed stream validated on its own:
+the events feed (``landing/<name>/``) and, when labels arrive separately, the label feed
+(``landing/<name>_labels/``) made of the primary key, the outcome timestamp and the target.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DTYPES = ("string", "int", "float", "bool", "timestamp", "category")
+ROLES = ("id", "event_timestamp", "feature", "target", "protected", "not_a_feature")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class ContractError(ValueError):
+    """A contract file is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    role: str = "feature"
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[Any, ...] | None = None
+    max_null_rate: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    min_rows: int = 1
+    max_rows: int = 10_000_000
+    max_bad_row_share: float = 0.05
+    # Freshness: the newest event must be at most this old at the end of the partition day.
+    max_age_hours: float = 48.0
+    # Events later than the end of the partition day plus this skew are "in the future".
+    max_future_minutes: float = 5.0
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One landed stream: what ingestion validates for a partition."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    event_timestamp: str
+    limits: BatchLimits
+    extra_columns: str = "reject"  # or "ignore": drop unknown columns with a warning
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@dataclass(frozen=True)
+class Labels:
+    column: str
+    delivery: str  # "inline" (in the events feed) or "separate" (own feed)
+    maturity_days: int
+    observed_timestamp: str | None = None  # separate feed: when the outcome became known
+    positive_value: Any = 1
+    limits: BatchLimits = field(default_factory=lambda: BatchLimits(min_rows=0))
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    event_timestamp: str
+    limits: BatchLimits
+    labels: Labels
+    auc_floor: float
+    decision_threshold: float
+    critical_features: tuple[str, ...]
+    extra_columns: str
+    source: Path
+
+    def by_role(self, role: str) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.role == role)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.by_role("feature")
+
+    @property
+    def protected(self) -> tuple[str, ...]:
+        return self.by_role("protected")
+
+    @property
+    def target(self) -> str:
+        return self.labels.column
+
+    @property
+    def label_feed_name(self) -> str:
+        return f"{self.name}_labels"
+
+    def events_feed(self) -> Feed:
+        columns = self.columns
+        if self.labels.delivery == "separate":
+            columns = tuple(c for c in columns if c.name != self.labels.column)
+        return Feed(self.name, columns, self.primary_key, self.event_timestamp, self.limits, self.extra_columns)
+
+    def label_feed(self) -> Feed | None:
+        if self.labels.delivery != "separate":
+            return None
+        by_name = {c.name: c for c in self.columns}
+        observed = Column(self.labels.observed_timestamp, "timestamp", role="event_timestamp")
+        columns = tuple(by_name[k] for k in self.primary_key) + (observed, by_name[self.labels.column])
+        return Feed(self.label_feed_name, columns, self.primary_key, observed.name, self.labels.limits, self.extra_columns)
+
+    def feeds(self) -> tuple[Feed, ...]:
+        label_feed = self.label_feed()
+        return (self.events_feed(),) + ((label_feed,) if label_feed else ())
+
+    def feed(self, name: str) -> Feed:
+        for f in self.feeds():
+            if f.name == name:
+                return f
+        raise ContractError(f"contract {self.name!r} has no feed {name!r}; feeds: {[f.name for f in self.feeds()]}")
+
+
+def available(contracts_dir: Path) -> list[str]:
+    """Names of the contracts in ``contracts_dir`` (cheap: no YAML parsing)."""
+    return sorted(p.stem for p in Path(contracts_dir).glob("*.yaml"))
+
+
+def load(name: str, contracts_dir: Path | None = None) -> Contract:
+    """Load and check the contract ``name`` (default folder: settings' contracts dir)."""
+    if contracts_dir is None:
+        from include import settings
+
+        contracts_dir = settings.get().contracts_dir
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ContractError(f"dataset name {name!r} is not a lower-case identifier")
+    path = Path(contracts_dir) / f"{name}.yaml"
+    if not path.is_file():
+        raise ContractError(
+            f"unknown dataset {name!r}: no contract file {path}; known: {', '.join(available(contracts_dir)) or 'none'}"
+        )
+    return parse(path)
+
+
+def parse(path: Path) -> Contract:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML: {exc}") from None
+    return _Parser(path).contract(doc)
+
+
+class _Parser:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, message: str) -> ContractError:
+        return ContractError(f"{self.path}: {where}: {message}")
+
+    def mapping(self, doc: Any, where: str) -> dict:
+        if not isinstance(doc, dict):
+            raise self.fail(where, f"expected a mapping, got {type(doc).__name__}")
+        return doc
+
+    def number(self, doc: dict, key: str, where: str, default: float | None, low: float | None = None,
+               high: float | None = None) -> float | None:
+        value = doc.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{where}.{key}", f"expected a number, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.fail(f"{where}.{key}", f"{value} is outside {low}..{high}")
+        return value
+
+    def limits(self, doc: Any, where: str, defaults: BatchLimits) -> BatchLimits:
+        doc = self.mapping(doc or {}, where)
+        unknown = set(doc) - set(BatchLimits.__dataclass_fields__)
+        if unknown:
+            raise self.fail(where, f"unknown keys {sorted(unknown)}")
+        limits = BatchLimits(
+            min_rows=int(self.number(doc, "min_rows", where, defaults.min_rows, 0)),
+            max_rows=int(self.number(doc, "max_rows", where, defaults.max_rows, 1)),
+            max_bad_row_share=self.number(doc, "max_bad_row_share", where, defaults.max_bad_row_share, 0, 1),
+            max_age_hours=self.number(doc, "max_age_hours", where, defaults.max_age_hours, 0),
+            max_future_minutes=self.number(doc, "max_future_minutes", where, defaults.max_future_minutes, 0),
+        )
+        if limits.min_rows > limits.max_rows:
+            raise self.fail(where, f"min_rows {limits.min_rows} > max_rows {limits.max_rows}")
+        return limits
+
+    def column(self, name: str, doc: Any) -> Column:
+        where = f"columns.{name}"
+        if not _NAME.match(str(name)):
+            raise self.fail(where, "column names must be lower-case identifiers")
+        doc = self.mapping(doc, where)
+        unknown = set(doc) - (set(Column.__dataclass_fields__) - {"name"})
+        if unknown:
+            raise self.fail(where, f"unknown keys {sorted(unknown)}")
+        dtype = doc.get("dtype")
+        if dtype not in DTYPES:
+            raise self.fail(f"{where}.dtype", f"{dtype!r} is not one of {DTYPES}")
+        role = doc.get("role", "feature")
+        if role not in ROLES:
+            raise self.fail(f"{where}.role", f"{role!r} is not one of {ROLES}")
+        allowed = doc.get("allowed")
+        if allowed is not None and (not isinstance(allowed, list) or not allowed):
+            raise self.fail(f"{where}.allowed", "expected a non-empty list")
+        if dtype == "category" and allowed is None:
+            raise self.fail(where, "a category column needs its allowed values")
+        low = self.number(doc, "min", where, None)
+        high = self.number(doc, "max", where, None)
+        if low is not None and high is not None and low > high:
+            raise self.fail(where, f"min {low} > max {high}")
+        return Column(
+            name=name, dtype=dtype, role=role, nullable=bool(doc.get("nullable", False)), min=low, max=high,
+            allowed=tuple(allowed) if allowed is not None else None,
+            max_null_rate=self.number(doc, "max_null_rate", where, None, 0, 1),
+            description=str(doc.get("description", "")),
+        )
+
+    def contract(self, doc: Any) -> Contract:
+        doc = self.mapping(doc, "top level")
+        name = doc.get("name")
+        if name != self.path.stem:
+            raise self.fail("name", f"{name!r} must equal the file name {self.path.stem!r}")
+        columns = tuple(self.column(n, d) for n, d in self.mapping(doc.get("columns"), "columns").items())
+        names = {c.name for c in columns}
+        pk = tuple(doc.get("primary_key") or ())
+        if not pk or not set(pk) <= names:
+            raise self.fail("primary_key", f"{list(pk)} must be a non-empty list of declared columns")
+        ts = doc.get("event_timestamp")
+        if ts not in names or next(c for c in columns if c.name == ts).dtype != "timestamp":
+            raise self.fail("event_timestamp", f"{ts!r} must name a declared timestamp column")
+        labels_doc = self.mapping(doc.get("labels"), "labels")
+        target = labels_doc.get("column")
+        if target not in names or next(c for c in columns if c.name == target).role != "target":
+            raise self.fail("labels.column", f"{target!r} must name a declared column with role target")
+        delivery = labels_doc.get("delivery", "inline")
+        if delivery not in ("inline", "separate"):
+            raise self.fail("labels.delivery", f"{delivery!r} is not inline or separate")
+        observed = labels_doc.get("observed_timestamp")
+        if delivery == "separate" and (not observed or not _NAME.match(observed) or observed in names):
+            raise self.fail("labels.observed_timestamp", "a separate label feed needs a new timestamp column name")
+        labels = Labels(
+            column=target, delivery=delivery,
+            maturity_days=int(self.number(labels_doc, "maturity_days", "labels", 0, 0, 3650)),
+            observed_timestamp=observed, positive_value=labels_doc.get("positive_value", 1),
+            limits=self.limits(labels_doc.get("batch"), "labels.batch", BatchLimits(min_rows=0)),
+        )
+        model = self.mapping(doc.get("model") or {}, "model")
+        monitoring = self.mapping(doc.get("monitoring") or {}, "monitoring")
+        critical = tuple(monitoring.get("critical_features") or ())
+        features = {c.name for c in columns if c.role == "feature"}
+        if not set(critical) <= features:
+            raise self.fail("monitoring.critical_features", f"{sorted(set(critical) - features)} are not features")
+        extra = doc.get("extra_columns", "reject")
+        if extra not in ("reject", "ignore"):
+            raise self.fail("extra_columns", f"{extra!r} is not reject or ignore")
+        return Contract(
+            name=name, description=str(doc.get("description", "")).strip(), columns=columns, primary_key=pk,
+            event_timestamp=ts, limits=self.limits(doc.get("batch"), "batch", BatchLimits()), labels=labels,
+            auc_floor=self.number(model, "auc_floor", "model", 0.5, 0, 1),
+            decision_threshold=self.number(model, "decision_threshold", "model", 0.5, 0, 1),
+            critical_features=critical, extra_columns=extra, source=self.path,
+        )

@@ -1,0 +1,126 @@
+"""One URI-based storage layer for file:// and s3:// roots.
+
+Everything the package writes lives under the storage root (``MLOPS_STORAGE_ROOT``) in
+zones: ``landing/``, ``curated/``, ``quarantine/``. Paths are Airflow ObjectStoragePath
+objects, so the same calls run on a local folder and on S3 through the amazon provider's
+connection. Errors are re-raised as StorageError naming the URI and, on S3, the permission.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from airflow.sdk import ObjectStoragePath
+
+from include import settings as settings_module
+
+ZONES = ("landing", "curated", "quarantine", "capture")
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,254}$")
+_S3_ACTION = {"read": "s3:GetObject", "write": "s3:PutObject", "list": "s3:ListBucket", "delete": "s3:DeleteObject"}
+
+
+class StorageError(RuntimeError):
+    """A storage operation failed; the message names the URI and the cause."""
+
+
+def root(settings: settings_module.Settings | None = None) -> ObjectStoragePath:
+    s = settings or settings_module.get()
+    if s.storage_root.startswith("s3://"):
+        return ObjectStoragePath(s.storage_root, conn_id=s.storage_conn_id)
+    return ObjectStoragePath(s.storage_root)
+
+
+def safe_segment(segment: str) -> str:
+    """Reject a path segment that could leave the storage root (``..``, ``/``, empty...)."""
+    if not isinstance(segment, str) or not _SEGMENT.match(segment) or ".." in segment:
+        raise StorageError(
+            f"refusing path segment {segment!r}: only letters, digits and _ . = - are allowed, "
+            "and no '..', so nothing can escape the storage root"
+        )
+    return segment
+
+
+def path(*segments: str, settings: settings_module.Settings | None = None) -> ObjectStoragePath:
+    """A path under the storage root built from validated segments."""
+    result = root(settings)
+    for segment in segments:
+        result = result / safe_segment(segment)
+    return result
+
+
+def partition(zone: str, dataset: str, day: date, settings: settings_module.Settings | None = None) -> ObjectStoragePath:
+    """``<root>/<zone>/<dataset>/dt=YYYY-MM-DD``."""
+    if zone not in ZONES:
+        raise StorageError(f"unknown zone {zone!r}; zones are {', '.join(ZONES)}")
+    return path(zone, dataset, f"dt={day.isoformat()}", settings=settings)
+
+
+def describe(p: ObjectStoragePath) -> str:
+    """The URI of ``p`` without the connection id."""
+    return f"{p.protocol}://{p.path}" if p.protocol not in ("file", "local") else f"file://{p.path}"
+
+
+@contextmanager
+def _errors(operation: str, p: ObjectStoragePath) -> Iterator[None]:
+    try:
+        yield
+    except StorageError:
+        raise
+    except FileNotFoundError as exc:
+        raise StorageError(f"cannot {operation} {describe(p)}: it does not exist") from exc
+    except PermissionError as exc:
+        hint = f" (the credentials lack {_S3_ACTION[operation]})" if p.protocol == "s3" else ""
+        raise StorageError(f"permission denied: cannot {operation} {describe(p)}{hint}: {exc}") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot {operation} {describe(p)}: {exc}") from exc
+
+
+def read_bytes(p: ObjectStoragePath) -> bytes:
+    with _errors("read", p):
+        return p.read_bytes()
+
+
+def exists(p: ObjectStoragePath) -> bool:
+    with _errors("list", p):
+        return p.exists()
+
+
+def list_files(directory: ObjectStoragePath) -> list[ObjectStoragePath]:
+    """Files directly under ``directory``, sorted by name; an absent directory is empty."""
+    with _errors("list", directory):
+        if not directory.exists():
+            return []
+        return sorted((c for c in directory.iterdir() if c.is_file()), key=lambda c: c.name)
+
+
+def list_dirs(directory: ObjectStoragePath) -> list[ObjectStoragePath]:
+    with _errors("list", directory):
+        if not directory.exists():
+            return []
+        return sorted((c for c in directory.iterdir() if c.is_dir()), key=lambda c: c.name)
+
+
+def write_bytes_atomic(p: ObjectStoragePath, data: bytes) -> None:
+    """Write so that a reader sees either the old object or the whole new one.
+
+    On S3 a single PUT is already atomic. On a file system we write a hidden temporary
+    file next to the target and rename it, which is atomic on POSIX.
+    """
+    with _errors("write", p):
+        if p.protocol == "s3":
+            p.write_bytes(data)
+            return
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.parent / f".{p.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(data)
+        tmp.rename(p)
+
+
+def delete(p: ObjectStoragePath) -> None:
+    with _errors("delete", p):
+        if p.exists():
+            p.unlink()
