@@ -1,0 +1,112 @@
+"""
+### Nightly ingestion and validation
+
+Every night at 02:00 (``MLOPS_TIMEZONE``) this DAG ingests the previous day's landing
+partition of a dataset: it waits for the files, validates every row and the batch against
+the dataset's contract, writes valid rows to ``curated/`` and invalid rows to
+``quarantine/`` with a reason each, and emits an asset event for the curated partition.
+
+On the embedded defaults the simulator lands the day's data first (``MLOPS_SIMULATOR=on``).
+Trigger it by hand to re-ingest a date (``date``) or to validate without writing (``dry_run``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import AssetAlias, Param, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+from mlops_plugins.landing_sensor import LandingPartitionSensor
+
+from include import contract, settings
+
+config = settings.get()
+CURATED = AssetAlias("curated_partitions")
+
+
+@dag(
+    schedule=CronTriggerTimetable("0 2 * * *", timezone=config.timezone, interval=timedelta(days=1)),
+    start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
+    catchup=False,
+    max_active_runs=3,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    doc_md=__doc__,
+    tags=["ingestion", "data-quality"],
+    params={
+        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+                         title="Dataset", description="Contract of the data to ingest."),
+        "date": Param(None, type=["null", "string"], format="date", pattern=r"^\d{4}-\d{2}-\d{2}$",
+                      title="Partition date", description="YYYY-MM-DD; leave empty for the run's data interval."),
+        "dry_run": Param(False, type="boolean", title="Dry run",
+                         description="Validate and report without writing curated or quarantine files."),
+    },
+)
+def nightly_ingestion():
+    @task
+    def resolve_partition(params=None, data_interval_start=None) -> list[dict]:
+        """Turn the Params and the data interval into a validated dataset + date, one entry per feed."""
+        from include.run_target import resolve
+
+        return resolve(params, data_interval_start).per_feed()
+
+    @task
+    def land_simulated_data(targets: list[dict]) -> list[str]:
+        """Stand in for the client's producer on the embedded defaults; skipped in production."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if not config.simulator_enabled:
+            raise AirflowSkipException("MLOPS_SIMULATOR=off: the client's systems write the landing zone")
+        from include.run_target import RunTarget
+        from include.simulator.land import land_day
+
+        run = RunTarget.from_dict(targets[0])
+        return land_day(contract.load(run.dataset), run.day, settings=config)
+
+    @task(outlets=[CURATED], retries=0)
+    def ingest_feed(target: dict, outlet_events=None) -> dict:
+        """Validate one feed's partition and publish curated + quarantine + report."""
+        from airflow.sdk import Asset
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include import storage
+        from include.ingestion.partition import BatchRejected, ingest_partition
+        from include.run_target import RunTarget
+
+        run, feed = RunTarget.from_dict(target), target["feed"]
+        try:
+            report = ingest_partition(contract.load(run.dataset), feed, run.day, dry_run=run.dry_run)
+        except BatchRejected as exc:
+            # Retrying cannot fix the data: fail at once with the checks that failed.
+            raise AirflowFailException(str(exc)) from None
+        if not run.dry_run:
+            uri = storage.describe(storage.path("curated", feed))
+            outlet_events[CURATED].add(Asset(uri=uri, name=f"curated_{feed}"), extra={
+                "partition": run.date, "data_version": report["data_version"], "rows": report["counts"]["curated"]})
+        return {"feed": feed, "status": report["status"], **report["counts"], "data_version": report["data_version"],
+                "quarantine_reasons": report["quarantine_reasons"]}
+
+    @task
+    def summarize(results: list[dict], targets: list[dict]) -> dict:
+        """One line per feed in the log, and the same facts as the run's return value."""
+        run = targets[0]
+        for r in results:
+            print(f"{run['dataset']} dt={run['date']} {r['feed']}: landed {r['landed']}, curated {r['curated']}, "
+                  f"quarantined {r['quarantined']}, data version {r['data_version']}, reasons {r['quarantine_reasons']}")
+        return {"dataset": run["dataset"], "date": run["date"], "dry_run": run["dry_run"], "feeds": list(results)}
+
+    targets = resolve_partition()
+    landed = land_simulated_data(targets)
+    wait = LandingPartitionSensor(
+        task_id="wait_for_landing",
+        targets=targets,
+        timeout=config.landing_timeout_seconds,
+        poke_interval=config.landing_poke_seconds,
+        trigger_rule="none_failed",
+    )
+    results = ingest_feed.expand(target=targets)
+    landed >> wait >> results
+    summarize(results, targets)
+
+
+nightly_ingestion()

@@ -1,0 +1,292 @@
+"""Validate a landed batch against a contract feed, row by row and batch by batch.
+
+Row checks (types, NaN/inf, nulls, ranges, allowed values, future timestamps, duplicate
+keys) give each failing row one reason, joining several problems with "; ". Batch checks
+(files, schema, row count, null rates, bad-row share, freshness) decide whether the batch
+may be committed. Nothing is dropped: every landed row ends up valid or quarantined.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from include.contract import Feed
+from include.ingestion.coerce import coerce
+from include.ingestion.reader import SOURCE_FILE, SOURCE_ROW, LandedBatch
+
+REASON = "_reason"
+# Above this share of missing values a column gets a warning even without its own limit.
+NULL_RATE_WARNING = 0.30
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # passed, failed, warning, skipped
+    message: str
+    column: str | None = None
+    file: str | None = None
+    observed: float | int | str | None = None
+    limit: float | int | str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class ValidationResult:
+    feed: str
+    landed_rows: int
+    valid: pd.DataFrame  # typed per contract, sorted
+    quarantined: pd.DataFrame  # raw text values + source + reason
+    checks: list[Check] = field(default_factory=list)
+    raw: pa.Table | None = None
+    reasons: dict[int, list[str]] = field(default_factory=dict)
+    undecodable: list = field(default_factory=list)
+
+    def reject_all(self, why: str) -> pd.DataFrame:
+        """Quarantine frame for a rejected batch: every landed row, with its own reason if
+        it had one and the batch-level reason."""
+        everything = np.ones(self.raw.num_rows, dtype=bool)
+        reasons = {i: self.reasons.get(i, []) + [f"batch_rejected: {why}"] for i in range(self.raw.num_rows)}
+        undecodable = [type(u)(u.file, u.row, u.text, f"{u.reason}; batch_rejected: {why}") for u in self.undecodable]
+        return _quarantine_frame(self.raw, everything, reasons, undecodable)
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "failed"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_checks
+
+    def reason_counts(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for reason in self.quarantined[REASON]:
+            for part in reason.split("; "):
+                counts[part.split(":", 1)[0]] += 1
+        return dict(sorted(counts.items()))
+
+
+class _Reasons:
+    """Collects reasons per row index without touching clean rows."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.by_row: dict[int, list[str]] = {}
+
+    def add(self, mask: np.ndarray, kind: str, describe) -> int:
+        rows = np.flatnonzero(mask)
+        for i in rows:
+            self.by_row.setdefault(int(i), []).append(f"{kind}: {describe(int(i))}")
+        return len(rows)
+
+    def mask(self) -> np.ndarray:
+        m = np.zeros(self.n, dtype=bool)
+        if self.by_row:
+            m[list(self.by_row)] = True
+        return m
+
+
+def _fmt(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "null"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
+    checks: list[Check] = []
+    expected = set(feed.column_names)
+    data_files = [f for f in batch.files if f.status not in ("marker",)]
+    if not data_files:
+        checks.append(Check("files_present", "failed", "the landing partition holds no data file (only markers)"))
+    for f in batch.files:
+        if f.status in ("unreadable", "unsupported"):
+            checks.append(Check("file_readable", "failed", f"{f.name}: {f.message}; the file is preserved in quarantine",
+                                file=f.name))
+        elif f.status == "empty":
+            checks.append(Check("file_readable", "warning", f"{f.name}: {f.message}", file=f.name, observed=0))
+    for f, table in batch.tables:
+        present = set(f.columns)
+        missing = sorted(expected - present)
+        extra = sorted(present - expected)
+        if missing:
+            checks.append(Check("schema_missing_columns", "failed",
+                                f"{f.name} lacks required column(s) {', '.join(missing)}", file=f.name,
+                                column=",".join(missing)))
+        if extra:
+            status = "failed" if feed.extra_columns == "reject" else "warning"
+            checks.append(Check("schema_extra_columns", status,
+                                f"{f.name} has column(s) {', '.join(extra)} that the contract does not declare"
+                                + (" (dropped)" if status == "warning" else ""), file=f.name, column=",".join(extra)))
+    return checks
+
+
+def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end: datetime) -> ValidationResult:
+    """Validate ``batch`` for the partition covering [window_start, window_end) (tz-aware)."""
+    checks = _schema_checks(feed, batch)
+    usable = [(f, t) for f, t in batch.tables if not set(feed.column_names) - set(f.columns)]
+    tables = [t.select([c for c in feed.column_names] + [SOURCE_FILE, SOURCE_ROW]) for f, t in usable]
+    if tables:
+        unified = _unify(tables, feed)
+    else:
+        empty = {c: pa.array([], pa.string()) for c in (*feed.column_names, SOURCE_FILE)}
+        unified = pa.table(empty | {SOURCE_ROW: pa.array([], pa.int64())})
+    n = unified.num_rows
+    reasons = _Reasons(n)
+    typed: dict[str, pd.Series] = {}
+    null_masks: dict[str, np.ndarray] = {}
+    for column in feed.columns:
+        raw = unified.column(column.name)
+        values, type_bad, fractional = coerce(raw, column.dtype)
+        typed[column.name] = values
+
+        def show_raw(i, raw=raw):
+            return _fmt(raw[i].as_py())
+
+        reasons.add(type_bad, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a valid {c.dtype}")
+        reasons.add(fractional, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a whole number")
+        is_null = values.isna().to_numpy() & ~type_bad & ~fractional
+        if column.dtype in ("float", "int"):
+            numeric = values.to_numpy(dtype=float, na_value=np.nan)
+            nan_mask = np.isnan(numeric) & raw.is_valid().to_numpy(zero_copy_only=False) & ~type_bad & ~fractional
+            reasons.add(nan_mask, "nan", lambda i, c=column: f"{c.name} is NaN")
+            is_null &= ~nan_mask
+            inf_mask = np.isinf(numeric)
+            reasons.add(inf_mask, "infinite", lambda i, c=column: f"{c.name}={_fmt(numeric[i])} is not finite")
+            finite = np.isfinite(numeric)
+            if column.min is not None:
+                reasons.add(finite & (numeric < column.min), "range",
+                            lambda i, c=column, v=numeric: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}")
+            if column.max is not None:
+                reasons.add(finite & (numeric > column.max), "range",
+                            lambda i, c=column, v=numeric: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}")
+        null_masks[column.name] = is_null
+        if not column.nullable:
+            reasons.add(is_null, "null", lambda i, c=column: f"{c.name} is missing (the column is not nullable)")
+        if column.allowed is not None:
+            if column.dtype in ("int", "float"):
+                allowed_mask = values.isin([float(a) for a in column.allowed]).to_numpy()
+            else:
+                allowed_mask = values.isin([str(a) for a in column.allowed]).to_numpy()
+            not_allowed = ~allowed_mask & ~values.isna().to_numpy()
+            reasons.add(not_allowed, "allowed", lambda i, c=column, v=values:
+                        f"{c.name}={_fmt(v.iloc[i])} is not one of {list(c.allowed)}")
+    frame = pd.DataFrame(typed)
+    if n:
+        ts = frame[feed.event_timestamp]
+        future_limit = pd.Timestamp(window_end) + timedelta(minutes=feed.limits.max_future_minutes)
+        future = (ts > future_limit).fillna(False).to_numpy(dtype=bool)
+        reasons.add(future, "future", lambda i: f"{feed.event_timestamp}={ts.iloc[i].isoformat()} is after "
+                                                f"{future_limit.isoformat()} (future timestamp)")
+        _duplicate_keys(feed, frame, unified, reasons)
+    bad = reasons.mask()
+    sources = unified.select([SOURCE_FILE, SOURCE_ROW]).to_pandas()
+    frame[SOURCE_FILE], frame[SOURCE_ROW] = sources[SOURCE_FILE].to_numpy(), sources[SOURCE_ROW].to_numpy()
+    valid = frame.loc[~bad].drop(columns=[SOURCE_FILE, SOURCE_ROW])
+    valid = valid.sort_values([feed.event_timestamp, *feed.primary_key], kind="mergesort").reset_index(drop=True)
+    quarantined = _quarantine_frame(unified, bad, reasons.by_row, batch.undecodable)
+    landed = n + len(batch.undecodable)
+    checks += _batch_checks(feed, null_masks, landed, len(quarantined), valid, window_start, window_end)
+    return ValidationResult(feed.name, landed, valid, quarantined, checks, unified, reasons.by_row, batch.undecodable)
+
+
+def _unify(tables: list[pa.Table], feed: Feed) -> pa.Table:
+    """Concatenate the files of a batch. When files disagree on a column's type (CSV text
+    next to Parquet numbers), value columns become text and coercion parses them again;
+    when they agree, native types are kept, which is faster and exact."""
+    if len({tuple(t.schema.field(c).type for c in feed.column_names) for t in tables}) == 1:
+        return pa.concat_tables(tables)
+    as_text = [t.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in feed.column_names else f
+                                 for f in t.schema])) for t in tables]
+    return pa.concat_tables(as_text)
+
+
+def _duplicate_keys(feed: Feed, frame: pd.DataFrame, unified: pa.Table, reasons: _Reasons) -> None:
+    keys = frame[list(feed.primary_key)]
+    complete = keys.notna().all(axis=1).to_numpy()
+    dup = keys.duplicated(keep="first").to_numpy() & complete
+    if not dup.any():
+        return
+    first_index = keys[complete].drop_duplicates(keep="first")
+    first_index = pd.Series(first_index.index, index=pd.MultiIndex.from_frame(first_index))
+    files = unified.column(SOURCE_FILE)
+    rows = unified.column(SOURCE_ROW)
+
+    def describe(i: int) -> str:
+        key = tuple(keys.iloc[i])
+        j = int(first_index.loc[key])
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in zip(feed.primary_key, key))
+        return f"{shown} repeats the row first seen in {files[j].as_py()} row {rows[j].as_py()}"
+
+    reasons.add(dup, "duplicate_key", describe)
+
+
+def _quarantine_frame(unified: pa.Table, bad: np.ndarray, reasons: dict[int, list[str]], undecodable: list) -> pd.DataFrame:
+    indices = np.flatnonzero(bad)
+    picked = unified.take(pa.array(indices, pa.int64()))
+    columns = {}
+    for name in picked.column_names:
+        col = picked.column(name)
+        columns[name] = col.to_pandas() if name == SOURCE_ROW else col.cast(pa.string()).to_pandas()
+    frame = pd.DataFrame(columns)
+    frame[REASON] = pd.Series(["; ".join(reasons[int(i)]) for i in indices], dtype=object)
+    if undecodable:
+        frame = pd.concat([frame, pd.DataFrame({
+            SOURCE_FILE: [u.file for u in undecodable], SOURCE_ROW: [u.row for u in undecodable],
+            "_raw_line": [u.text for u in undecodable], REASON: [f"encoding: {u.reason}" for u in undecodable],
+        })], ignore_index=True)
+    if len(frame):
+        frame = frame.sort_values([SOURCE_FILE, SOURCE_ROW], kind="mergesort").reset_index(drop=True)
+    return frame
+
+
+def _batch_checks(feed: Feed, null_masks: dict[str, np.ndarray], landed: int, bad: int,
+                  valid: pd.DataFrame, window_start: datetime, window_end: datetime) -> list[Check]:
+    limits = feed.limits
+    checks = []
+    in_range = limits.min_rows <= landed <= limits.max_rows
+    checks.append(Check("row_count", "passed" if in_range else "failed",
+                        f"{landed} rows landed; the contract allows {limits.min_rows}..{limits.max_rows}",
+                        observed=landed, limit=f"{limits.min_rows}..{limits.max_rows}"))
+    for column in feed.columns:
+        if not landed:
+            break
+        rate = float(null_masks[column.name].sum()) / landed
+        if column.max_null_rate is not None:
+            ok = rate <= column.max_null_rate
+            checks.append(Check("null_rate", "passed" if ok else "failed",
+                                f"{column.name} is missing in {rate:.2%} of rows; limit {column.max_null_rate:.2%}",
+                                column=column.name, observed=round(rate, 6), limit=column.max_null_rate))
+        elif rate > NULL_RATE_WARNING:
+            checks.append(Check("null_rate", "warning", f"{column.name} is missing in {rate:.2%} of rows",
+                                column=column.name, observed=round(rate, 6), limit=NULL_RATE_WARNING))
+    share = bad / landed if landed else 0.0
+    checks.append(Check("bad_row_share", "passed" if share <= limits.max_bad_row_share else "failed",
+                        f"{bad} of {landed} rows failed row checks ({share:.2%}); limit {limits.max_bad_row_share:.2%}",
+                        observed=round(share, 6), limit=limits.max_bad_row_share))
+    if len(valid):
+        newest = valid[feed.event_timestamp].max()
+        oldest_allowed = pd.Timestamp(window_end) - timedelta(hours=limits.max_age_hours)
+        fresh = newest >= oldest_allowed
+        checks.append(Check("freshness", "passed" if fresh else "failed",
+                            f"newest {feed.event_timestamp} is {newest.isoformat()}; it must be at or after "
+                            f"{oldest_allowed.isoformat()} ({limits.max_age_hours:g} h before the partition end)",
+                            column=feed.event_timestamp, observed=newest.isoformat(), limit=oldest_allowed.isoformat()))
+        early = int((valid[feed.event_timestamp] < pd.Timestamp(window_start)).sum())
+        if early:
+            checks.append(Check("late_arrivals", "warning",
+                                f"{early} valid rows have {feed.event_timestamp} before the partition start "
+                                f"{pd.Timestamp(window_start).isoformat()} (late arrivals, kept)",
+                                column=feed.event_timestamp, observed=early))
+    else:
+        checks.append(Check("freshness", "skipped", "no valid rows to check freshness on"))
+    return checks

@@ -1,0 +1,72 @@
+"""Which dataset and partition date a DAG run works on, from its Params and data interval.
+
+Validated here rather than trusted from the UI form: a malformed date, an unknown dataset
+or a value that could leave the storage root is refused with a message naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from include import contract as contract_module
+from include import settings as settings_module
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class RunParamsError(ValueError):
+    """A trigger parameter is invalid; the message names it and the accepted values."""
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    dataset: str
+    date: str  # YYYY-MM-DD
+    feeds: tuple[str, ...]
+    dry_run: bool
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.date)
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"feeds": list(self.feeds)}
+
+    def per_feed(self) -> list[dict]:
+        """One dict per feed: what the mapped ingestion tasks receive."""
+        return [self.as_dict() | {"feed": feed} for feed in self.feeds]
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> RunTarget:
+        return cls(doc["dataset"], doc["date"], tuple(doc["feeds"]), bool(doc["dry_run"]))
+
+
+def partition_date(data_interval_start: datetime, timezone: str) -> date:
+    """A nightly run at 02:00 on D+1 covers [02:00 D, 02:00 D+1): it ingests day D."""
+    return data_interval_start.astimezone(ZoneInfo(timezone)).date()
+
+
+def resolve(params: dict, data_interval_start: datetime, settings: settings_module.Settings | None = None) -> RunTarget:
+    s = settings or settings_module.get()
+    dataset = params.get("dataset") or s.dataset
+    known = contract_module.available(s.contracts_dir)
+    if not isinstance(dataset, str) or dataset not in known:
+        raise RunParamsError(f"param 'dataset'={dataset!r} is not a known dataset; choose one of {known}")
+    override = params.get("date")
+    if override in (None, ""):
+        day = partition_date(data_interval_start, s.timezone)
+    else:
+        if not isinstance(override, str) or not _DATE.match(override):
+            raise RunParamsError(f"param 'date'={override!r} must be a date written YYYY-MM-DD, or empty")
+        try:
+            day = date.fromisoformat(override)
+        except ValueError:
+            raise RunParamsError(f"param 'date'={override!r} is not a calendar date") from None
+    dry_run = params.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise RunParamsError(f"param 'dry_run'={dry_run!r} must be true or false")
+    contract = contract_module.load(dataset, s.contracts_dir)
+    return RunTarget(dataset, day.isoformat(), tuple(f.name for f in contract.feeds()), dry_run)

@@ -1,0 +1,1 @@
+"""Airflow extensions of the package: sensors (and, later, notifiers and listeners)."""

@@ -1,0 +1,181 @@
+"""The nightly DAG in a real DagBag and real dag.test() runs on the embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+DAG_ID = "nightly_ingestion"
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(DAGS))
+    assert bag.import_errors == {}
+    return bag.dags[DAG_ID]
+
+
+def test_every_dag_file_imports_cleanly_and_parses_within_20_ms():
+    from airflow.dag_processing.dagbag import DagBag
+
+    DagBag(str(DAGS))  # warm: Airflow, the SDK and our light modules are imported once
+    for path in sorted(DAGS.glob("*.py")):
+        timings = []
+        for _ in range(5):
+            bag = DagBag(str(path))
+            start = time.perf_counter()
+            bag.process_file(str(path))
+            timings.append(time.perf_counter() - start)
+            assert bag.import_errors == {}, bag.import_errors
+        assert min(timings) < 0.020, f"{path.name} parses in {min(timings) * 1000:.1f} ms"
+
+
+def test_schedule_is_02_00_daily_in_the_configured_timezone(dag):
+    from include import settings
+
+    assert dag.timetable.summary == "0 2 * * *"
+    assert str(dag.timetable._timezone.name) == settings.get().timezone
+    assert set(dag.params.keys()) == {"dataset", "date", "dry_run"}
+    assert dag.task_dict["wait_for_landing"].mode == "reschedule"
+
+
+def _logical(day: date) -> datetime:
+    # The run at 02:00 on D+1 ingests day D.
+    return datetime(day.year, day.month, day.day, 2, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+def _partition_files(zone: str, feed: str, day: date) -> dict[str, bytes]:
+    from include import storage
+
+    directory = storage.partition(zone, feed, day)
+    return {p.name: p.read_bytes() for p in storage.list_files(directory)}
+
+
+@pytest.mark.integration
+def test_two_consecutive_nights_then_a_rerun_is_byte_identical(airflow_db, dag):
+    from airflow.utils.state import DagRunState
+
+    from include.ingestion.commit import REPORT_NAME
+
+    days = [date(2026, 3, 9), date(2026, 3, 10)]
+    for day in days:
+        run = dag.test(logical_date=_logical(day))
+        assert run.state == DagRunState.SUCCESS
+        for feed in ("credit_applications", "credit_applications_labels"):
+            report = json.loads(_partition_files("curated", feed, day)[REPORT_NAME])
+            assert report["partition"] == day.isoformat()
+            assert report["status"] == "passed"
+            counts = report["counts"]
+            assert counts["landed"] == counts["curated"] + counts["quarantined"]
+        events = json.loads(_partition_files("curated", "credit_applications", day)[REPORT_NAME])
+        assert events["counts"]["landed"] == 400
+
+    before = {zone: _partition_files(zone, "credit_applications", days[1]) for zone in ("curated", "quarantine")}
+    rerun = dag.test(logical_date=_logical(days[1]) + timedelta(seconds=1), run_conf={"date": days[1].isoformat()})
+    assert rerun.state == DagRunState.SUCCESS
+    after = {zone: _partition_files(zone, "credit_applications", days[1]) for zone in ("curated", "quarantine")}
+    assert after == before
+
+
+@pytest.mark.integration
+def test_curated_asset_event_carries_partition_and_data_version(airflow_db, dag):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    day = date(2026, 3, 12)
+    dag.test(logical_date=_logical(day))
+    with create_session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "curated_credit_applications")).all()
+    report = json.loads(_partition_files("curated", "credit_applications", day)["_validation_report.json"])
+    assert {"partition": day.isoformat(), "data_version": report["data_version"],
+            "rows": report["counts"]["curated"]} in [{k: e.get(k) for k in ("partition", "data_version", "rows")}
+                                                     for e in extras]
+
+
+@pytest.mark.integration
+def test_dry_run_writes_nothing(airflow_db, dag):
+    from airflow.utils.state import DagRunState
+
+    day = date(2026, 3, 20)
+    run = dag.test(logical_date=_logical(day), run_conf={"dry_run": True})
+    assert run.state == DagRunState.SUCCESS
+    assert _partition_files("curated", "credit_applications", day) == {}
+    assert _partition_files("landing", "credit_applications", day) != {}  # the simulator still landed data
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"dataset": "../../etc"}, "dataset"),
+    ({"dataset": "no_such_dataset"}, "dataset"),
+    ({"date": "2026-13-45"}, "date"),
+    ({"date": "../2026-01-01"}, "date"),
+    ({"dry_run": "yes"}, "dry_run"),
+])
+def test_malformed_trigger_params_are_rejected_by_the_form_schema(dag, conf, message):
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(dag.params)  # what a trigger does: apply the conf, then validate
+    with pytest.raises(ParamValidationError, match=message):
+        params.update(conf)
+        params.validate()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"dataset": "../../etc"}, "not a known dataset"),
+    ({"date": "2026-02-30"}, "not a calendar date"),
+    ({"date": "2026/02/03"}, "YYYY-MM-DD"),
+    ({"dry_run": "true"}, "true or false"),
+])
+def test_run_target_resolution_refuses_bad_values_even_without_the_form(params, message):
+    from include.run_target import RunParamsError, resolve
+
+    with pytest.raises(RunParamsError, match=message):
+        resolve(params, datetime(2026, 3, 1, 2, tzinfo=timezone.utc))
+
+
+def test_partition_date_is_the_day_before_the_0200_run():
+    from include.run_target import resolve
+
+    target = resolve({}, datetime(2026, 3, 1, 2, tzinfo=timezone.utc))
+    assert (target.dataset, target.date) == ("credit_applications", "2026-03-01")
+    assert target.feeds == ("credit_applications", "credit_applications_labels")
+
+
+def test_landing_sensor_times_out_naming_the_missing_path():
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from mlops_plugins.landing_sensor import LandingPartitionSensor
+
+    from include import storage
+
+    target = {"dataset": "breast_cancer", "date": "1999-01-01", "feeds": ["breast_cancer"], "dry_run": False,
+              "feed": "breast_cancer"}
+    sensor = LandingPartitionSensor(task_id="wait", targets=[target], mode="poke", timeout=0, poke_interval=0)
+    expected = storage.describe(storage.partition("landing", "breast_cancer", date(1999, 1, 1)))
+    with pytest.raises(AirflowSensorTimeout, match="no data landed in " + expected):
+        sensor.execute({})
+
+
+def test_readme_documents_every_setting():
+    from include.settings import PROJECT_ROOT, VARIABLES
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [v.name for v in VARIABLES if f"| `{v.name}` |" not in readme]
+    assert missing == []
