@@ -59,7 +59,7 @@ def _land(rows: int, root: Path) -> dict[str, str]:
 
     from include import settings, storage
     from include.simulator import credit
-    from include.simulator.land import serialise
+    from include.simulator.land import to_csv_bytes, to_parquet_bytes
 
     frame = credit.applications(DAY, seed=7, rows=rows)
     rng = np.random.default_rng(7)
@@ -71,7 +71,8 @@ def _land(rows: int, root: Path) -> dict[str, str]:
         uri = (root / fmt).as_uri()
         s = settings.load({"MLOPS_STORAGE_ROOT": uri})
         directory = storage.partition("landing", FEED, DAY, settings=s)
-        storage.write_bytes_atomic(directory / f"batch.{fmt}", serialise(frame, fmt))
+        data = to_csv_bytes(frame) if fmt == "csv" else to_parquet_bytes(frame)
+        storage.write_bytes_atomic(directory / f"batch.{fmt}", data)
         roots[fmt] = uri
     return roots
 

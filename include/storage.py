@@ -123,4 +123,9 @@ def write_bytes_atomic(p: ObjectStoragePath, data: bytes) -> None:
 def delete(p: ObjectStoragePath) -> None:
     with _errors("delete", p):
         if p.exists():
-            p.unlink()
+            if p.protocol == "s3":
+                # unlink() goes through fs.rm, a DeleteObjects batch that ignores per-key errors
+                # such as AccessDenied; rm_file is a single DeleteObject that raises them.
+                p.fs.rm_file(p.path)
+            else:
+                p.unlink()

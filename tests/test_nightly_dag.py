@@ -20,8 +20,9 @@ def airflow_db():
     db.initdb()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dag():
+    # Fresh per test: dag.test(run_conf=...) leaves the conf in the DAG object's params.
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(DAGS))
@@ -98,7 +99,7 @@ def test_curated_asset_event_carries_partition_and_data_version(airflow_db, dag)
     from sqlalchemy import select
 
     day = date(2026, 3, 12)
-    dag.test(logical_date=_logical(day))
+    assert dag.test(logical_date=_logical(day)).state == "success"
     with create_session() as session:
         extras = session.scalars(
             select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)

@@ -40,7 +40,7 @@ def partition_window(day: date, timezone: str) -> tuple[datetime, datetime]:
 
 def _report(contract: Contract, day: date, window: tuple[datetime, datetime], batch_files, result: ValidationResult,
             status: str, curated_files: list[str], quarantine_files: list[str], data_version: str | None,
-            dry_run: bool) -> dict:
+            dry_run: bool, quarantined: pd.DataFrame) -> dict:
     return {
         "report_version": REPORT_VERSION,
         "contract": contract.name,
@@ -53,7 +53,7 @@ def _report(contract: Contract, day: date, window: tuple[datetime, datetime], ba
         "files": [f.as_dict() for f in batch_files],
         "counts": {"landed": result.landed_rows, "curated": len(result.valid) if status == "passed" else 0,
                    "quarantined": result.landed_rows - (len(result.valid) if status == "passed" else 0)},
-        "quarantine_reasons": result.reason_counts(),
+        "quarantine_reasons": result.reason_counts(quarantined),
         "checks": [c.as_dict() for c in result.checks],
         "data_version": data_version,
         "curated_files": curated_files,
@@ -83,7 +83,7 @@ def ingest_partition(contract: Contract, feed_name: str, day: date, *, settings:
         quarantined = result.quarantined
     else:
         curated_bytes, data_version = None, None
-        why = "; ".join(f"{c.name}: {c.message}" for c in result.failed_checks)
+        why = " | ".join(f"{c.name}: {c.message}" for c in result.failed_checks)
         quarantined = result.reject_all(why)
     quarantine_files: dict[str, bytes] = {}
     if len(quarantined):
@@ -95,7 +95,8 @@ def ingest_partition(contract: Contract, feed_name: str, day: date, *, settings:
     curated_files = {commit.data_file_name(curated_bytes): curated_bytes} if curated_bytes is not None else {}
     report = _report(contract, day, window, batch.files, result, "passed" if result.passed else "failed",
                      [storage.describe(curated_dir / n) for n in curated_files],
-                     [storage.describe(quarantine_dir / n) for n in quarantine_files], data_version, dry_run)
+                     [storage.describe(quarantine_dir / n) for n in quarantine_files], data_version, dry_run,
+                     quarantined)
     if not dry_run:
         commit.publish(quarantine_dir, quarantine_files, report)
         if result.passed:

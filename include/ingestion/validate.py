@@ -54,6 +54,8 @@ class ValidationResult:
         """Quarantine frame for a rejected batch: every landed row, with its own reason if
         it had one and the batch-level reason."""
         everything = np.ones(self.raw.num_rows, dtype=bool)
+        # "; " separates the reasons of a row, so the batch reason must not contain it.
+        why = why.replace("; ", ", ")
         reasons = {i: self.reasons.get(i, []) + [f"batch_rejected: {why}"] for i in range(self.raw.num_rows)}
         undecodable = [type(u)(u.file, u.row, u.text, f"{u.reason}; batch_rejected: {why}") for u in self.undecodable]
         return _quarantine_frame(self.raw, everything, reasons, undecodable)
@@ -66,9 +68,11 @@ class ValidationResult:
     def passed(self) -> bool:
         return not self.failed_checks
 
-    def reason_counts(self) -> dict[str, int]:
+    def reason_counts(self, quarantined: pd.DataFrame | None = None) -> dict[str, int]:
+        """Reason kinds of ``quarantined`` (default: the row-level quarantine frame)."""
         counts: Counter[str] = Counter()
-        for reason in self.quarantined[REASON]:
+        frame = self.quarantined if quarantined is None else quarantined
+        for reason in frame[REASON]:
             for part in reason.split("; "):
                 counts[part.split(":", 1)[0]] += 1
         return dict(sorted(counts.items()))
@@ -133,8 +137,10 @@ def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
 def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end: datetime) -> ValidationResult:
     """Validate ``batch`` for the partition covering [window_start, window_end) (tz-aware)."""
     checks = _schema_checks(feed, batch)
-    usable = [(f, t) for f, t in batch.tables if not set(feed.column_names) - set(f.columns)]
-    tables = [t.select([c for c in feed.column_names] + [SOURCE_FILE, SOURCE_ROW]) for f, t in usable]
+    # A file lacking a column fails the schema check above, but its rows are still landed
+    # rows: the missing columns are added as nulls so that every row is counted and quarantined.
+    tables = [_add_missing_columns(t, feed).select([c for c in feed.column_names] + [SOURCE_FILE, SOURCE_ROW])
+              for f, t in batch.tables]
     if tables:
         unified = _unify(tables, feed)
     else:
@@ -157,11 +163,14 @@ def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end:
         is_null = values.isna().to_numpy() & ~type_bad & ~fractional
         if column.dtype in ("float", "int"):
             numeric = values.to_numpy(dtype=float, na_value=np.nan)
-            nan_mask = np.isnan(numeric) & raw.is_valid().to_numpy(zero_copy_only=False) & ~type_bad & ~fractional
+            nan_or_inf = np.isnan(numeric) & raw.is_valid().to_numpy(zero_copy_only=False) & ~type_bad & ~fractional
+            # An int column cannot hold NaN or inf: read those values again as floats to tell them apart.
+            floats = coerce(raw, "float")[0].to_numpy() if column.dtype == "int" and nan_or_inf.any() else numeric
+            inf_mask = np.isinf(floats)
+            nan_mask = nan_or_inf & ~inf_mask
             reasons.add(nan_mask, "nan", lambda i, c=column: f"{c.name} is NaN")
-            is_null &= ~nan_mask
-            inf_mask = np.isinf(numeric)
-            reasons.add(inf_mask, "infinite", lambda i, c=column: f"{c.name}={_fmt(numeric[i])} is not finite")
+            reasons.add(inf_mask, "infinite", lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is not finite")
+            is_null &= ~nan_mask & ~inf_mask
             finite = np.isfinite(numeric)
             if column.min is not None:
                 reasons.add(finite & (numeric < column.min), "range",
@@ -197,6 +206,13 @@ def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end:
     landed = n + len(batch.undecodable)
     checks += _batch_checks(feed, null_masks, landed, len(quarantined), valid, window_start, window_end)
     return ValidationResult(feed.name, landed, valid, quarantined, checks, unified, reasons.by_row, batch.undecodable)
+
+
+def _add_missing_columns(table: pa.Table, feed: Feed) -> pa.Table:
+    for name in feed.column_names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    return table
 
 
 def _unify(tables: list[pa.Table], feed: Feed) -> pa.Table:
