@@ -16,6 +16,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from include import storage
@@ -60,7 +61,7 @@ def files_of(settings, zone: str, feed: str = FEED, day: date = DAY) -> dict[str
 
 
 def _parquet_rows(data: bytes) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(data))
+    return commit.to_pandas(pq.read_table(io.BytesIO(data)))
 
 
 def assert_accounting(settings, report: dict, feed: str, day: date) -> tuple[pd.DataFrame, pd.DataFrame | None]:

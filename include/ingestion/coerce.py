@@ -1,98 +1,121 @@
 """Turn landed Arrow columns (text from CSV, native types from Parquet) into the
-contract's dtypes, marking each value that cannot be converted instead of failing."""
+contract's dtypes, marking each value that cannot be converted instead of failing.
+
+Arrow's vectorised casts handle clean columns; only a column holding a bad value falls
+back to pandas' element-wise parsing, which turns that value into a marked null.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
+_TRUE = ["true", "t", "yes", "y", "1"]
+_FALSE = ["false", "f", "no", "n", "0"]
+_NAN_TEXT = ["nan", "+nan", "-nan"]
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def _float(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+@dataclass
+class Coerced:
+    values: pa.Array  # contract type; null where missing or not convertible
+    type_bad: np.ndarray  # a value is present but is not of the dtype
+    fractional: np.ndarray  # int columns: a number that is not whole
+    floats: np.ndarray | None = None  # numeric columns: float64 with NaN/inf as landed, null as NaN
+
+
+def _is_text(array: pa.Array) -> bool:
+    return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+
+
+def _none(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=bool)
+
+
+def _bool_mask(array: pa.Array) -> np.ndarray:
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def _floats(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    n = len(array)
+    if _is_text(array):
         try:
-            values = pc.cast(array, pa.float64())  # fast path: every value parses
+            cast = pc.cast(array, pa.float64())  # fast path: every value parses
         except pa.ArrowInvalid:
-            text = array.to_pandas()
-            values_pd = pd.to_numeric(text.str.strip(), errors="coerce")
-            values_np = values_pd.to_numpy(dtype=float, na_value=np.nan)
-            # "nan"/"inf" are parsed by to_numeric; they are reported by the NaN/inf check, not as type errors.
-            bad = text.notna().to_numpy() & np.isnan(values_np) & ~text.str.strip().str.lower().isin(
-                ["nan", "+nan", "-nan"]).to_numpy()
-            return values_np, bad
+            text = array.to_pandas().str.strip()
+            values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            # "nan" parses to NaN; the NaN check reports it, so it is not a type error.
+            bad = text.notna().to_numpy() & np.isnan(values) & ~text.str.lower().isin(_NAN_TEXT).to_numpy()
+            return values, bad
     elif pa.types.is_boolean(array.type) or pa.types.is_integer(array.type) or pa.types.is_floating(array.type) \
-            or pa.types.is_decimal(array.type):
-        values = pc.cast(array, pa.float64())
+            or pa.types.is_decimal(array.type) or pa.types.is_null(array.type):
+        cast = pc.cast(array, pa.float64())
     else:
-        return np.full(len(array), np.nan), pc.is_valid(array).to_numpy(zero_copy_only=False)
-    return values.to_numpy(zero_copy_only=False).astype(float, copy=False), np.zeros(len(array), dtype=bool)
+        return np.full(n, np.nan), _bool_mask(pc.is_valid(array))
+    # A float64 array converts with its nulls as NaN; no fill needed.
+    return cast.to_numpy(zero_copy_only=False), _none(n)
 
 
-def _int(array: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Integers are read as floats first so '3.0' is accepted and '3.5' is flagged."""
-    values, bad = _float(array)
-    finite = np.isfinite(values)
-    fractional = finite & (values != np.round(values))
-    ints = pd.array(np.where(finite & ~fractional, values, np.nan), dtype="Float64").astype("Int64")
-    return pd.Series(ints), bad, fractional
-
-
-def _timestamp(array: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
+def _timestamps(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    n = len(array)
     if pa.types.is_timestamp(array.type):
-        series = array.to_pandas()
-        series = series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
-        return series.astype("datetime64[us, UTC]"), np.zeros(len(array), dtype=bool)
-    text = array.to_pandas() if not pa.types.is_string(array.type) else array.to_pandas()
-    text = text.astype("string") if text.dtype != object else text
+        if array.type.tz is None:
+            array = pc.assume_timezone(array, "UTC")  # a naive timestamp is taken as UTC
+        return pc.cast(array, TIMESTAMP), _none(n)
+    if pa.types.is_null(array.type):
+        return pa.nulls(n, TIMESTAMP), _none(n)
+    if _is_text(array):
+        try:
+            return pc.cast(array, TIMESTAMP), _none(n)  # ISO 8601 with a zone offset
+        except pa.ArrowInvalid:
+            pass
+    text = array.to_pandas().astype(object)
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = text.notna().to_numpy() & parsed.isna().to_numpy()
-    return parsed.astype("datetime64[us, UTC]"), bad
+    return pa.array(parsed.astype("datetime64[us, UTC]"), TIMESTAMP), bad
 
 
-def _text(array: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
-    if not pa.types.is_string(array.type):
-        if pa.types.is_floating(array.type):
-            # A float column holding whole numbers (1.0) stands for the text "1".
-            floats = array.to_pandas()
-            whole = floats.dropna().eq(floats.dropna().round()).all()
-            text = floats.map(lambda v: None if pd.isna(v) else (str(int(v)) if whole else repr(v)))
-            return text.astype(object), np.zeros(len(array), dtype=bool)
-        array = pc.cast(array, pa.string())
-    return array.to_pandas().astype(object), np.zeros(len(array), dtype=bool)
+def _text(array: pa.Array) -> pa.Array:
+    if _is_text(array):
+        return array
+    if pa.types.is_floating(array.type):
+        # A float column of whole numbers (1.0, as Parquet writers produce for int columns
+        # with nulls) stands for the text "1".
+        floats = pc.drop_null(array).to_numpy(zero_copy_only=False)
+        if np.all(np.isfinite(floats) & (floats == np.round(floats))):
+            return pc.cast(pc.cast(array, pa.int64()), pa.string())
+    return pc.cast(array, pa.string())
 
 
-def _bool(array: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
-    if pa.types.is_boolean(array.type):
-        return array.to_pandas().astype("boolean"), np.zeros(len(array), dtype=bool)
-    text = _text(array)[0].str.strip().str.lower()
-    result = pd.Series(pd.array([None] * len(text), dtype="boolean"))
-    result[text.isin(_TRUE).to_numpy()] = True
-    result[text.isin(_FALSE).to_numpy()] = False
-    bad = text.notna().to_numpy() & result.isna().to_numpy()
-    return result, bad
-
-
-def coerce(array: pa.ChunkedArray, dtype: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Return (typed values, type-error mask, fractional-int mask) for one column."""
-    none = np.zeros(len(array), dtype=bool)
-    if pa.types.is_null(array.type):
-        array = pa.chunked_array([pa.nulls(len(array), pa.string())])
-    if dtype == "float":
-        values, bad = _float(array)
-        return pd.Series(values), bad, none
-    if dtype == "int":
-        return _int(array)
+def coerce(array: pa.Array | pa.ChunkedArray, dtype: str) -> Coerced:
+    """Convert one landed column to the contract ``dtype``."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n = len(array)
+    if dtype in ("float", "int"):
+        floats, bad = _floats(array)
+        missing = array.is_null().to_numpy(zero_copy_only=False) | bad
+        if dtype == "float":
+            return Coerced(pa.array(floats, mask=missing), bad, _none(n), floats)
+        finite = np.isfinite(floats)
+        fractional = finite & (floats != np.round(floats))
+        whole = finite & ~fractional
+        ints = pa.array(np.where(whole, floats, 0).astype(np.int64), mask=~whole)
+        return Coerced(ints, bad, fractional, floats)
     if dtype == "timestamp":
-        values, bad = _timestamp(array)
-        return values, bad, none
+        values, bad = _timestamps(array)
+        return Coerced(values, bad, _none(n))
+    if dtype in ("category", "string"):
+        return Coerced(_text(array), _none(n), _none(n))
     if dtype == "bool":
-        values, bad = _bool(array)
-        return values, bad, none
-    if dtype == "category" or dtype == "string":
-        values, bad = _text(array)
-        return values, bad, none
+        if pa.types.is_boolean(array.type):
+            return Coerced(array, _none(n), _none(n))
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(_text(array)))
+        true, false = _bool_mask(pc.is_in(text, pa.array(_TRUE))), _bool_mask(pc.is_in(text, pa.array(_FALSE)))
+        bad = _bool_mask(text.is_valid()) & ~true & ~false
+        return Coerced(pa.array(true, mask=~(true | false)), bad, _none(n))
     raise ValueError(f"unknown contract dtype {dtype!r}")

@@ -20,10 +20,16 @@ from include import storage
 REPORT_NAME = "_validation_report.json"
 
 
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
+def parquet_bytes(data: pd.DataFrame | pa.Table) -> bytes:
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
+    pq.write_table(table, buffer, compression="zstd")
     return buffer.getvalue()
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """A committed table as pandas, with contract ints and bools as nullable dtypes."""
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
 
 
 def sha256(data: bytes) -> str:

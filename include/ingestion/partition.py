@@ -51,8 +51,8 @@ def _report(contract: Contract, day: date, window: tuple[datetime, datetime], ba
         "status": status,
         "dry_run": dry_run,
         "files": [f.as_dict() for f in batch_files],
-        "counts": {"landed": result.landed_rows, "curated": len(result.valid) if status == "passed" else 0,
-                   "quarantined": result.landed_rows - (len(result.valid) if status == "passed" else 0)},
+        "counts": {"landed": result.landed_rows, "curated": result.valid.num_rows if status == "passed" else 0,
+                   "quarantined": result.landed_rows - (result.valid.num_rows if status == "passed" else 0)},
         "quarantine_reasons": result.reason_counts(quarantined),
         "checks": [c.as_dict() for c in result.checks],
         "data_version": data_version,
@@ -132,5 +132,6 @@ def read_curated(feed_name: str, day: date, *, settings: settings_module.Setting
         raise FileNotFoundError(f"no committed curated partition at {storage.describe(directory)}")
     frames = []
     for name in (uri.rsplit("/", 1)[1] for uri in report["curated_files"]):
-        frames.append(pq.read_table(io.BytesIO(storage.read_bytes(directory / name))).to_pandas())
+        table = pq.read_table(io.BytesIO(storage.read_bytes(directory / name)))
+        frames.append(commit.to_pandas(table))
     return pd.concat(frames, ignore_index=True)

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.contract import Feed
-from include.ingestion.coerce import coerce
+from include.ingestion.coerce import TIMESTAMP, coerce
 from include.ingestion.reader import SOURCE_FILE, SOURCE_ROW, LandedBatch
 
 REASON = "_reason"
@@ -43,7 +44,7 @@ class Check:
 class ValidationResult:
     feed: str
     landed_rows: int
-    valid: pd.DataFrame  # typed per contract, sorted
+    valid: pa.Table  # typed per contract, in landing order
     quarantined: pd.DataFrame  # raw text values + source + reason
     checks: list[Check] = field(default_factory=list)
     raw: pa.Table | None = None
@@ -148,60 +149,55 @@ def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end:
         unified = pa.table(empty | {SOURCE_ROW: pa.array([], pa.int64())})
     n = unified.num_rows
     reasons = _Reasons(n)
-    typed: dict[str, pd.Series] = {}
+    typed: dict[str, pa.Array] = {}
     null_masks: dict[str, np.ndarray] = {}
     for column in feed.columns:
-        raw = unified.column(column.name)
-        values, type_bad, fractional = coerce(raw, column.dtype)
-        typed[column.name] = values
+        raw = unified.column(column.name).combine_chunks()
+        coerced = coerce(raw, column.dtype)
+        values = typed[column.name] = coerced.values
 
         def show_raw(i, raw=raw):
             return _fmt(raw[i].as_py())
 
-        reasons.add(type_bad, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a valid {c.dtype}")
-        reasons.add(fractional, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a whole number")
-        is_null = values.isna().to_numpy() & ~type_bad & ~fractional
-        if column.dtype in ("float", "int"):
-            numeric = values.to_numpy(dtype=float, na_value=np.nan)
-            nan_or_inf = np.isnan(numeric) & raw.is_valid().to_numpy(zero_copy_only=False) & ~type_bad & ~fractional
-            # An int column cannot hold NaN or inf: read those values again as floats to tell them apart.
-            floats = coerce(raw, "float")[0].to_numpy() if column.dtype == "int" and nan_or_inf.any() else numeric
+        type_bad = coerced.type_bad | coerced.fractional
+        reasons.add(coerced.type_bad, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a valid {c.dtype}")
+        reasons.add(coerced.fractional, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a whole number")
+        is_null = raw.is_null().to_numpy(zero_copy_only=False)
+        if coerced.floats is not None:
+            floats = coerced.floats
+            nan_mask = np.isnan(floats) & ~is_null & ~type_bad
             inf_mask = np.isinf(floats)
-            nan_mask = nan_or_inf & ~inf_mask
             reasons.add(nan_mask, "nan", lambda i, c=column: f"{c.name} is NaN")
             reasons.add(inf_mask, "infinite", lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is not finite")
-            is_null &= ~nan_mask & ~inf_mask
-            finite = np.isfinite(numeric)
+            finite = np.isfinite(floats)
             if column.min is not None:
-                reasons.add(finite & (numeric < column.min), "range",
-                            lambda i, c=column, v=numeric: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}")
+                reasons.add(finite & (floats < column.min), "range",
+                            lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}")
             if column.max is not None:
-                reasons.add(finite & (numeric > column.max), "range",
-                            lambda i, c=column, v=numeric: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}")
+                reasons.add(finite & (floats > column.max), "range",
+                            lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}")
         null_masks[column.name] = is_null
         if not column.nullable:
             reasons.add(is_null, "null", lambda i, c=column: f"{c.name} is missing (the column is not nullable)")
         if column.allowed is not None:
-            if column.dtype in ("int", "float"):
-                allowed_mask = values.isin([float(a) for a in column.allowed]).to_numpy()
+            if coerced.floats is not None:
+                allowed = np.isin(coerced.floats, np.array(column.allowed, dtype=float))
             else:
-                allowed_mask = values.isin([str(a) for a in column.allowed]).to_numpy()
-            not_allowed = ~allowed_mask & ~values.isna().to_numpy()
-            reasons.add(not_allowed, "allowed", lambda i, c=column, v=values:
-                        f"{c.name}={_fmt(v.iloc[i])} is not one of {list(c.allowed)}")
-    frame = pd.DataFrame(typed)
+                allowed = pc.fill_null(pc.is_in(values, pa.array([str(a) for a in column.allowed])), False).to_numpy(
+                    zero_copy_only=False)
+            reasons.add(~allowed & ~is_null & ~type_bad, "allowed", lambda i, c=column, v=values:
+                        f"{c.name}={_fmt(v[i].as_py())} is not one of {list(c.allowed)}")
     if n:
-        ts = frame[feed.event_timestamp]
+        ts = typed[feed.event_timestamp]
         future_limit = pd.Timestamp(window_end) + timedelta(minutes=feed.limits.max_future_minutes)
-        future = (ts > future_limit).fillna(False).to_numpy(dtype=bool)
-        reasons.add(future, "future", lambda i: f"{feed.event_timestamp}={ts.iloc[i].isoformat()} is after "
+        future = pc.fill_null(pc.greater(ts, pa.scalar(future_limit, TIMESTAMP)), False).to_numpy(zero_copy_only=False)
+        reasons.add(future, "future", lambda i: f"{feed.event_timestamp}={ts[i].as_py().isoformat()} is after "
                                                 f"{future_limit.isoformat()} (future timestamp)")
-        _duplicate_keys(feed, frame, unified, reasons)
+        _duplicate_keys(feed, typed, unified, reasons)
     bad = reasons.mask()
-    sources = unified.select([SOURCE_FILE, SOURCE_ROW]).to_pandas()
-    frame[SOURCE_FILE], frame[SOURCE_ROW] = sources[SOURCE_FILE].to_numpy(), sources[SOURCE_ROW].to_numpy()
-    valid = frame.loc[~bad].drop(columns=[SOURCE_FILE, SOURCE_ROW])
-    valid = valid.sort_values([feed.event_timestamp, *feed.primary_key], kind="mergesort").reset_index(drop=True)
+    # Landing order (files by name, rows in file order) is kept: it is deterministic and
+    # sorting a million rows would cost more than validating them.
+    valid = pa.table(typed).filter(pa.array(~bad))
     quarantined = _quarantine_frame(unified, bad, reasons.by_row, batch.undecodable)
     landed = n + len(batch.undecodable)
     checks += _batch_checks(feed, null_masks, landed, len(quarantined), valid, window_start, window_end)
@@ -226,21 +222,26 @@ def _unify(tables: list[pa.Table], feed: Feed) -> pa.Table:
     return pa.concat_tables(as_text)
 
 
-def _duplicate_keys(feed: Feed, frame: pd.DataFrame, unified: pa.Table, reasons: _Reasons) -> None:
-    keys = frame[list(feed.primary_key)]
-    complete = keys.notna().all(axis=1).to_numpy()
-    dup = keys.duplicated(keep="first").to_numpy() & complete
+def _duplicate_keys(feed: Feed, typed: dict[str, pa.Array], unified: pa.Table, reasons: _Reasons) -> None:
+    """Flag every repeat of a primary key; the first occurrence (file order) is kept."""
+    n = unified.num_rows
+    codes = np.zeros(n, dtype=np.int64)
+    complete = np.ones(n, dtype=bool)
+    for key in feed.primary_key:
+        encoded = pc.dictionary_encode(typed[key])
+        index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        complete &= index >= 0
+        codes = codes * (len(encoded.dictionary) + 1) + (index + 1)
+    unique, first = np.unique(codes, return_index=True)
+    first_of_row = first[np.searchsorted(unique, codes)]
+    dup = complete & (first_of_row != np.arange(n))
     if not dup.any():
         return
-    first_index = keys[complete].drop_duplicates(keep="first")
-    first_index = pd.Series(first_index.index, index=pd.MultiIndex.from_frame(first_index))
-    files = unified.column(SOURCE_FILE)
-    rows = unified.column(SOURCE_ROW)
+    files, rows = unified.column(SOURCE_FILE), unified.column(SOURCE_ROW)
 
     def describe(i: int) -> str:
-        key = tuple(keys.iloc[i])
-        j = int(first_index.loc[key])
-        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in zip(feed.primary_key, key))
+        j = int(first_of_row[i])
+        shown = ", ".join(f"{k}={_fmt(typed[k][i].as_py())}" for k in feed.primary_key)
         return f"{shown} repeats the row first seen in {files[j].as_py()} row {rows[j].as_py()}"
 
     reasons.add(dup, "duplicate_key", describe)
@@ -289,15 +290,15 @@ def _batch_checks(feed: Feed, null_masks: dict[str, np.ndarray], landed: int, ba
     checks.append(Check("bad_row_share", "passed" if share <= limits.max_bad_row_share else "failed",
                         f"{bad} of {landed} rows failed row checks ({share:.2%}); limit {limits.max_bad_row_share:.2%}",
                         observed=round(share, 6), limit=limits.max_bad_row_share))
-    if len(valid):
-        newest = valid[feed.event_timestamp].max()
+    if valid.num_rows:
+        newest = pd.Timestamp(pc.max(valid.column(feed.event_timestamp)).as_py())
         oldest_allowed = pd.Timestamp(window_end) - timedelta(hours=limits.max_age_hours)
         fresh = newest >= oldest_allowed
         checks.append(Check("freshness", "passed" if fresh else "failed",
                             f"newest {feed.event_timestamp} is {newest.isoformat()}; it must be at or after "
                             f"{oldest_allowed.isoformat()} ({limits.max_age_hours:g} h before the partition end)",
                             column=feed.event_timestamp, observed=newest.isoformat(), limit=oldest_allowed.isoformat()))
-        early = int((valid[feed.event_timestamp] < pd.Timestamp(window_start)).sum())
+        early = pc.sum(pc.less(valid.column(feed.event_timestamp), pa.scalar(pd.Timestamp(window_start), TIMESTAMP))).as_py() or 0
         if early:
             checks.append(Check("late_arrivals", "warning",
                                 f"{early} valid rows have {feed.event_timestamp} before the partition start "
