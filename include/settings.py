@@ -44,6 +44,8 @@ VARIABLES: tuple[Variable, ...] = (
              "stable, income_shift, employment_bimodal, concept_drift or data_quality_incident."),
     Variable("MLOPS_SIMULATOR_ONSET", "", "ISO timestamp when the scenario starts (empty: from the beginning)."),
     Variable("MLOPS_SIMULATOR_FORMAT", "csv", "File format the simulator lands: csv or parquet."),
+    Variable("MLOPS_SIMULATOR_DEFECT_RATE", "0.002",
+             "Share of landed event rows the simulated producer damages (resent ids, out-of-range or unknown values, blanks)."),
     Variable("MLFLOW_TRACKING_URI", "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db", "MLflow tracking and registry store."),
 )
 
@@ -66,6 +68,7 @@ class Settings:
     simulator_scenario: str
     simulator_onset: str | None
     simulator_format: str
+    simulator_defect_rate: float
     mlflow_tracking_uri: str
 
 
@@ -75,6 +78,17 @@ def _int(env: dict[str, str], name: str, default: str, low: int, high: int) -> i
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is outside the allowed range {low}..{high}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: str, low: float, high: float) -> float:
+    raw = env.get(name, default).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}={value} is outside the allowed range {low}..{high}")
     return value
@@ -132,6 +146,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         simulator_scenario=_choice(env, "MLOPS_SIMULATOR_SCENARIO", "stable", SCENARIOS),
         simulator_onset=onset,
         simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", "csv", ("csv", "parquet")),
+        simulator_defect_rate=_float(env, "MLOPS_SIMULATOR_DEFECT_RATE", "0.002", 0.0, 0.5),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", "").strip()
         or f"sqlite:///{local_dir / 'mlflow' / 'mlflow.db'}",
     )

@@ -386,3 +386,19 @@ def test_land_day_on_s3_writes_the_same_bytes_as_on_a_file_root(tmp_path, s3_set
         s3_object = storage.partition("landing", feed.name, DAY, settings=on_s3) / name
         local_file = storage.partition("landing", feed.name, DAY, settings=on_disk) / name
         assert storage.read_bytes(s3_object) == storage.read_bytes(local_file)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_producer_defects_are_quarantined_with_their_kinds_and_nothing_else_is(tmp_path, fmt):
+    from include.ingestion.partition import ingest_partition
+
+    rates = {"0.01": 30, "0": 0}
+    for rate, expected in rates.items():
+        settings = settings_module.load({"MLOPS_STORAGE_ROOT": (tmp_path / rate).as_uri(), "MLOPS_SIMULATOR_FORMAT": fmt,
+                         "MLOPS_SIMULATOR_DEFECT_RATE": rate})
+        land.land_day(CREDIT, DAY, settings=settings)
+        report = ingest_partition(CREDIT, CREDIT.name, DAY, settings=settings)
+        assert report["counts"]["landed"] == 3000
+        assert report["counts"]["quarantined"] == expected
+        if expected:
+            assert set(report["quarantine_reasons"]) == {"duplicate_key", "range", "allowed", "null"}

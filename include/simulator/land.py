@@ -11,6 +11,7 @@ import io
 from collections.abc import Callable
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,9 +19,10 @@ import pyarrow.parquet as pq
 from include import storage
 from include.contract import Contract
 from include.settings import Settings
-from include.simulator import breast_cancer, credit
+from include.simulator import breast_cancer, credit, defects
 from include.simulator.credit import Scorer, as_utc
 
+DEFECT_STREAM = 9001  # RNG stream of the injected defects, apart from the generators' streams
 FLOAT_FORMAT = "%.12g"  # enough digits for every value we produce, and no trailing zeros
 
 
@@ -125,8 +127,13 @@ def _write(path, data: bytes) -> str:
 
 
 def land_day(contract: Contract, day: date, *, settings: Settings) -> list[str]:
-    """Land one file per feed of ``contract`` for ``day``; return the URIs written."""
+    """Land one file per feed of ``contract`` for ``day``; return the URIs written.
+
+    The events feed carries the producer's occasional defects (MLOPS_SIMULATOR_DEFECT_RATE)."""
     frames = _generator(DAY_GENERATORS, contract)(contract, day, settings)
+    events = contract.events_feed()
+    rng = np.random.default_rng([settings.simulator_seed, day.toordinal(), DEFECT_STREAM])
+    frames[events.name] = defects.inject(frames[events.name], events, rng, settings.simulator_defect_rate)
     fmt = settings.simulator_format
     written = []
     for feed in contract.feeds():
