@@ -90,10 +90,12 @@ def nightly_ingestion():
     def summarize(results: list[dict], targets: list[dict]) -> dict:
         """One line per feed in the log, and the same facts as the run's return value."""
         run = targets[0]
+        # Index by length: iterating the lazy mapped XCom probes one past the end and logs a 404.
+        results = [results[i] for i in range(len(results))]
         for r in results:
             print(f"{run['dataset']} dt={run['date']} {r['feed']}: landed {r['landed']}, curated {r['curated']}, "
                   f"quarantined {r['quarantined']}, data version {r['data_version']}, reasons {r['quarantine_reasons']}")
-        return {"dataset": run["dataset"], "date": run["date"], "dry_run": run["dry_run"], "feeds": list(results)}
+        return {"dataset": run["dataset"], "date": run["date"], "dry_run": run["dry_run"], "feeds": results}
 
     targets = resolve_partition()
     landed = land_simulated_data(targets)
