@@ -91,7 +91,7 @@ def ingest_partition(contract: Contract, feed_name: str, day: date, *, settings:
         quarantine_files[commit.data_file_name(data)] = data
     for name, raw in batch.raw_bytes.items():
         # Unreadable or unsupported files are kept byte for byte, so nothing is lost.
-        quarantine_files[f"raw-{commit.sha256(raw)[:16]}-{storage.safe_segment(name) if _safe(name) else 'file'}"] = raw
+        quarantine_files[_raw_file_name(name, raw)] = raw
     curated_files = {commit.data_file_name(curated_bytes): curated_bytes} if curated_bytes is not None else {}
     report = _report(contract, day, window, batch.files, result, "passed" if result.passed else "failed",
                      [storage.describe(curated_dir / n) for n in curated_files],
@@ -106,12 +106,13 @@ def ingest_partition(contract: Contract, feed_name: str, day: date, *, settings:
     return report
 
 
-def _safe(name: str) -> bool:
+def _raw_file_name(name: str, data: bytes) -> str:
+    """``raw-<hash>-<landed name>``; a landed name that is not a safe path segment is dropped."""
     try:
-        storage.safe_segment(name)
-        return True
+        suffix = storage.safe_segment(name)
     except storage.StorageError:
-        return False
+        suffix = "file"
+    return f"raw-{commit.sha256(data)[:16]}-{suffix}"
 
 
 def _rejection_message(feed: str, day: date, report: dict, result: ValidationResult, curated_dir, quarantine_dir,
