@@ -72,23 +72,12 @@ class Settings:
     mlflow_tracking_uri: str
 
 
-def _int(env: dict[str, str], name: str, default: str, low: int, high: int) -> int:
+def _number(env: dict[str, str], name: str, default: str, low: float, high: float, kind=int):
     raw = env.get(name, default).strip()
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}={value} is outside the allowed range {low}..{high}")
-    return value
-
-
-def _float(env: dict[str, str], name: str, default: str, low: float, high: float) -> float:
-    raw = env.get(name, default).strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
+        raise SettingsError(f"{name}={raw!r} is not {'an integer' if kind is int else 'a number'}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}={value} is outside the allowed range {low}..{high}")
     return value
@@ -138,15 +127,15 @@ def load(env: dict[str, str] | None = None) -> Settings:
         contracts_dir=_path(env, "MLOPS_CONTRACTS_DIR", "include/contracts"),
         dataset=dataset,
         timezone=timezone,
-        landing_timeout_seconds=_int(env, "MLOPS_LANDING_TIMEOUT_SECONDS", "21600", 0, 7 * 86400),
-        landing_poke_seconds=_int(env, "MLOPS_LANDING_POKE_SECONDS", "300", 1, 86400),
+        landing_timeout_seconds=_number(env, "MLOPS_LANDING_TIMEOUT_SECONDS", "21600", 0, 7 * 86400),
+        landing_poke_seconds=_number(env, "MLOPS_LANDING_POKE_SECONDS", "300", 1, 86400),
         simulator_enabled=_choice(env, "MLOPS_SIMULATOR", "on", ("on", "off")) == "on",
-        simulator_seed=_int(env, "MLOPS_SIMULATOR_SEED", "42", 0, 2**32 - 1),
-        simulator_rows_per_day=_int(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", 1, 200_000),
+        simulator_seed=_number(env, "MLOPS_SIMULATOR_SEED", "42", 0, 2**32 - 1),
+        simulator_rows_per_day=_number(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", 1, 200_000),
         simulator_scenario=_choice(env, "MLOPS_SIMULATOR_SCENARIO", "stable", SCENARIOS),
         simulator_onset=onset,
         simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", "csv", ("csv", "parquet")),
-        simulator_defect_rate=_float(env, "MLOPS_SIMULATOR_DEFECT_RATE", "0.002", 0.0, 0.5),
+        simulator_defect_rate=_number(env, "MLOPS_SIMULATOR_DEFECT_RATE", "0.002", 0.0, 0.5, kind=float),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", "").strip()
         or f"sqlite:///{local_dir / 'mlflow' / 'mlflow.db'}",
     )
