@@ -37,7 +37,7 @@ def test_every_dag_file_imports_cleanly_and_parses_within_20_ms():
     for path in sorted(DAGS.glob("*.py")):
         timings = []
         for _ in range(5):
-            bag = DagBag(str(path))
+            bag = DagBag(str(path), collect_dags=False)  # empty bag: process_file skips files it has seen
             start = time.perf_counter()
             bag.process_file(str(path))
             timings.append(time.perf_counter() - start)
