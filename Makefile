@@ -37,9 +37,10 @@ test-integration: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The Airflow UI and scheduler on the embedded defaults (http://localhost:8080).
+# The Airflow UI and scheduler on the embedded defaults (http://localhost:8080). standalone
+# starts its components as `airflow ...` subprocesses, so the venv must be on PATH.
 airflow: $(STAMP)
-	$(BIN)/airflow standalone
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
 clean:
 	rm -rf .local
