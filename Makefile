@@ -35,7 +35,7 @@ test-integration: $(STAMP)
 	$(BIN)/python -m pytest -m integration
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench
 
 # The Airflow UI and scheduler on the embedded defaults (http://localhost:8080). standalone
 # starts its components as `airflow ...` subprocesses, so the venv must be on PATH.
