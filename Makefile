@@ -13,7 +13,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: venv demo test test-unit test-integration bench airflow clean
+.PHONY: venv demo test test-unit test-integration bench airflow env clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,13 @@ bench: $(STAMP)
 # starts its components as `airflow ...` subprocesses, so the venv must be on PATH.
 airflow: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+
+# The same environment for your shell: eval "$$(make -s env)", then .venv/bin/airflow ...
+env:
+	@echo export PYTHONPATH=$(PYTHONPATH) AIRFLOW_HOME=$(AIRFLOW_HOME) \
+		AIRFLOW__CORE__DAGS_FOLDER=$(AIRFLOW__CORE__DAGS_FOLDER) \
+		AIRFLOW__CORE__PLUGINS_FOLDER=$(AIRFLOW__CORE__PLUGINS_FOLDER) \
+		AIRFLOW__CORE__LOAD_EXAMPLES=$(AIRFLOW__CORE__LOAD_EXAMPLES)
 
 clean:
 	rm -rf .local
