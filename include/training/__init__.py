@@ -1,0 +1,1 @@
+"""Retraining: training-set assembly from curated partitions, splits, and (later) models."""
