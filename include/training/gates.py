@@ -1,0 +1,124 @@
+"""Promotion gates: each returns a GateResult with its own pass/fail and numbers.
+
+The challenger is promoted only when every gate passes; a failed gate is a normal outcome
+(recorded, audited, notified), not an error. Fairness metrics come from fairlearn.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    observed: float | str | None
+    threshold: float | str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def auc_floor(holdout_auc: float, floor: float) -> GateResult:
+    ok = holdout_auc >= floor
+    return GateResult("auc_floor", ok, round(holdout_auc, 6), floor,
+                      f"holdout AUC {holdout_auc:.4f} {'>=' if ok else '<'} the contract floor {floor}")
+
+
+def no_regression(challenger_auc: float, champion_auc: float | None, tolerance: float = 0.005) -> GateResult:
+    if champion_auc is None:
+        return GateResult("no_regression", True, None, tolerance, "no champion yet: nothing to regress against")
+    drop = champion_auc - challenger_auc
+    ok = drop <= tolerance
+    return GateResult("no_regression", ok, round(-drop, 6), -tolerance,
+                      f"challenger AUC {challenger_auc:.4f} vs champion {champion_auc:.4f} on the same holdout: "
+                      f"{'within' if ok else 'worse than'} the tolerance of {tolerance}")
+
+
+def min_improvement(challenger_auc: float, champion_auc: float | None, margin: float, force: bool) -> GateResult:
+    if champion_auc is None:
+        return GateResult("min_improvement", True, None, margin, "no champion yet: the first model needs no margin")
+    gain = challenger_auc - champion_auc
+    ok = gain >= margin or force
+    how = "forced by the trigger" if force and gain < margin else ("at least" if ok else "below")
+    return GateResult("min_improvement", ok, round(gain, 6), margin,
+                      f"AUC gain {gain:+.4f} over the champion is {how} the margin {margin}")
+
+
+def overfitting(train_auc: float, holdout_auc: float, max_gap: float = 0.1) -> GateResult:
+    gap = train_auc - holdout_auc
+    ok = gap <= max_gap
+    return GateResult("overfitting", ok, round(gap, 6), max_gap,
+                      f"train AUC {train_auc:.4f} - holdout AUC {holdout_auc:.4f} = {gap:.4f} "
+                      f"({'within' if ok else 'above'} {max_gap})")
+
+
+def fairness_table(y_true, scores, groups, threshold: float) -> pd.DataFrame:
+    """Per group of a protected attribute: rows, approval rate (score below the threshold)
+    and true-positive rate (defaulters the model flags). Rows without a group are left out."""
+    from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
+
+    groups = pd.Series(groups).reset_index(drop=True)
+    known = groups.notna().to_numpy()
+    y = np.asarray(y_true, dtype=int)[known]
+    flagged = (np.asarray(scores, dtype=float) >= threshold).astype(int)[known]
+    frame = MetricFrame(metrics={"approval_rate": lambda yt, yp: selection_rate(yt, 1 - yp),
+                                 "true_positive_rate": true_positive_rate, "rows": lambda yt, yp: len(yt)},
+                        y_true=y, y_pred=flagged, sensitive_features=groups[known].astype(str).to_numpy())
+    return frame.by_group
+
+
+def fairness(attribute: str, table: pd.DataFrame, min_approval_ratio: float = 0.8,
+             max_tpr_gap: float = 0.1) -> list[GateResult]:
+    rates = table["approval_rate"]
+    ratio = float(rates.min() / rates.max()) if rates.max() > 0 else 0.0
+    tpr_gap = float(table["true_positive_rate"].max() - table["true_positive_rate"].min())
+    shown = ", ".join(f"{g}: {r:.3f}" for g, r in rates.items())
+    return [
+        GateResult(f"fairness_approval_ratio[{attribute}]", ratio >= min_approval_ratio, round(ratio, 6),
+                   min_approval_ratio, f"lowest / highest approval rate by {attribute} = {ratio:.3f} ({shown}); "
+                                       f"four-fifths rule needs >= {min_approval_ratio}"),
+        GateResult(f"fairness_tpr_gap[{attribute}]", tpr_gap <= max_tpr_gap, round(tpr_gap, 6), max_tpr_gap,
+                   f"true-positive-rate gap by {attribute} = {tpr_gap:.3f}; limit {max_tpr_gap}"),
+    ]
+
+
+def schema_compatible(challenger_columns: list[str], champion_columns: list[str] | None,
+                      reason: str | None = None) -> GateResult:
+    if champion_columns is None:
+        return GateResult("schema_compatible", True, None, None, "no champion signature to compare with")
+    added = sorted(set(challenger_columns) - set(champion_columns))
+    removed = sorted(set(champion_columns) - set(challenger_columns))
+    if not added and not removed:
+        return GateResult("schema_compatible", True, "same inputs", None, "inputs match the champion's signature")
+    change = f"added {added or '[]'}, removed {removed or '[]'}"
+    if reason:
+        return GateResult("schema_compatible", True, change, None, f"inputs changed ({change}); recorded reason: {reason}")
+    return GateResult("schema_compatible", False, change, None,
+                      f"inputs differ from the champion's signature ({change}) and no reason was recorded")
+
+
+def latency(model, rows: pd.DataFrame, p99_limit_ms: float = 200.0, single_calls: int = 200) -> tuple[GateResult, dict]:
+    """p99 of scoring one application at a time, and batch throughput, measured on ``rows``."""
+    singles = [rows.iloc[[i % len(rows)]] for i in range(single_calls)]
+    model.predict_proba(singles[0])  # first call pays lazy initialisation
+    timings = []
+    for row in singles:
+        start = time.perf_counter()
+        model.predict_proba(row)
+        timings.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    model.predict_proba(rows)
+    batch_seconds = time.perf_counter() - start
+    p99 = float(np.percentile(timings, 99))
+    stats = {"p50_ms": float(np.percentile(timings, 50)), "p99_ms": p99,
+             "batch_rows_per_second": len(rows) / batch_seconds if batch_seconds > 0 else float("inf")}
+    return GateResult("latency_p99", p99 <= p99_limit_ms, round(p99, 3), p99_limit_ms,
+                      f"p99 of single-application scoring {p99:.1f} ms over {single_calls} calls; limit "
+                      f"{p99_limit_ms} ms"), stats

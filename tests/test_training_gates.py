@@ -1,0 +1,88 @@
+"""Each promotion gate, crafted to pass and to fail; fairness against a hand-computed table."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from include.training import gates
+
+
+def test_auc_floor():
+    assert gates.auc_floor(0.85, 0.85).passed
+    failed = gates.auc_floor(0.8499, 0.85)
+    assert not failed.passed and "0.8499 < the contract floor 0.85" in failed.message
+
+
+def test_no_regression_beyond_the_tolerance():
+    assert gates.no_regression(0.876, 0.88).passed
+    assert not gates.no_regression(0.874, 0.88).passed
+    assert gates.no_regression(0.70, None).passed  # first model: no champion
+
+
+def test_min_improvement_unless_forced():
+    assert not gates.min_improvement(0.881, 0.88, margin=0.002, force=False).passed
+    forced = gates.min_improvement(0.881, 0.88, margin=0.002, force=True)
+    assert forced.passed and "forced by the trigger" in forced.message
+    assert gates.min_improvement(0.883, 0.88, margin=0.002, force=False).passed
+
+
+def test_overfitting_gap():
+    assert gates.overfitting(0.95, 0.86).passed
+    failed = gates.overfitting(0.99, 0.85)
+    assert not failed.passed and failed.observed == pytest.approx(0.14)
+
+
+GROUPS = ["F", "F", "F", "F", "M", "M", "M", "M", None]
+Y_TRUE = [1, 1, 0, 0, 1, 1, 0, 0, 1]
+UNFAIR_SCORES = [0.9, 0.2, 0.1, 0.1, 0.9, 0.8, 0.7, 0.1, 0.9]
+
+
+def test_fairness_table_matches_hand_computed_rates():
+    # F: flagged [1,0,0,0] -> approval 3/4, TPR 1/2.  M: flagged [1,1,1,0] -> approval 1/4, TPR 2/2.
+    # The row without a group is left out.
+    table = gates.fairness_table(Y_TRUE, UNFAIR_SCORES, GROUPS, threshold=0.5)
+    assert table.loc["F", "approval_rate"] == pytest.approx(0.75)
+    assert table.loc["M", "approval_rate"] == pytest.approx(0.25)
+    assert table.loc["F", "true_positive_rate"] == pytest.approx(0.5)
+    assert table.loc["M", "true_positive_rate"] == pytest.approx(1.0)
+    assert table["rows"].to_dict() == {"F": 4, "M": 4}
+
+
+def test_fairness_gates_fail_the_four_fifths_rule_and_the_tpr_gap():
+    ratio, tpr = gates.fairness("gender", gates.fairness_table(Y_TRUE, UNFAIR_SCORES, GROUPS, 0.5))
+    assert not ratio.passed and ratio.observed == pytest.approx(1 / 3, abs=1e-6)
+    assert not tpr.passed and tpr.observed == pytest.approx(0.5)
+    assert ratio.name == "fairness_approval_ratio[gender]"
+
+
+def test_fairness_gates_pass_on_equal_treatment():
+    fair = [0.9, 0.2, 0.1, 0.1, 0.9, 0.2, 0.1, 0.1, 0.9]
+    assert all(g.passed for g in gates.fairness("gender", gates.fairness_table(Y_TRUE, fair, GROUPS, 0.5)))
+
+
+def test_schema_change_needs_a_recorded_reason():
+    assert gates.schema_compatible(["a", "b"], ["b", "a"]).passed
+    assert gates.schema_compatible(["a", "b"], None).passed
+    failed = gates.schema_compatible(["a", "c"], ["a", "b"])
+    assert not failed.passed and "added ['c'], removed ['b']" in failed.message
+    assert gates.schema_compatible(["a", "c"], ["a", "b"], reason="bureau replaced b by c").passed
+
+
+class _SlowModel:
+    def predict_proba(self, rows):
+        time.sleep(0.25)
+        return np.zeros((len(rows), 2))
+
+
+def test_latency_gate_measures_p99_and_throughput():
+    rows = pd.DataFrame({"x": np.arange(1000.0)})
+    model = LogisticRegression().fit(rows, (rows["x"] > 500).astype(int))
+    fast, stats = gates.latency(model, rows, single_calls=50)
+    assert fast.passed and stats["p99_ms"] < 200 and stats["batch_rows_per_second"] > 1000
+    slow, _ = gates.latency(_SlowModel(), rows.head(3), single_calls=3)
+    assert not slow.passed and slow.observed > 200
