@@ -1,0 +1,128 @@
+"""The MLflow model registry, with aliases only (never stages).
+
+``champion`` is what production scores with (``models:/<name>@champion``); ``challenger``
+is the newest registered candidate; ``previous_champion`` keeps the replaced version one
+alias away, so a rollback is a single alias move. Every move is also written as version
+tags (who, why, which version it replaced), the same facts the audit trail records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from include import settings as settings_module
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+GATES_TAG = "gates_passed"
+
+
+class RegistryError(RuntimeError):
+    """The registry refused or could not be reached; the message names the URI and model."""
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    version: str
+    run_id: str | None
+    tags: dict
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def client(settings: settings_module.Settings | None = None):
+    """An MlflowClient on the configured tracking and registry store."""
+    from mlflow import MlflowClient
+
+    uri = (settings or settings_module.get()).mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _call(mlflow_client, what: str, fn, *args, **kwargs):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return fn(*args, **kwargs)
+    except MlflowException as exc:
+        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri}: cannot {what}: {exc.message}") from exc
+    except (ConnectionError, OSError) as exc:
+        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri} is unreachable while trying to "
+                            f"{what}: {exc}") from exc
+
+
+def _version(mv) -> Version:
+    return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}))
+
+
+def by_alias(mlflow_client, name: str, alias: str) -> Version | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _version(mlflow_client.get_model_version_by_alias(name, alias))
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri}: cannot read alias "
+                            f"{name}@{alias}: {exc.message}") from exc
+
+
+def get(mlflow_client, name: str, version: str) -> Version:
+    return _version(_call(mlflow_client, f"read version {version} of {name}", mlflow_client.get_model_version,
+                          name, str(version)))
+
+
+def set_challenger(mlflow_client, name: str, version: str, gates_passed: bool) -> None:
+    _call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
+          GATES_TAG, str(gates_passed).lower())
+    _call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
+          str(version))
+
+
+def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str) -> Version | None:
+    """Point ``champion`` at ``version``; the replaced champion moves to ``previous_champion``.
+
+    Only a version whose gates passed can become champion. Returns the replaced version.
+    """
+    target = get(mlflow_client, name, version)
+    if target.tags.get(GATES_TAG) != "true":
+        raise RegistryError(f"{name} v{version} did not pass the promotion gates ({GATES_TAG}="
+                            f"{target.tags.get(GATES_TAG)!r}); it cannot become {CHAMPION}")
+    previous = by_alias(mlflow_client, name, CHAMPION)
+    if previous is not None and previous.version == target.version:
+        return None
+    # Order matters: the old champion stays reachable before the champion alias moves.
+    if previous is not None:
+        _call(mlflow_client, f"set {name}@{PREVIOUS}", mlflow_client.set_registered_model_alias, name, PREVIOUS,
+              previous.version)
+        _call(mlflow_client, "tag the replaced champion", mlflow_client.set_model_version_tag, name,
+              previous.version, "replaced_by", target.version)
+    _call(mlflow_client, f"set {name}@{CHAMPION}", mlflow_client.set_registered_model_alias, name, CHAMPION,
+          target.version)
+    for key, value in {"promoted_by": actor, "promotion_reason": reason,
+                       "replaced_version": previous.version if previous else "none"}.items():
+        _call(mlflow_client, "tag the new champion", mlflow_client.set_model_version_tag, name, target.version,
+              key, value)
+    return previous
+
+
+def rollback(mlflow_client, name: str, target: str, *, actor: str, reason: str) -> tuple[Version | None, Version]:
+    """Re-point ``champion`` to ``target`` (a version number or ``previous``) after checking it
+    exists and once passed the gates. Returns (replaced champion, new champion)."""
+    if target == "previous":
+        resolved = by_alias(mlflow_client, name, PREVIOUS)
+        if resolved is None:
+            raise RegistryError(f"{name} has no {PREVIOUS} alias: there is nothing to roll back to")
+    else:
+        if not str(target).isdigit():
+            raise RegistryError(f"rollback target {target!r} must be a version number or 'previous'")
+        resolved = get(mlflow_client, name, str(target))
+    current = by_alias(mlflow_client, name, CHAMPION)
+    if current is not None and current.version == resolved.version:
+        raise RegistryError(f"{name} v{resolved.version} is already {CHAMPION}; nothing to roll back")
+    promote(mlflow_client, name, resolved.version, actor=actor, reason=f"rollback: {reason}")
+    return current, get(mlflow_client, name, resolved.version)

@@ -1,0 +1,102 @@
+"""Aliases, previous-champion tracking and rollback against a real MLflow store (SQLite).
+
+The tests share one store and follow a promotion lifecycle in file order: first champion,
+replacement, refusal, rollback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from include import registry
+from include import settings as settings_module
+
+NAME = "credit_default"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A SQLite-backed MLflow store holding three logged versions: v1 and v2 passed the
+    gates, v3 did not."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    root = tmp_path_factory.mktemp("mlflow")
+    s = settings_module.load({"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"})
+    client = registry.client(s)
+    mlflow.set_tracking_uri(s.mlflow_tracking_uri)
+    mlflow.set_registry_uri(s.mlflow_tracking_uri)
+    experiment = client.create_experiment("registry-test", artifact_location=(root / "artifacts").as_uri())
+    x = pd.DataFrame({"income": np.linspace(0, 1, 50)})
+    for version, coefficient in enumerate((1.0, 2.0, 3.0), start=1):
+        y = (x["income"] * coefficient > 0.5).astype(int)
+        model = LogisticRegression().fit(x, y)
+        with mlflow.start_run(experiment_id=experiment):
+            mlflow.sklearn.log_model(model, name="model", registered_model_name=NAME,
+                                     signature=infer_signature(x, model.predict_proba(x)[:, 1]),
+                                     input_example=x.head(2))
+        registry.set_challenger(client, NAME, str(version), gates_passed=version != 3)
+    yield client
+    mlflow.set_tracking_uri("")
+
+
+def test_first_promotion_has_nothing_to_replace(store):
+    assert registry.by_alias(store, NAME, registry.CHAMPION) is None
+    assert registry.promote(store, NAME, "1", actor="schedule", reason="first champion") is None
+    assert registry.by_alias(store, NAME, registry.CHAMPION).version == "1"
+    assert registry.by_alias(store, NAME, registry.PREVIOUS) is None
+    assert registry.get(store, NAME, "1").tags["replaced_version"] == "none"
+
+
+def test_promotion_keeps_the_replaced_champion_reachable(store):
+    import mlflow
+
+    replaced = registry.promote(store, NAME, "2", actor="monitor", reason="drift on annual_income")
+    assert replaced.version == "1"
+    assert registry.by_alias(store, NAME, registry.CHAMPION).version == "2"
+    assert registry.by_alias(store, NAME, registry.PREVIOUS).version == "1"
+    assert registry.get(store, NAME, "1").tags["replaced_by"] == "2"
+    tags = registry.get(store, NAME, "2").tags
+    assert (tags["promoted_by"], tags["promotion_reason"], tags["replaced_version"]) == (
+        "monitor", "drift on annual_income", "1")
+    scorer = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    assert scorer.predict(pd.DataFrame({"income": [0.1, 0.9]})).shape == (2,)
+    assert registry.by_alias(store, NAME, registry.CHALLENGER).version == "3"
+
+
+def test_a_version_that_failed_the_gates_can_never_be_champion(store):
+    with pytest.raises(registry.RegistryError, match=r"v3 did not pass the promotion gates"):
+        registry.promote(store, NAME, "3", actor="user:ana", reason="try")
+    assert registry.by_alias(store, NAME, registry.CHAMPION).version == "2"
+
+
+def test_rollback_to_previous_then_refusals(store):
+    replaced, champion = registry.rollback(store, NAME, "previous", actor="user:ana", reason="complaints")
+    assert (replaced.version, champion.version) == ("2", "1")
+    assert registry.by_alias(store, NAME, registry.PREVIOUS).version == "2"
+    assert champion.tags["promotion_reason"] == "rollback: complaints"
+    with pytest.raises(registry.RegistryError, match="already champion"):
+        registry.rollback(store, NAME, "1", actor="user:ana", reason="again")
+    with pytest.raises(registry.RegistryError, match="did not pass the promotion gates"):
+        registry.rollback(store, NAME, "3", actor="user:ana", reason="bad idea")
+    with pytest.raises(registry.RegistryError, match=r"cannot read version 99 of credit_default"):
+        registry.rollback(store, NAME, "99", actor="user:ana", reason="typo")
+    with pytest.raises(registry.RegistryError, match="must be a version number or 'previous'"):
+        registry.rollback(store, NAME, "../1", actor="user:ana", reason="typo")
+    assert registry.by_alias(store, NAME, registry.CHAMPION).version == "1"
+
+
+def test_an_unreachable_registry_names_its_uri(monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    s = settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"})
+    with pytest.raises(registry.RegistryError, match=rf"MLflow registry at http://127.0.0.1:{port}"):
+        registry.get(registry.client(s), NAME, "1")
