@@ -1,0 +1,58 @@
+"""The audit trail: append-only objects, idempotent retries, clear errors; file:// and S3."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from include import audit, storage
+from include import settings as settings_module
+
+DAY = date(2026, 3, 2)
+RUN = "scheduled__2026-03-02T03:00:00+00:00"
+
+
+def _event(kind="promoted", **extra):
+    return {"type": kind, "time": "2026-03-02T03:14:00+00:00", "actor": "schedule", "dag_run_id": RUN,
+            "model": "credit_default", "version": "2", **extra}
+
+
+@pytest.fixture(params=["file", "s3"])
+def root(request, tmp_path):
+    if request.param == "file":
+        return settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    return request.getfixturevalue("s3_settings")
+
+
+def test_records_are_appended_never_rewritten_and_retries_are_no_ops(root):
+    first = audit.record([_event("gate_result", gate="auc_floor", passed=True)], day=DAY, dag_run_id=RUN,
+                         task="evaluate", settings=root)
+    again = audit.record([_event("gate_result", gate="auc_floor", passed=True)], day=DAY, dag_run_id=RUN,
+                         task="evaluate", settings=root)
+    other = audit.record([_event("promoted", previous="1")], day=DAY, dag_run_id=RUN, task="promote", settings=root)
+    assert first == again != other
+    directory = storage.path("audit", f"dt={DAY}", settings=root)
+    assert len(storage.list_files(directory)) == 2
+    events = audit.read(DAY, DAY, settings=root)
+    assert [e["type"] for e in events] == ["gate_result", "promoted"]
+    assert events[1]["previous"] == "1" and events[1]["dag_run_id"] == RUN
+
+
+def test_days_outside_the_range_are_not_read(root):
+    audit.record([_event()], day=date(2026, 3, 1), dag_run_id=RUN, task="t", settings=root)
+    audit.record([_event("rollback")], day=DAY, dag_run_id=RUN, task="t", settings=root)
+    assert [e["type"] for e in audit.read(DAY, DAY, settings=root)] == ["rollback"]
+
+
+@pytest.mark.parametrize("event, message", [
+    (_event(actor=""), "lacks actor"),
+    ({k: v for k, v in _event().items() if k != "dag_run_id"}, "lacks dag_run_id"),
+    (_event("renamed"), "'renamed' is not one of"),
+    (_event(time="yesterday"), "'yesterday' is not an ISO timestamp"),
+])
+def test_malformed_events_are_refused_naming_the_field(tmp_path, event, message):
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    with pytest.raises(audit.AuditError, match=message):
+        audit.record([event], day=DAY, dag_run_id=RUN, task="t", settings=s)
+    assert not (tmp_path / "audit").exists()
