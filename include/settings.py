@@ -47,6 +47,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MLOPS_SIMULATOR_DEFECT_RATE", "0.002",
              "Share of landed event rows the simulated producer damages (resent ids, out-of-range or unknown values, blanks)."),
     Variable("MLFLOW_TRACKING_URI", "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db", "MLflow tracking and registry store."),
+    Variable("MLOPS_MLFLOW_ARTIFACT_ROOT", "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
+             "Artifact location given to experiments this package creates (s3://... in production)."),
 )
 
 SCENARIOS = ("stable", "income_shift", "employment_bimodal", "concept_drift", "data_quality_incident")
@@ -70,6 +72,7 @@ class Settings:
     simulator_format: str
     simulator_defect_rate: float
     mlflow_tracking_uri: str
+    mlflow_artifact_root: str
 
 
 def _number(env: dict[str, str], name: str, default: str, low: float, high: float, kind=int):
@@ -138,6 +141,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         simulator_defect_rate=_number(env, "MLOPS_SIMULATOR_DEFECT_RATE", "0.002", 0.0, 0.5, kind=float),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", "").strip()
         or f"sqlite:///{local_dir / 'mlflow' / 'mlflow.db'}",
+        mlflow_artifact_root=env.get("MLOPS_MLFLOW_ARTIFACT_ROOT", "").strip()
+        or (local_dir / "mlflow" / "artifacts").as_uri(),
     )
 
 

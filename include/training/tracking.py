@@ -1,0 +1,124 @@
+"""Log a trained candidate to MLflow the way the team's guides require, then register it.
+
+One run holds: parameters, holdout metrics, the search trials, gate results, dataset
+lineage (``mlflow.data`` input plus ``lineage.json`` with every partition's data version),
+ROC and calibration plots, the fairness table, permutation feature importance, the model
+card, and the model itself with signature, input example and pinned requirements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from include import registry, storage
+from include import settings as settings_module
+from include.contract import Contract
+
+
+# Types skops does not trust by default that our own two model families contain (reviewed:
+# HistGradientBoosting's tree predictor and its input check, the scorecard's numpy dtype).
+# We only ever save models we just trained; a new type fails the logging instead of being trusted.
+SKOPS_TRUSTED_TYPES = ["functools.partial", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+                       "sklearn.utils.validation.check_array", "numpy.dtype"]
+
+
+def _pins() -> list[str]:
+    import scipy
+    import sklearn
+
+    return [f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}", f"numpy=={np.__version__}",
+            f"scipy=={scipy.__version__}"]
+
+
+def _figures(y_true, scores, holdout: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    roc, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(fpr, tpr, label=f"AUC {holdout['roc_auc']:.3f}")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC on the holdout")
+    ax.legend(loc="lower right")
+    calibration, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(holdout["calibration"]["predicted"], holdout["calibration"]["observed"], marker="o")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="predicted default rate", ylabel="observed default rate", title="Calibration (quantile bins)")
+    return {"plots/roc.png": roc, "plots/calibration.png": calibration}
+
+
+def experiment_id(settings: settings_module.Settings, name: str) -> str:
+    client = registry.client(settings)
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    return client.create_experiment(name, artifact_location=settings.mlflow_artifact_root.rstrip("/") + f"/{name}")
+
+
+def log_and_register(*, settings: settings_module.Settings, contract: Contract, model_name: str, model, family: str,
+                     params: dict, x_holdout: pd.DataFrame, y_holdout, holdout: dict, train_auc: float, trials: list,
+                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame,
+                     lineage: list[dict], counts: dict, window: tuple[str, str], author: str, reason: str,
+                     created: str, seed: int = 0) -> tuple[str, str]:
+    """Log everything in one MLflow run and register the model; return (run_id, version)."""
+    import matplotlib.pyplot as plt
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.inspection import permutation_importance
+
+    from include.training import model_card
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    scores = model.predict_proba(x_holdout)[:, 1]
+    lineage_digest = hashlib.sha256(json.dumps(lineage, sort_keys=True).encode()).hexdigest()[:16]
+    with mlflow.start_run(experiment_id=experiment_id(settings, model_name),
+                          run_name=f"{family} {window[0]}..{window[1]}") as run:
+        mlflow.log_params({"family": family, **params, "window_start": window[0], "window_end": window[1],
+                           "reason": reason[:500], "seed": seed})
+        mlflow.log_metrics({f"holdout_{k}": holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")}
+                           | {"train_auc": train_auc, "train_holdout_gap": train_auc - holdout["roc_auc"],
+                              "training_rows": counts.get("labelled", len(training_frame))})
+        # The source is the curated feed; lineage.json lists its partitions and data versions.
+        source = storage.describe(storage.path("curated", contract.name, settings=settings))
+        dataset = mlflow.data.from_pandas(training_frame, source=source, targets=contract.target,
+                                          name=f"{contract.name}_{window[0]}_{window[1]}", digest=lineage_digest)
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_dict(lineage, "lineage.json")
+        mlflow.log_dict(holdout, "evaluation/holdout.json")
+        mlflow.log_dict([asdict(t) for t in trials], "search/trials.json")
+        mlflow.log_dict(gates, "gates.json")
+        mlflow.log_dict(fairness, "fairness.json")
+        for path, figure in _figures(np.asarray(y_holdout), scores, holdout).items():
+            mlflow.log_figure(figure, path)
+            plt.close(figure)
+        importance = permutation_importance(model, x_holdout, np.asarray(y_holdout), scoring="roc_auc", n_repeats=3,
+                                            random_state=seed)
+        mlflow.log_dict({name: {"mean": float(m), "std": float(s)} for name, m, s in
+                         zip(x_holdout.columns, importance.importances_mean, importance.importances_std)},
+                        "feature_importance.json")
+        card = model_card.render(contract=contract, model_name=model_name, version=None, created=created,
+                                 author=author, family=family, params=params, window=window, lineage=lineage,
+                                 counts=counts, holdout=holdout, train_auc=train_auc, gates=gates, fairness=fairness,
+                                 reason=reason)
+        mlflow.log_text(card, "model_card.md")
+        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(x_holdout.head(100),
+                                                                                      scores[:100]),
+                                        input_example=x_holdout.head(3), pip_requirements=_pins(),
+                                        skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        run_id = run.info.run_id
+    client = registry.client(settings)
+    version = registry._call(client, f"register {model_name}", mlflow.register_model, info.model_uri, model_name,
+                             tags={"window": f"{window[0]}..{window[1]}", "lineage_digest": lineage_digest,
+                                   "reason": reason[:500], "family": family, "run_id": run_id}).version
+    registry._call(client, "describe the version", client.update_model_version, model_name, version,
+                   description=card.split("\n## Training data")[0].replace("(unregistered)", f"v{version}"))
+    return run_id, str(version)

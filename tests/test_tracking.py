@@ -1,0 +1,96 @@
+"""A trained candidate logged and registered in a real MLflow store, every artifact checked."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from include import contract as contract_module
+from include import registry
+from include import settings as settings_module
+from include.settings import PROJECT_ROOT
+from include.simulator import credit as simulator
+from include.training import gates
+from include.training.candidates import features, search
+from include.training.dataset import time_split
+from include.training.evaluation import evaluate
+from include.training.tracking import log_and_register
+
+CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+NAME = "credit_default"
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tracking")
+    s = settings_module.load({"MLOPS_LOCAL_DIR": str(root), "MLOPS_STORAGE_ROOT": (root / "storage").as_uri()})
+    frames = []
+    for n in range(4):
+        day = date(2026, 3, 1) + timedelta(days=n)
+        apps = simulator.applications(day, seed=3, rows=1500)
+        outcomes = simulator.outcomes(day + timedelta(days=7), seed=3, rows=1500, maturity_days=7)
+        frames.append(apps.merge(outcomes[["application_id", "defaulted"]], on="application_id"))
+    data = pd.concat(frames, ignore_index=True)
+    splits = time_split(data, CREDIT)
+    result = search(CREDIT, splits.train, splits.validation, budget_seconds=0)  # one trial is enough here
+    x_holdout, y_holdout = features(splits.holdout, CREDIT), splits.holdout["defaulted"]
+    holdout = evaluate(y_holdout, result.best.predict_proba(x_holdout)[:, 1], CREDIT.decision_threshold)
+    table = gates.fairness_table(y_holdout, result.best.predict_proba(x_holdout)[:, 1], splits.holdout["gender"],
+                                 CREDIT.decision_threshold)
+    fairness = {"gender": table.reset_index(names="group").to_dict("records")}
+    gate_results = [gates.auc_floor(holdout["roc_auc"], CREDIT.auc_floor).as_dict()]
+    lineage = [{"feed": CREDIT.name, "partition": f"2026-03-0{n + 1}", "data_version": f"sha256:{n}", "rows": 1500}
+               for n in range(4)]
+    run_id, version = log_and_register(
+        settings=s, contract=CREDIT, model_name=NAME, model=result.best, family=result.best_trial.family,
+        params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout, holdout=holdout,
+        train_auc=result.best_trial.train_auc, trials=result.trials, gates=gate_results, fairness=fairness,
+        training_frame=data, lineage=lineage, counts={"labelled": len(data), "not_matured": 0},
+        window=("2026-03-01", "2026-03-04"), author="schedule", reason="weekly", created="2026-03-09T03:00:00+00:00")
+    return s, run_id, version, holdout
+
+
+def test_the_version_is_registered_with_lineage_tags_and_a_description(logged):
+    s, run_id, version, _ = logged
+    registered = registry.get(registry.client(s), NAME, version)
+    assert registered.run_id == run_id
+    assert registered.tags["window"] == "2026-03-01..2026-03-04" and registered.tags["reason"] == "weekly"
+    description = registry.client(s).get_model_version(NAME, version).description
+    assert description.startswith(f"# Model card: {NAME} v{version}")
+
+
+def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
+    s, run_id, _, holdout = logged
+    client = registry.client(s)
+    run = client.get_run(run_id)
+    assert run.data.metrics["holdout_roc_auc"] == pytest.approx(holdout["roc_auc"])
+    assert {"family", "window_start", "window_end", "reason", "seed"} <= set(run.data.params)
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "credit_applications_2026-03-01_2026-03-04"
+    assert f"{s.storage_root}/curated/credit_applications" in dataset_input.dataset.source
+    artifacts = {a.path for a in client.list_artifacts(run_id)} | {
+        a.path for d in ("plots", "evaluation", "search") for a in client.list_artifacts(run_id, d)}
+    assert {"lineage.json", "gates.json", "fairness.json", "feature_importance.json", "model_card.md",
+            "plots/roc.png", "plots/calibration.png", "evaluation/holdout.json", "search/trials.json"} <= artifacts
+    local = client.download_artifacts(run_id, "lineage.json")
+    assert json.load(open(local))[0]["data_version"] == "sha256:0"
+    card = open(client.download_artifacts(run_id, "model_card.md")).read()
+    for heading in ("## Training data", "## Test data and metrics", "## Gates", "## Biases", "## Intended use",
+                    "## Out-of-scope use", "## Limitations", "## Ethical considerations", "## Recommendations"):
+        assert heading in card
+
+
+def test_the_registered_model_loads_with_its_signature_and_pinned_requirements(logged):
+    import mlflow
+    import sklearn
+
+    s, _, version, _ = logged
+    mlflow.set_tracking_uri(s.mlflow_tracking_uri)
+    scorer = mlflow.pyfunc.load_model(f"models:/{NAME}/{version}")
+    inputs = [c.name for c in scorer.metadata.get_input_schema().inputs]
+    assert inputs == list(CREDIT.features)
+    requirements = open(mlflow.pyfunc.get_model_dependencies(f"models:/{NAME}/{version}")).read()
+    assert f"scikit-learn=={sklearn.__version__}" in requirements
