@@ -32,13 +32,8 @@ def test_only_the_features_the_model_uses_are_named_and_in_the_right_order():
 
 
 def test_credit_scorecard_explains_a_risky_application_with_its_risky_features():
-    frames = []
-    for n in range(3):
-        day = date(2026, 3, 1) + timedelta(days=n)
-        apps = simulator.applications(day, seed=5, rows=2000)
-        outcomes = simulator.outcomes(day + timedelta(days=7), seed=5, rows=2000, maturity_days=7)
-        frames.append(apps.merge(outcomes[["application_id", "defaulted"]], on="application_id"))
-    data = pd.concat(frames, ignore_index=True)
+    days = [date(2026, 3, 1) + timedelta(days=n) for n in range(3)]
+    data = simulator.labelled_applications(days, seed=5, rows=2000, maturity_days=CREDIT.labels.maturity_days)
     x = features(data, CREDIT)
     model = logistic_scorecard(CREDIT, seed=0, C=1.0).fit(x, data["defaulted"])
     typical = typical_values(x)

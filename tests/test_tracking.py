@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import pandas as pd
 import pytest
 
 from include import contract as contract_module
@@ -27,13 +26,8 @@ NAME = "credit_default"
 def logged(tmp_path_factory):
     root = tmp_path_factory.mktemp("tracking")
     s = settings_module.load({"MLOPS_LOCAL_DIR": str(root), "MLOPS_STORAGE_ROOT": (root / "storage").as_uri()})
-    frames = []
-    for n in range(4):
-        day = date(2026, 3, 1) + timedelta(days=n)
-        apps = simulator.applications(day, seed=3, rows=1500)
-        outcomes = simulator.outcomes(day + timedelta(days=7), seed=3, rows=1500, maturity_days=7)
-        frames.append(apps.merge(outcomes[["application_id", "defaulted"]], on="application_id"))
-    data = pd.concat(frames, ignore_index=True)
+    days = [date(2026, 3, 1) + timedelta(days=n) for n in range(4)]
+    data = simulator.labelled_applications(days, seed=3, rows=1500, maturity_days=CREDIT.labels.maturity_days)
     splits = time_split(data, CREDIT)
     result = search(CREDIT, splits.train, splits.validation, budget_seconds=0)  # one trial is enough here
     x_holdout, y_holdout = features(splits.holdout, CREDIT), splits.holdout["defaulted"]

@@ -50,13 +50,8 @@ def test_only_contract_features_enter_the_model():
 @pytest.fixture(scope="module")
 def labelled():
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(6)]
-    frames = []
-    for day in days:
-        apps = simulator.applications(day, seed=11, rows=1500)
-        outcomes = simulator.outcomes(day + timedelta(days=CREDIT.labels.maturity_days), seed=11, rows=1500,
-                                      maturity_days=CREDIT.labels.maturity_days)
-        frames.append(apps.merge(outcomes[["application_id", "defaulted"]], on="application_id"))
-    return time_split(pd.concat(frames, ignore_index=True), CREDIT)
+    data = simulator.labelled_applications(days, seed=11, rows=1500, maturity_days=CREDIT.labels.maturity_days)
+    return time_split(data, CREDIT)
 
 
 @pytest.fixture(scope="module")

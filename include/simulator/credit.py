@@ -318,3 +318,16 @@ def capture(hour_start: datetime, *, seed: int, rows_per_day: int, scenario: str
     apps = applications(start.date(), seed=seed, rows=rows_per_day, scenario=scenario, onset=onset)
     rows = hour_slice(apps, "application_ts", start)
     return request_log(rows, start, "application_ts", list(FEATURES), scorer)[list(CAPTURE_COLUMNS)]
+
+
+def labelled_applications(days: list[date], *, seed: int, rows: int, maturity_days: int,
+                          scenario: str = "stable", onset: datetime | None = None) -> pd.DataFrame:
+    """The applications of ``days`` joined with the outcome each one eventually gets
+    (observed ``maturity_days`` later): a labelled training table without the landing zone."""
+    frames = []
+    for day in days:
+        applications_of_day = applications(day, seed=seed, rows=rows, scenario=scenario, onset=onset)
+        outcome = outcomes(day + timedelta(days=maturity_days), seed=seed, rows=rows, maturity_days=maturity_days,
+                           scenario=scenario, onset=onset)
+        frames.append(applications_of_day.merge(outcome[["application_id", "defaulted"]], on="application_id"))
+    return pd.concat(frames, ignore_index=True)
