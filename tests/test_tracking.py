@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -70,8 +71,8 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
     assert {"lineage.json", "gates.json", "fairness.json", "feature_importance.json", "model_card.md",
             "plots/roc.png", "plots/calibration.png", "evaluation/holdout.json", "search/trials.json"} <= artifacts
     local = client.download_artifacts(run_id, "lineage.json")
-    assert json.load(open(local))[0]["data_version"] == "sha256:0"
-    card = open(client.download_artifacts(run_id, "model_card.md")).read()
+    assert json.loads(Path(local).read_text())[0]["data_version"] == "sha256:0"
+    card = Path(client.download_artifacts(run_id, "model_card.md")).read_text()
     for heading in ("## Training data", "## Test data and metrics", "## Gates", "## Biases", "## Intended use",
                     "## Out-of-scope use", "## Limitations", "## Ethical considerations", "## Recommendations"):
         assert heading in card
@@ -86,5 +87,5 @@ def test_the_registered_model_loads_with_its_signature_and_pinned_requirements(l
     scorer = mlflow.pyfunc.load_model(f"models:/{NAME}/{version}")
     inputs = [c.name for c in scorer.metadata.get_input_schema().inputs]
     assert inputs == list(CREDIT.features)
-    requirements = open(mlflow.pyfunc.get_model_dependencies(f"models:/{NAME}/{version}")).read()
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{NAME}/{version}")).read_text()
     assert f"scikit-learn=={sklearn.__version__}" in requirements
