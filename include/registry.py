@@ -43,6 +43,16 @@ def client(settings: settings_module.Settings | None = None):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def use(settings: settings_module.Settings | None = None) -> None:
+    """Point MLflow's fluent API (log_model, load_model, register_model) at the configured
+    store. Both URIs: an unset registry URI follows the tracking one, a set one does not."""
+    import mlflow
+
+    uri = (settings or settings_module.get()).mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
 def _call(mlflow_client, what: str, fn, *args, **kwargs):
     from mlflow.exceptions import MlflowException
 

@@ -27,8 +27,7 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
     s = settings_module.load({"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"})
     client = registry.client(s)
-    mlflow.set_tracking_uri(s.mlflow_tracking_uri)
-    mlflow.set_registry_uri(s.mlflow_tracking_uri)
+    registry.use(s)
     experiment = client.create_experiment("registry-test", artifact_location=(root / "artifacts").as_uri())
     x = pd.DataFrame({"income": np.linspace(0, 1, 50)})
     for version, coefficient in enumerate((1.0, 2.0, 3.0), start=1):
@@ -41,6 +40,7 @@ def store(tmp_path_factory):
         registry.set_challenger(client, NAME, str(version), gates_passed=version != 3)
     yield client
     mlflow.set_tracking_uri("")
+    mlflow.set_registry_uri("")
 
 
 def test_first_promotion_has_nothing_to_replace(store):

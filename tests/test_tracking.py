@@ -83,7 +83,7 @@ def test_the_registered_model_loads_with_its_signature_and_pinned_requirements(l
     import sklearn
 
     s, _, version, _ = logged
-    mlflow.set_tracking_uri(s.mlflow_tracking_uri)
+    registry.use(s)
     scorer = mlflow.pyfunc.load_model(f"models:/{NAME}/{version}")
     inputs = [c.name for c in scorer.metadata.get_input_schema().inputs]
     assert inputs == list(CREDIT.features)

@@ -62,7 +62,7 @@ def _champion(settings, name: str, x_holdout, y_holdout):
     current = registry.by_alias(client, name, registry.CHAMPION)
     if current is None:
         return None, None, None
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    registry.use(settings)
     model = mlflow.sklearn.load_model(f"models:/{name}/{current.version}")
     columns = list(getattr(model, "feature_names_in_", x_holdout.columns))
     if set(columns) - set(x_holdout.columns):

@@ -76,8 +76,7 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
 
     from include.training import model_card
 
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    registry.use(settings)
     scores = model.predict_proba(x_holdout)[:, 1]
     lineage_digest = hashlib.sha256(json.dumps(lineage, sort_keys=True).encode()).hexdigest()[:16]
     with mlflow.start_run(experiment_id=experiment_id(settings, model_name),

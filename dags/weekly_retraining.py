@@ -1,0 +1,119 @@
+"""
+### Weekly retraining with gated promotion
+
+Every Monday at 03:00 (``MLOPS_TIMEZONE``), or when triggered (by the drift monitor or by
+hand with a reason), this DAG trains a challenger on the matured curated data of the window,
+judges it against the current champion on the same holdout, and registers it in MLflow with
+the ``challenger`` alias. When every gate passes it becomes ``champion``: at once in ``auto``
+mode, after a person approves in the UI in ``manual`` mode (no answer in 24 h is a rejection).
+A rejected challenger is a normal outcome: the run succeeds and the rejection is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from include import contract, settings
+
+config = settings.get()
+
+
+@dag(
+    schedule=CronTriggerTimetable("0 3 * * 1", timezone=config.timezone),
+    start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
+    catchup=False,
+    max_active_runs=1,  # a second trigger waits instead of racing for the champion alias
+    doc_md=__doc__,
+    tags=["training", "registry"],
+    params={
+        "reason": Param("", type="string", maxLength=500, title="Reason",
+                        description="Why retrain now (required for manual runs; recorded in the audit trail)."),
+        "window_days": Param(28, type="integer", minimum=7, maximum=365, title="Training window (days)"),
+        "promotion_mode": Param("auto", type="string", enum=["auto", "manual"], title="Promotion",
+                                description="auto: promote when every gate passes; manual: wait for approval."),
+        "force": Param(False, type="boolean", title="Force",
+                       description="Promote without the minimum improvement; the hard gates still apply."),
+        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+                         title="Dataset"),
+        "evidence": Param({}, type="object", title="Evidence",
+                          description="Set by the drift monitor: reason, window, drifted features, reports."),
+    },
+)
+def weekly_retraining():
+    @task
+    def resolve_request(params=None, dag_run=None, data_interval_end=None) -> dict:
+        from include.training.request import resolve
+
+        return resolve(params, run_type=str(dag_run.run_type), interval_end=data_interval_end,
+                       triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
+
+    @task
+    def train_challenger(request: dict, dag_run=None) -> dict:
+        """Train, evaluate against the champion, run every gate, register, audit."""
+        from include.training.challenger import train_challenger as train
+        from include.training.request import RetrainRequest
+
+        r = RetrainRequest(**request)
+        outcome = train(contract.load(r.dataset), end=r.end_date, window_days=r.window_days, force=r.force,
+                        reason=r.reason, actor=r.actor, dag_run_id=dag_run.run_id,
+                        created=dag_run.run_after.isoformat())
+        for gate in outcome.gates:
+            print(f"{'PASS' if gate['passed'] else 'FAIL'} {gate['name']}: {gate['message']}")
+        return outcome.as_dict()
+
+    @task.branch
+    def choose_path(outcome: dict, request: dict) -> str:
+        if not outcome["gates_passed"]:
+            return "record_rejection"
+        return "promote" if request["mode"] == "auto" else "request_approval"
+
+    approval = ApprovalOperator(
+        task_id="request_approval",
+        subject="Promote {{ ti.xcom_pull(task_ids='train_challenger')['model_name'] }} "
+                "v{{ ti.xcom_pull(task_ids='train_challenger')['version'] }} to champion?",
+        body="{% for g in ti.xcom_pull(task_ids='train_challenger')['gates'] %}"
+             "- {{ 'PASS' if g['passed'] else 'FAIL' }} **{{ g['name'] }}**: {{ g['message'] }}\n{% endfor %}",
+        defaults="Reject",
+        response_timeout=timedelta(hours=24),
+    )
+
+    # Plain all_success: a branch skip or a "Reject" in the approval step skips promotion.
+    @task
+    def promote(outcome: dict, request: dict, dag_run=None) -> dict:
+        from include import audit, registry
+
+        client = registry.client(config)
+        replaced = registry.promote(client, outcome["model_name"], outcome["version"], actor=request["actor"],
+                                    reason=request["reason"])
+        audit.record([{"type": "promoted", "time": dag_run.run_after.isoformat(), "actor": request["actor"],
+                       "dag_run_id": dag_run.run_id, "model": outcome["model_name"], "version": outcome["version"],
+                       "replaced_version": replaced.version if replaced else None, "mode": request["mode"],
+                       "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]}}],
+                     day=pendulum.parse(request["end"]).date(), dag_run_id=dag_run.run_id, task="promote")
+        return {"champion": outcome["version"], "replaced": replaced.version if replaced else None}
+
+    @task
+    def record_rejection(outcome: dict, request: dict, dag_run=None) -> dict:
+        from include import audit
+
+        failed = [g["name"] for g in outcome["gates"] if not g["passed"]]
+        audit.record([{"type": "rejected", "time": dag_run.run_after.isoformat(), "actor": request["actor"],
+                       "dag_run_id": dag_run.run_id, "model": outcome["model_name"], "version": outcome["version"],
+                       "failed_gates": failed}],
+                     day=pendulum.parse(request["end"]).date(), dag_run_id=dag_run.run_id, task="record_rejection")
+        print(f"challenger v{outcome['version']} not promoted; failed gates: {', '.join(failed)}")
+        return {"rejected": outcome["version"], "failed_gates": failed}
+
+    request = resolve_request()
+    outcome = train_challenger(request)
+    path = choose_path(outcome, request)
+    path >> [approval, promote(outcome, request), record_rejection(outcome, request)]
+    approval >> promote.override(task_id="promote_after_approval")(outcome, request)
+
+
+weekly_retraining()
