@@ -1,6 +1,7 @@
-"""Run every benchmark and print one JSON object keyed by benchmark name.
+"""Run the benchmarks and print one JSON object keyed by benchmark name.
 
-Usage: python -m bench [ROWS]   (ROWS of the validation batch, default 1,000,000)
+Usage: python -m bench [NAME ...] [ROWS]
+  NAME: dag_parse, validation, training (default: all); ROWS: validation batch size (1,000,000)
 Airflow logs to stdout; while the benchmarks run, file descriptor 1 points at stderr so
 that stdout carries only the JSON.
 """
@@ -9,16 +10,21 @@ import json
 import os
 import sys
 
-from bench import dag_parse, validation
+from bench import dag_parse, training, validation
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = sys.argv[1:]
+    rows = int(args.pop()) if args and args[-1].isdigit() else 1_000_000
+    runners = {"dag_parse": dag_parse.run, "validation": lambda: validation.run(rows), "training": training.run}
+    unknown = set(args) - set(runners)
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(runners)}")
     stdout = os.dup(1)
     sys.stdout.flush()
     os.dup2(2, 1)
     try:
-        result = {"dag_parse": dag_parse.run(), "validation": validation.run(rows)}
+        result = {name: runner() for name, runner in runners.items() if not args or name in args}
     finally:
         sys.stdout.flush()
         os.dup2(stdout, 1)
