@@ -53,7 +53,8 @@ def use(settings: settings_module.Settings | None = None) -> None:
     mlflow.set_registry_uri(uri)
 
 
-def _call(mlflow_client, what: str, fn, *args, **kwargs):
+def call(mlflow_client, what: str, fn, *args, **kwargs):
+    """Run an MLflow call; failures become a RegistryError naming the registry URI and ``what``."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -82,14 +83,14 @@ def by_alias(mlflow_client, name: str, alias: str) -> Version | None:
 
 
 def get(mlflow_client, name: str, version: str) -> Version:
-    return _version(_call(mlflow_client, f"read version {version} of {name}", mlflow_client.get_model_version,
+    return _version(call(mlflow_client, f"read version {version} of {name}", mlflow_client.get_model_version,
                           name, str(version)))
 
 
 def set_challenger(mlflow_client, name: str, version: str, gates_passed: bool) -> None:
-    _call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
+    call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
           GATES_TAG, str(gates_passed).lower())
-    _call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
+    call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
           str(version))
 
 
@@ -107,15 +108,15 @@ def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str) 
         return None
     # Order matters: the old champion stays reachable before the champion alias moves.
     if previous is not None:
-        _call(mlflow_client, f"set {name}@{PREVIOUS}", mlflow_client.set_registered_model_alias, name, PREVIOUS,
+        call(mlflow_client, f"set {name}@{PREVIOUS}", mlflow_client.set_registered_model_alias, name, PREVIOUS,
               previous.version)
-        _call(mlflow_client, "tag the replaced champion", mlflow_client.set_model_version_tag, name,
+        call(mlflow_client, "tag the replaced champion", mlflow_client.set_model_version_tag, name,
               previous.version, "replaced_by", target.version)
-    _call(mlflow_client, f"set {name}@{CHAMPION}", mlflow_client.set_registered_model_alias, name, CHAMPION,
+    call(mlflow_client, f"set {name}@{CHAMPION}", mlflow_client.set_registered_model_alias, name, CHAMPION,
           target.version)
     for key, value in {"promoted_by": actor, "promotion_reason": reason,
                        "replaced_version": previous.version if previous else "none"}.items():
-        _call(mlflow_client, "tag the new champion", mlflow_client.set_model_version_tag, name, target.version,
+        call(mlflow_client, "tag the new champion", mlflow_client.set_model_version_tag, name, target.version,
               key, value)
     return previous
 

@@ -115,9 +115,9 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
                                         skops_trusted_types=SKOPS_TRUSTED_TYPES)
         run_id = run.info.run_id
     client = registry.client(settings)
-    version = registry._call(client, f"register {model_name}", mlflow.register_model, info.model_uri, model_name,
+    version = registry.call(client, f"register {model_name}", mlflow.register_model, info.model_uri, model_name,
                              tags={"window": f"{window[0]}..{window[1]}", "lineage_digest": lineage_digest,
                                    "reason": reason[:500], "family": family, "run_id": run_id}).version
-    registry._call(client, "describe the version", client.update_model_version, model_name, version,
+    registry.call(client, "describe the version", client.update_model_version, model_name, version,
                    description=card.split("\n## Training data")[0].replace("(unregistered)", f"v{version}"))
     return run_id, str(version)
