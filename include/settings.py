@@ -46,6 +46,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MLOPS_SIMULATOR_FORMAT", "csv", "File format the simulator lands: csv or parquet."),
     Variable("MLOPS_SIMULATOR_DEFECT_RATE", "0.002",
              "Share of landed event rows the simulated producer damages (resent ids, out-of-range or unknown values, blanks)."),
+    Variable("MLOPS_NOTIFY_SNS_TOPIC_ARN", "",
+             "SNS topic for promotions, rejections, approvals and alerts (empty: JSON lines under <storage root>/notifications)."),
+    Variable("MLOPS_NOTIFY_CONN_ID", "aws_default", "Airflow connection used to publish to the SNS topic."),
     Variable("MLFLOW_TRACKING_URI", "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db", "MLflow tracking and registry store."),
     Variable("MLOPS_MLFLOW_ARTIFACT_ROOT", "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
              "Artifact location given to experiments this package creates (s3://... in production)."),
@@ -71,6 +74,8 @@ class Settings:
     simulator_onset: str | None
     simulator_format: str
     simulator_defect_rate: float
+    notify_sns_topic_arn: str | None
+    notify_conn_id: str
     mlflow_tracking_uri: str
     mlflow_artifact_root: str
 
@@ -120,6 +125,10 @@ def load(env: dict[str, str] | None = None) -> Settings:
             datetime.fromisoformat(onset)
         except ValueError:
             raise SettingsError(f"MLOPS_SIMULATOR_ONSET={onset!r} is not an ISO timestamp") from None
+    topic = env.get("MLOPS_NOTIFY_SNS_TOPIC_ARN", "").strip() or None
+    if topic is not None and not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", topic):
+        raise SettingsError(f"MLOPS_NOTIFY_SNS_TOPIC_ARN={topic!r} is not an SNS topic ARN "
+                            "(arn:aws:sns:<region>:<account>:<topic>)")
     dataset = env.get("MLOPS_DATASET", "credit_applications").strip()
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", dataset):
         raise SettingsError(f"MLOPS_DATASET={dataset!r} must be a lower-case identifier")
@@ -139,6 +148,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         simulator_onset=onset,
         simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", "csv", ("csv", "parquet")),
         simulator_defect_rate=_number(env, "MLOPS_SIMULATOR_DEFECT_RATE", "0.002", 0.0, 0.5, kind=float),
+        notify_sns_topic_arn=topic,
+        notify_conn_id=env.get("MLOPS_NOTIFY_CONN_ID", "aws_default").strip(),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", "").strip()
         or f"sqlite:///{local_dir / 'mlflow' / 'mlflow.db'}",
         mlflow_artifact_root=env.get("MLOPS_MLFLOW_ARTIFACT_ROOT", "").strip()
