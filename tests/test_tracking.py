@@ -17,6 +17,7 @@ from include.training import gates
 from include.training.candidates import features, search
 from include.training.dataset import time_split
 from include.training.evaluation import evaluate
+from include.training.reasons import typical_values
 from include.training.tracking import log_and_register
 
 CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
@@ -43,8 +44,9 @@ def logged(tmp_path_factory):
         settings=s, contract=CREDIT, model_name=NAME, model=result.best, family=result.best_trial.family,
         params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout, holdout=holdout,
         train_auc=result.best_trial.train_auc, trials=result.trials, gates=gate_results, fairness=fairness,
-        training_frame=data, lineage=lineage, counts={"labelled": len(data), "not_matured": 0},
-        window=("2026-03-01", "2026-03-04"), author="schedule", reason="weekly", created="2026-03-09T03:00:00+00:00")
+        training_frame=data, typical=typical_values(features(splits.train, CREDIT)), lineage=lineage, counts={"labelled": len(data), "not_matured": 0},
+        window=("2026-03-01", "2026-03-04"), author="schedule", reason="weekly", created="2026-03-09T03:00:00+00:00",
+        dag_run_id="scheduled__2026-03-09", latency={"p99_ms": 1.0}, comparison={"champion_version": None})
     return s, run_id, version, holdout
 
 
@@ -89,3 +91,44 @@ def test_the_registered_model_loads_with_its_signature_and_pinned_requirements(l
     assert inputs == list(CREDIT.features)
     requirements = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{NAME}/{version}")).read_text()
     assert f"scikit-learn=={sklearn.__version__}" in requirements
+
+
+def test_the_registered_model_returns_scores_decisions_and_reason_codes(logged):
+    import mlflow
+
+    from include.training.tracking import load_pipeline
+
+    s, _, version, _ = logged
+    registry.use(s)
+    scorer = mlflow.pyfunc.load_model(f"models:/{NAME}/{version}")
+    days = [date(2026, 3, 5)]
+    x = features(simulator.labelled_applications(days, seed=4, rows=200, maturity_days=0), CREDIT).head(20)
+    risky = x.iloc[[0]].assign(credit_score=480.0, debt_to_income=1.4, recent_delinquencies=6.0)
+    out = scorer.predict(risky, params={"top_k": 5})
+    assert list(out.columns) == ["score", "decision", "reason_1", "reason_2", "reason_3", "reason_4", "reason_5"]
+    assert out.loc[0, "decision"] == "decline"
+    assert {"credit_score", "debt_to_income", "recent_delinquencies"} & set(out.loc[0, ["reason_1", "reason_2",
+                                                                                       "reason_3"]])
+    pipeline = load_pipeline(s, NAME, version)
+    assert scorer.predict(x)["score"].tolist() == pytest.approx(pipeline.predict_proba(x)[:, 1].tolist())
+
+
+def test_the_registered_model_loads_outside_the_checkout(logged, tmp_path):
+    """Models from code: the model carries the code it runs, so a scoring service that does not
+    have this repository on its path loads it and gets reason codes."""
+    import os
+    import subprocess
+    import sys
+
+    s, _, version, _ = logged
+    script = (f"import mlflow, sys; mlflow.set_tracking_uri({s.mlflow_tracking_uri!r}); "
+              f"mlflow.set_registry_uri({s.mlflow_tracking_uri!r}); "
+              f"m = mlflow.pyfunc.load_model('models:/{NAME}/{version}'); "
+              "import pandas as pd; x = pd.DataFrame(m.input_example); "
+              "print(list(m.predict(x).columns)); print('include from', sys.modules['include'].__file__)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "['score', 'decision', 'reason_1', 'reason_2', 'reason_3']" in done.stdout
+    assert f"include from {PROJECT_ROOT}" not in done.stdout and "/code/include/__init__.py" in done.stdout

@@ -82,7 +82,7 @@ class _SlowModel:
 def test_latency_gate_measures_p99_and_throughput():
     rows = pd.DataFrame({"x": np.arange(1000.0)})
     model = LogisticRegression().fit(rows, (rows["x"] > 500).astype(int))
-    fast, stats = gates.latency(model, rows, single_calls=50)
+    fast, stats = gates.latency(model.predict_proba, rows, single_calls=50)
     assert fast.passed and stats["p99_ms"] < 200 and stats["batch_rows_per_second"] > 1000
-    slow, _ = gates.latency(_SlowModel(), rows.head(3), single_calls=3)
+    slow, _ = gates.latency(_SlowModel().predict_proba, rows.head(3), single_calls=3)
     assert not slow.passed and slow.observed > 200

@@ -104,17 +104,18 @@ def schema_compatible(challenger_columns: list[str], champion_columns: list[str]
                       f"inputs differ from the champion's signature ({change}) and no reason was recorded")
 
 
-def latency(model, rows: pd.DataFrame, p99_limit_ms: float = 200.0, single_calls: int = 200) -> tuple[GateResult, dict]:
-    """p99 of scoring one application at a time, and batch throughput, measured on ``rows``."""
+def latency(score, rows: pd.DataFrame, p99_limit_ms: float = 200.0, single_calls: int = 200) -> tuple[GateResult, dict]:
+    """p99 of ``score`` (a callable taking a frame) on one application at a time, and batch
+    throughput, measured on ``rows``."""
     singles = [rows.iloc[[i % len(rows)]] for i in range(single_calls)]
-    model.predict_proba(singles[0])  # first call pays lazy initialisation
+    score(singles[0])  # first call pays lazy initialisation
     timings = []
     for row in singles:
         start = time.perf_counter()
-        model.predict_proba(row)
+        score(row)
         timings.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
-    model.predict_proba(rows)
+    score(rows)
     batch_seconds = time.perf_counter() - start
     p99 = float(np.percentile(timings, 99))
     stats = {"p50_ms": float(np.percentile(timings, 50)), "p99_ms": p99,

@@ -52,3 +52,16 @@ def _plain(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def explain(model, x: pd.DataFrame, typical: dict, threshold: float, top_k: int = 3) -> pd.DataFrame:
+    """What the registered model returns per application: the default probability, the
+    decision at the contract's threshold, and the top features that raised the risk
+    (``reason_1`` strongest; an empty string where fewer features raised it)."""
+    codes = reason_codes(model, x, typical, top_k)
+    score = model.predict_proba(x)[:, 1]
+    out = pd.DataFrame({"score": score, "decision": np.where(score >= threshold, "decline", "approve")},
+                       index=x.index)
+    for rank in range(top_k):
+        out[f"reason_{rank + 1}"] = [c[rank]["feature"] if len(c) > rank else "" for c in codes]
+    return out.reset_index(drop=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ import pandas as pd
 from include import registry, storage
 from include import settings as settings_module
 from include.contract import Contract
+from include.settings import PROJECT_ROOT
 
 
 # Types skops does not trust by default that our own two model families contain (reviewed:
@@ -31,8 +34,11 @@ def _pins() -> list[str]:
     import scipy
     import sklearn
 
-    return [f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}", f"numpy=={np.__version__}",
-            f"scipy=={scipy.__version__}"]
+    import mlflow
+    import skops
+
+    return [f"mlflow=={mlflow.__version__}", f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}",
+            f"pandas=={pd.__version__}", f"numpy=={np.__version__}", f"scipy=={scipy.__version__}"]
 
 
 def _figures(y_true, scores, holdout: dict):
@@ -55,6 +61,43 @@ def _figures(y_true, scores, holdout: dict):
     return {"plots/roc.png": roc, "plots/calibration.png": calibration}
 
 
+def _log_scoring_model(model, contract: Contract, x_holdout: pd.DataFrame, typical: dict):
+    """Log the pyfunc that returns scores with reason codes (models from code, see scoring_model)."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from include.training import scoring_model
+
+    # Integer features are declared as doubles: a missing value at scoring time arrives as NaN,
+    # which an integer column of the signature would refuse.
+    sample = x_holdout.head(100).astype({c: "float64" for c in x_holdout.select_dtypes("integer").columns})
+    explained = scoring_model.ReasonCodeModel(model, typical, contract.decision_threshold).predict(None, sample)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = Path(tmp) / "pipeline"
+        mlflow.sklearn.save_model(model, str(pipeline), skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        (Path(tmp) / "typical_values.json").write_text(json.dumps(typical, default=str))
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=scoring_model.__file__,
+            artifacts={"pipeline": str(pipeline), "typical_values": str(Path(tmp) / "typical_values.json")},
+            model_config={"decision_threshold": contract.decision_threshold, "top_k": 3},
+            # The model's code imports include.training.reasons; the package travels with it.
+            code_paths=[str(PROJECT_ROOT / "include")],
+            signature=infer_signature(sample, explained, params={"top_k": 3}),
+            input_example=sample.head(3), pip_requirements=_pins())
+
+
+def load_pipeline(settings: settings_module.Settings, name: str, version: str):
+    """The scikit-learn Pipeline inside a registered version (for scoring a holdout in bulk)."""
+    import mlflow
+
+    registry.use(settings)
+    uri = f"models:/{name}/{version}"
+    model = registry.call(registry.client(settings), f"load {uri}", mlflow.pyfunc.load_model, uri)
+    if "sklearn" in model.metadata.flavors:  # versions logged before the reason-code wrapper
+        return mlflow.sklearn.load_model(uri)
+    return model.unwrap_python_model().pipeline
+
+
 def experiment_id(settings: settings_module.Settings, name: str) -> str:
     client = registry.client(settings)
     existing = client.get_experiment_by_name(name)
@@ -65,13 +108,12 @@ def experiment_id(settings: settings_module.Settings, name: str) -> str:
 
 def log_and_register(*, settings: settings_module.Settings, contract: Contract, model_name: str, model, family: str,
                      params: dict, x_holdout: pd.DataFrame, y_holdout, holdout: dict, train_auc: float, trials: list,
-                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame,
+                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame, typical: dict,
                      lineage: list[dict], counts: dict, window: tuple[str, str], author: str, reason: str,
-                     created: str, seed: int = 0) -> tuple[str, str]:
+                     created: str, dag_run_id: str, latency: dict, comparison: dict, seed: int = 0) -> tuple[str, str]:
     """Log everything in one MLflow run and register the model; return (run_id, version)."""
     import matplotlib.pyplot as plt
     import mlflow
-    from mlflow.models import infer_signature
     from sklearn.inspection import permutation_importance
 
     from include.training import model_card
@@ -95,6 +137,9 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
         mlflow.log_dict(holdout, "evaluation/holdout.json")
         mlflow.log_dict([asdict(t) for t in trials], "search/trials.json")
         mlflow.log_dict(gates, "gates.json")
+        mlflow.log_dict(comparison, "comparison.json")
+        mlflow.log_dict(latency, "latency.json")
+        mlflow.log_metrics({f"latency_{k}": v for k, v in latency.items()})
         mlflow.log_dict(fairness, "fairness.json")
         for path, figure in _figures(np.asarray(y_holdout), scores, holdout).items():
             mlflow.log_figure(figure, path)
@@ -109,15 +154,17 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
                                  counts=counts, holdout=holdout, train_auc=train_auc, gates=gates, fairness=fairness,
                                  reason=reason)
         mlflow.log_text(card, "model_card.md")
-        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(x_holdout.head(100),
-                                                                                      scores[:100]),
-                                        input_example=x_holdout.head(3), pip_requirements=_pins(),
-                                        skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        info = _log_scoring_model(model, contract, x_holdout, typical)
         run_id = run.info.run_id
     client = registry.client(settings)
     version = registry.call(client, f"register {model_name}", mlflow.register_model, info.model_uri, model_name,
                              tags={"window": f"{window[0]}..{window[1]}", "lineage_digest": lineage_digest,
-                                   "reason": reason[:500], "family": family, "run_id": run_id}).version
-    registry.call(client, "describe the version", client.update_model_version, model_name, version,
-                   description=card.split("\n## Training data")[0].replace("(unregistered)", f"v{version}"))
+                                   "reason": reason[:500], "family": family, "run_id": run_id,
+                                   "dag_run_id": dag_run_id}).version
+    try:
+        registry.call(client, "describe the version", client.update_model_version, model_name, version,
+                      description=card.split("\n## Training data")[0].replace("(unregistered)", f"v{version}"))
+    except registry.RegistryError:
+        registry.discard(client, model_name, str(version))
+        raise
     return run_id, str(version)
