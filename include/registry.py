@@ -88,9 +88,40 @@ def get(mlflow_client, name: str, version: str) -> Version:
 
 
 def set_challenger(mlflow_client, name: str, version: str, gates_passed: bool) -> None:
+    """Point ``challenger`` at the version, then tag its gate verdict. The tag comes last: it is
+    what marks a registration as complete (see ``registered_by_run``) and what ``promote`` checks."""
+    call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
+          str(version))
     call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
           GATES_TAG, str(gates_passed).lower())
-    call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
+
+
+def registered_by_run(mlflow_client, name: str, dag_run_id: str) -> list[Version]:
+    """Versions of ``name`` registered by one DAG run (tag ``dag_run_id``), oldest first."""
+    if not exists(mlflow_client, name):
+        return []
+    quoted = dag_run_id.replace("'", "\\'")
+    found = call(mlflow_client, f"search versions of {name} by DAG run", mlflow_client.search_model_versions,
+                 f"name = '{name}' and tags.dag_run_id = '{quoted}'")
+    return sorted((_version(mv) for mv in found), key=lambda v: int(v.version))
+
+
+def exists(mlflow_client, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow_client.get_registered_model(name)
+        return True
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri}: cannot read model {name}: "
+                            f"{exc.message}") from exc
+
+
+def discard(mlflow_client, name: str, version: str) -> None:
+    """Delete a version whose registration did not complete, so no alias or caller finds half of it."""
+    call(mlflow_client, f"delete the incomplete {name} v{version}", mlflow_client.delete_model_version, name,
           str(version))
 
 

@@ -69,3 +69,57 @@ def test_first_challenger_then_a_rerun_judged_against_the_champion(s):
     assert sum(e["type"] == "gate_result" for e in events) == 3 * len(GATE_NAMES)
     registered = next(e for e in events if e["type"] == "registered" and e["dag_run_id"] == "run-1")
     assert len(registered["data_versions"]) == 28 and registered["window"] == [str(DAYS[0]), str(END)]
+
+
+@pytest.mark.integration
+def test_a_retried_run_reuses_its_registration_and_discards_an_unfinished_one(s):
+    client = registry.client(s)
+    before = len(client.search_model_versions(f"name = '{CREDIT.name}'"))
+    again = _train(s, "run-1")  # run-1 completed in the first test: a retry must not train again
+    assert again.version == "1" and again.gates_passed and {g["name"] for g in again.gates} == GATE_NAMES
+    assert len(client.search_model_versions(f"name = '{CREDIT.name}'")) == before
+
+    # A version left by an attempt that died between registering and tagging its verdict.
+    source = client.get_model_version(CREDIT.name, "1")
+    half = client.create_model_version(CREDIT.name, source.source, run_id=source.run_id,
+                                       tags={"dag_run_id": "run-4"}).version
+    retried = _train(s, "run-4")
+    assert retried.version != str(half)
+    assert [v.version for v in registry.registered_by_run(client, CREDIT.name, "run-4")] == [retried.version]
+
+
+@pytest.mark.integration
+def test_when_the_audit_cannot_be_written_nothing_stays_registered(s):
+    """A failure after registration discards the version: no alias points at it, nothing reuses it."""
+    day = END - timedelta(days=1)
+    blocker = s.local_dir / "storage" / "audit" / f"dt={day}"
+    blocker.write_text("a file where the audit partition directory should be")
+    client = registry.client(s)
+    challenger = registry.by_alias(client, CREDIT.name, registry.CHALLENGER)
+    try:
+        with pytest.raises(Exception) as failure:
+            train_challenger(CREDIT, end=day, window_days=14, force=False, reason="weekly", actor="schedule",
+                             dag_run_id="run-audit-broken", created=f"{day}T03:00:00+00:00", policy=POLICY,
+                             settings=s)
+    finally:
+        blocker.unlink()
+    assert "audit" in str(failure.value) and f"dt={day}" in str(failure.value)
+    assert registry.registered_by_run(client, CREDIT.name, "run-audit-broken") == []
+    assert registry.by_alias(client, CREDIT.name, registry.CHALLENGER) == challenger
+
+
+def test_a_registry_that_is_down_fails_the_run_before_training(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    down = settings_module.load({"MLOPS_LOCAL_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"})
+    started = time.monotonic()
+    with pytest.raises(registry.RegistryError, match=rf"MLflow registry at http://127.0.0.1:{port}: .*"
+                                                     "Failed to establish a new connection"):
+        train_challenger(CREDIT, end=END, window_days=14, force=False, reason="weekly", actor="schedule",
+                         dag_run_id="run-down", created=f"{END}T03:00:00+00:00", policy=POLICY, settings=down)
+    assert time.monotonic() - started < 30  # no training happened (there is not even data here)

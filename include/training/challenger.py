@@ -21,7 +21,9 @@ from include.training import gates
 from include.training.candidates import features, search
 from include.training.dataset import assemble, time_split
 from include.training.evaluation import evaluate
-from include.training.tracking import log_and_register
+from include.training.reasons import typical_values
+from include.training.scoring_model import ReasonCodeModel
+from include.training.tracking import load_pipeline, log_and_register
 
 
 @dataclass(frozen=True)
@@ -55,25 +57,46 @@ class Outcome:
         return self.__dict__.copy()
 
 
-def _champion(settings, name: str, x_holdout, y_holdout):
-    import mlflow
-
-    client = registry.client(settings)
-    current = registry.by_alias(client, name, registry.CHAMPION)
-    if current is None:
-        return None, None, None
-    registry.use(settings)
-    model = mlflow.sklearn.load_model(f"models:/{name}/{current.version}")
+def _champion_auc(settings, name: str, champion, x_holdout, y_holdout):
+    """The champion's AUC on the challenger's holdout and its input columns (None, None without one)."""
+    if champion is None:
+        return None, None
+    model = load_pipeline(settings, name, champion.version)
     columns = list(getattr(model, "feature_names_in_", x_holdout.columns))
     if set(columns) - set(x_holdout.columns):
-        return current, None, columns  # the schema gate reports the difference
-    return current, float(roc_auc_score(y_holdout, model.predict_proba(x_holdout[columns])[:, 1])), columns
+        return None, columns  # the schema gate reports the difference
+    return float(roc_auc_score(y_holdout, model.predict_proba(x_holdout[columns])[:, 1])), columns
+
+
+def _reuse(settings, version) -> Outcome:
+    """The outcome of a registration this DAG run already completed (a task retry)."""
+    import json
+    from pathlib import Path
+
+    client = registry.client(settings)
+
+    def artifact(path):
+        local = registry.call(client, f"read {path} of run {version.run_id}", client.download_artifacts,
+                              version.run_id, path)
+        return json.loads(Path(local).read_text())
+
+    gate_dicts, comparison = artifact("gates.json"), artifact("comparison.json")
+    return Outcome(version.name, version.version, version.run_id, version.tags[registry.GATES_TAG] == "true",
+                   gate_dicts, artifact("evaluation/holdout.json"), comparison["champion_version"],
+                   comparison["champion_auc"], artifact("latency.json"))
 
 
 def train_challenger(contract: Contract, *, end: date, window_days: int, force: bool, reason: str, actor: str,
                      dag_run_id: str, created: str, policy: Policy = Policy(), schema_change_reason: str | None = None,
                      settings: settings_module.Settings | None = None) -> Outcome:
     s = settings or settings_module.get()
+    client = registry.client(s)
+    # The registry is read before any training: when it is down the run fails in seconds.
+    champion = registry.by_alias(client, contract.name, registry.CHAMPION)
+    for earlier in registry.registered_by_run(client, contract.name, dag_run_id):
+        if registry.GATES_TAG in earlier.tags:
+            return _reuse(s, earlier)  # a retry of a run that registered its challenger: no second version
+        registry.discard(client, contract.name, earlier.version)  # a retry of a run that died half way
     training = assemble(contract, end, window_days, min_rows=policy.min_rows, settings=s)
     splits = time_split(training.frame, contract)
     result = search(contract, splits.train, splits.validation, seed=policy.seed,
@@ -83,7 +106,7 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
     holdout = evaluate(y_holdout, scores, contract.decision_threshold)
     train_auc = float(roc_auc_score(splits.train[contract.target].astype(int),
                                     result.best.predict_proba(features(splits.train, contract))[:, 1]))
-    champion, champion_auc, champion_columns = _champion(s, contract.name, x_holdout, y_holdout)
+    champion_auc, champion_columns = _champion_auc(s, contract.name, champion, x_holdout, y_holdout)
     fairness = {}
     results = [gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
                gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
@@ -94,7 +117,11 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
         fairness[attribute] = table.reset_index(names="group").to_dict("records")
         results += gates.fairness(attribute, table, policy.min_approval_ratio, policy.max_tpr_gap)
     results.append(gates.schema_compatible(list(x_holdout.columns), champion_columns, schema_change_reason))
-    latency_gate, latency = gates.latency(result.best, x_holdout.head(500), policy.p99_latency_ms)
+    # Timed as production calls it: the registered pyfunc, score plus reason codes.
+    typical = typical_values(features(splits.train, contract))
+    scorer = ReasonCodeModel(result.best, typical, contract.decision_threshold)
+    latency_gate, latency = gates.latency(lambda rows: scorer.predict(None, rows), x_holdout.head(500),
+                                          policy.p99_latency_ms)
     results.append(latency_gate)
     gate_dicts = [g.as_dict() for g in results]
     passed = all(g.passed for g in results)
@@ -102,16 +129,39 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
         settings=s, contract=contract, model_name=contract.name, model=result.best,
         family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout,
         holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts, fairness=fairness,
-        training_frame=training.frame, lineage=training.lineage, counts=training.counts,
+        training_frame=training.frame, typical=typical, lineage=training.lineage, counts=training.counts,
         window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor, reason=reason,
-        created=created, seed=policy.seed)
-    registry.set_challenger(registry.client(s), contract.name, version, passed)
+        created=created, dag_run_id=dag_run_id, latency=latency,
+        comparison={"champion_version": champion.version if champion else None, "champion_auc": champion_auc},
+        seed=policy.seed)
     common = {"time": created, "actor": actor, "dag_run_id": dag_run_id, "model": contract.name, "version": version}
-    audit.record([{**common, "type": "registered", "run_id": run_id, "reason": reason,
-                   "window": [training.window[0].isoformat(), training.window[1].isoformat()],
-                   "data_versions": training.lineage, "metrics": {k: holdout[k] for k in ("roc_auc", "pr_auc", "ks",
-                                                                                          "brier")}}]
-                 + [{**common, "type": "gate_result", **g} for g in gate_dicts],
-                 day=end, dag_run_id=dag_run_id, task="train_challenger", settings=s)
+    try:
+        audit.record([{**common, "type": "registered", "run_id": run_id, "reason": reason,
+                       "window": [training.window[0].isoformat(), training.window[1].isoformat()],
+                       "data_versions": training.lineage,
+                       "metrics": {k: holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")}}]
+                     + [{**common, "type": "gate_result", **g} for g in gate_dicts],
+                     day=end, dag_run_id=dag_run_id, task="train_challenger", settings=s)
+        registry.set_challenger(client, contract.name, version, passed)
+    except Exception as exc:
+        _discard_after(s, common, version, exc, end)
+        raise
     return Outcome(contract.name, version, run_id, passed, gate_dicts, holdout,
                    champion.version if champion else None, champion_auc, latency)
+
+
+def _discard_after(settings, common: dict, version: str, cause: Exception, day: date) -> None:
+    """Delete a version whose registration could not complete and say so in the audit trail;
+    if even that fails, the original error still surfaces and the next retry discards it."""
+    try:
+        registry.discard(registry.client(settings), common["model"], version)
+    except Exception as exc:  # noqa: BLE001 - keep the first error, which names the cause
+        cause.add_note(f"{common['model']} v{version} could not be discarded ({exc}); the next retry of this "
+                       "DAG run discards it")
+        return
+    try:
+        audit.record([{**common, "type": "deleted", "reason": f"registration did not complete: {cause}"}],
+                     day=day, dag_run_id=common["dag_run_id"], task="train_challenger", settings=settings)
+    except Exception as exc:  # noqa: BLE001
+        cause.add_note(f"{common['model']} v{version} was discarded; recording that in the audit trail failed "
+                       f"too ({exc})")
