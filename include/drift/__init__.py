@@ -1,0 +1,1 @@
+"""Drift monitoring: reference profiles and drift statistics."""
