@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
+from mlops_plugins.approval import AuditedApprovalOperator
 
 config = settings.get()
 
@@ -72,8 +72,10 @@ def weekly_retraining():
             return "record_rejection"
         return "promote" if request["mode"] == "auto" else "request_approval"
 
-    approval = ApprovalOperator(
+    approval = AuditedApprovalOperator(
         task_id="request_approval",
+        outcome_task_id="train_challenger",
+        request_task_id="resolve_request",
         subject="Promote {{ ti.xcom_pull(task_ids='train_challenger')['model_name'] }} "
                 "v{{ ti.xcom_pull(task_ids='train_challenger')['version'] }} to champion?",
         body="{% for g in ti.xcom_pull(task_ids='train_challenger')['gates'] %}"
@@ -84,36 +86,24 @@ def weekly_retraining():
 
     # Plain all_success: a branch skip or a "Reject" in the approval step skips promotion.
     @task
-    def promote(outcome: dict, request: dict, dag_run=None) -> dict:
-        from include import audit, registry
+    def promote(outcome: dict, request: dict, approval: dict | None = None, dag_run=None, ti=None) -> dict:
+        from include import promotion
 
-        client = registry.client(config)
-        replaced = registry.promote(client, outcome["model_name"], outcome["version"], actor=request["actor"],
-                                    reason=request["reason"])
-        audit.record([{"type": "promoted", "time": dag_run.run_after.isoformat(), "actor": request["actor"],
-                       "dag_run_id": dag_run.run_id, "model": outcome["model_name"], "version": outcome["version"],
-                       "replaced_version": replaced.version if replaced else None, "mode": request["mode"],
-                       "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]}}],
-                     day=pendulum.parse(request["end"]).date(), dag_run_id=dag_run.run_id, task="promote")
-        return {"champion": outcome["version"], "replaced": replaced.version if replaced else None}
+        approver = ((approval or {}).get("responded_by_user") or {}).get("name")
+        return promotion.promote(outcome, request, dag_run_id=dag_run.run_id, task=ti.task_id,
+                                 approver=f"user:{approver}" if approver else None)
 
     @task
-    def record_rejection(outcome: dict, request: dict, dag_run=None) -> dict:
-        from include import audit
+    def record_rejection(outcome: dict, request: dict, dag_run=None, ti=None) -> dict:
+        from include import promotion
 
-        failed = [g["name"] for g in outcome["gates"] if not g["passed"]]
-        audit.record([{"type": "rejected", "time": dag_run.run_after.isoformat(), "actor": request["actor"],
-                       "dag_run_id": dag_run.run_id, "model": outcome["model_name"], "version": outcome["version"],
-                       "failed_gates": failed}],
-                     day=pendulum.parse(request["end"]).date(), dag_run_id=dag_run.run_id, task="record_rejection")
-        print(f"challenger v{outcome['version']} not promoted; failed gates: {', '.join(failed)}")
-        return {"rejected": outcome["version"], "failed_gates": failed}
+        return promotion.reject(outcome, request, dag_run_id=dag_run.run_id, task=ti.task_id)
 
     request = resolve_request()
     outcome = train_challenger(request)
     path = choose_path(outcome, request)
     path >> [approval, promote(outcome, request), record_rejection(outcome, request)]
-    approval >> promote.override(task_id="promote_after_approval")(outcome, request)
+    promote.override(task_id="promote_after_approval")(outcome, request, approval.output)
 
 
 weekly_retraining()

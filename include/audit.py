@@ -17,8 +17,8 @@ from datetime import date, datetime
 from include import settings as settings_module
 from include import storage
 
-EVENT_TYPES = ("registered", "gate_result", "promoted", "rejected", "approval_requested", "approved",
-               "rollback", "alias_change", "deleted", "archived")
+EVENT_TYPES = ("registered", "gate_result", "promoted", "rejected", "approval_requested", "approved", "declined",
+               "rollback", "alias_change", "deleted", "archived", "drift_detected", "retrain_triggered")
 REQUIRED = ("type", "time", "actor", "dag_run_id", "model")
 
 
@@ -42,17 +42,21 @@ def _check(event: dict) -> None:
         raise AuditError(f"audit event time {event['time']!r} is not an ISO timestamp") from None
 
 
-def record(events: list[dict], *, day: date, dag_run_id: str, task: str,
+def record(events: list[dict], *, day: date, dag_run_id: str, task: str, key: str | None = None,
            settings: settings_module.Settings | None = None) -> str:
-    """Write ``events`` as one new JSON-lines object; return its URI."""
+    """Write ``events`` as one new JSON-lines object; return its URI.
+
+    Without ``key`` the object is named by a hash of its content; with one, by a hash of the
+    key, so a retry whose events carry a new wall-clock time still finds the first write."""
     if not events:
         raise AuditError("no audit events to record")
     for event in events:
         _check(event)
     body = "".join(json.dumps(e, sort_keys=True, default=str) + "\n" for e in events).encode()
-    name = f"{_safe(dag_run_id)}--{_safe(task)}--{hashlib.sha256(body).hexdigest()[:16]}.jsonl"
+    digest = hashlib.sha256(body if key is None else key.encode()).hexdigest()[:16]
+    name = f"{_safe(dag_run_id)}--{_safe(task)}--{digest}.jsonl"
     path = storage.path("audit", f"dt={day.isoformat()}", name, settings=settings)
-    if not storage.exists(path):  # same name means same content: a retry, not a new fact
+    if not storage.exists(path):  # same name means the same facts: a retry, not a new fact
         storage.write_bytes_atomic(path, body)
     return storage.describe(path)
 

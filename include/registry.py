@@ -14,7 +14,8 @@ from pathlib import Path
 from include import settings as settings_module
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
-GATES_TAG = "gates_passed"
+GATES_TAG = "gates_passed"  # every gate passed: may be promoted
+HARD_GATES_TAG = "hard_gates_passed"  # the gates that do not depend on the champion passed: may be rolled back to
 
 
 class RegistryError(RuntimeError):
@@ -87,11 +88,21 @@ def get(mlflow_client, name: str, version: str) -> Version:
                           name, str(version)))
 
 
-def set_challenger(mlflow_client, name: str, version: str, gates_passed: bool) -> None:
-    """Point ``challenger`` at the version, then tag its gate verdict. The tag comes last: it is
-    what marks a registration as complete (see ``registered_by_run``) and what ``promote`` checks."""
+def moved_by_run(mlflow_client, name: str, dag_run_id: str) -> Version | None:
+    """The champion, if this DAG run is what made it champion (so a retry does not move it again)."""
+    current = by_alias(mlflow_client, name, CHAMPION)
+    return current if current is not None and current.tags.get("promoted_in_run") == dag_run_id else None
+
+
+def set_challenger(mlflow_client, name: str, version: str, gates_passed: bool,
+                   hard_gates_passed: bool | None = None) -> None:
+    """Point ``challenger`` at the version, then tag its gate verdicts. ``gates_passed`` comes
+    last: it marks a registration as complete (see ``registered_by_run``) and ``promote`` checks it."""
     call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
           str(version))
+    hard = gates_passed if hard_gates_passed is None else hard_gates_passed
+    call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
+          HARD_GATES_TAG, str(hard).lower())
     call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
           GATES_TAG, str(gates_passed).lower())
 
@@ -125,15 +136,19 @@ def discard(mlflow_client, name: str, version: str) -> None:
           str(version))
 
 
-def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str) -> Version | None:
+def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str,
+            require: str = GATES_TAG, dag_run_id: str | None = None) -> Version | None:
     """Point ``champion`` at ``version``; the replaced champion moves to ``previous_champion``.
 
-    Only a version whose gates passed can become champion. Returns the replaced version.
+    Only a version tagged ``require``=true (every gate; the hard gates for a rollback) can
+    become champion. Returns the replaced version.
     """
     target = get(mlflow_client, name, version)
-    if target.tags.get(GATES_TAG) != "true":
-        raise RegistryError(f"{name} v{version} did not pass the promotion gates ({GATES_TAG}="
-                            f"{target.tags.get(GATES_TAG)!r}); it cannot become {CHAMPION}")
+    verdict = target.tags.get(require, target.tags.get(GATES_TAG) if require == HARD_GATES_TAG else None)
+    if verdict != "true":
+        what = "promotion gates" if require == GATES_TAG else "hard gates"
+        raise RegistryError(f"{name} v{version} did not pass the {what} ({require}={verdict!r}); it cannot "
+                            f"become {CHAMPION}")
     previous = by_alias(mlflow_client, name, CHAMPION)
     if previous is not None and previous.version == target.version:
         return None
@@ -145,14 +160,15 @@ def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str) 
               previous.version, "replaced_by", target.version)
     call(mlflow_client, f"set {name}@{CHAMPION}", mlflow_client.set_registered_model_alias, name, CHAMPION,
           target.version)
-    for key, value in {"promoted_by": actor, "promotion_reason": reason,
+    for key, value in {"promoted_by": actor, "promotion_reason": reason, "promoted_in_run": dag_run_id or "none",
                        "replaced_version": previous.version if previous else "none"}.items():
         call(mlflow_client, "tag the new champion", mlflow_client.set_model_version_tag, name, target.version,
               key, value)
     return previous
 
 
-def rollback(mlflow_client, name: str, target: str, *, actor: str, reason: str) -> tuple[Version | None, Version]:
+def rollback(mlflow_client, name: str, target: str, *, actor: str, reason: str,
+             dag_run_id: str | None = None) -> tuple[Version | None, Version]:
     """Re-point ``champion`` to ``target`` (a version number or ``previous``) after checking it
     exists and once passed the gates. Returns (replaced champion, new champion)."""
     if target == "previous":
@@ -166,5 +182,6 @@ def rollback(mlflow_client, name: str, target: str, *, actor: str, reason: str) 
     current = by_alias(mlflow_client, name, CHAMPION)
     if current is not None and current.version == resolved.version:
         raise RegistryError(f"{name} v{resolved.version} is already {CHAMPION}; nothing to roll back")
-    promote(mlflow_client, name, resolved.version, actor=actor, reason=f"rollback: {reason}")
+    promote(mlflow_client, name, resolved.version, actor=actor, reason=f"rollback: {reason}", require=HARD_GATES_TAG,
+            dag_run_id=dag_run_id)
     return current, get(mlflow_client, name, resolved.version)

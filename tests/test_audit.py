@@ -39,6 +39,19 @@ def test_records_are_appended_never_rewritten_and_retries_are_no_ops(root):
     assert events[1]["previous"] == "1" and events[1]["dag_run_id"] == RUN
 
 
+def test_a_keyed_retry_with_a_new_time_is_not_a_second_fact(tmp_path):
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    first = audit.record([_event("promoted") | {"time": "2026-03-02T03:00:05+00:00"}], day=DAY, dag_run_id=RUN,
+                         task="promote", key="v3:promoted", settings=s)
+    retry = audit.record([_event("promoted") | {"time": "2026-03-02T03:07:41+00:00"}], day=DAY, dag_run_id=RUN,
+                         task="promote", key="v3:promoted", settings=s)
+    other = audit.record([_event("promoted")], day=DAY, dag_run_id=RUN, task="promote", key="v4:promoted",
+                         settings=s)
+    assert first == retry != other
+    assert [e["time"] for e in audit.read(DAY, DAY, settings=s)][0] == "2026-03-02T03:00:05+00:00"
+    assert len(audit.read(DAY, DAY, settings=s)) == 2
+
+
 def test_days_outside_the_range_are_not_read(root):
     audit.record([_event()], day=date(2026, 3, 1), dag_run_id=RUN, task="t", settings=root)
     audit.record([_event("rollback")], day=DAY, dag_run_id=RUN, task="t", settings=root)

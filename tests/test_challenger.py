@@ -62,7 +62,7 @@ def test_first_challenger_then_a_rerun_judged_against_the_champion(s):
 
     forced = _train(s, "run-3", force=True)
     assert {g["name"]: g for g in forced.gates}["min_improvement"]["passed"]
-    assert "forced by the trigger" in {g["name"]: g for g in forced.gates}["min_improvement"]["message"]
+    assert "passed because the trigger forced it" in {g["name"]: g for g in forced.gates}["min_improvement"]["message"]
 
     events = audit.read(END, END, settings=s)
     assert [e["type"] for e in events].count("registered") == 3

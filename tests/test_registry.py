@@ -80,13 +80,23 @@ def test_rollback_to_previous_then_refusals(store):
     assert champion.tags["promotion_reason"] == "rollback: complaints"
     with pytest.raises(registry.RegistryError, match="already champion"):
         registry.rollback(store, NAME, "1", actor="user:ana", reason="again")
-    with pytest.raises(registry.RegistryError, match="did not pass the promotion gates"):
+    with pytest.raises(registry.RegistryError, match=r"v3 did not pass the hard gates \(hard_gates_passed='false'\)"):
         registry.rollback(store, NAME, "3", actor="user:ana", reason="bad idea")
     with pytest.raises(registry.RegistryError, match=r"cannot read version 99 of credit_default"):
         registry.rollback(store, NAME, "99", actor="user:ana", reason="typo")
     with pytest.raises(registry.RegistryError, match="must be a version number or 'previous'"):
         registry.rollback(store, NAME, "../1", actor="user:ana", reason="typo")
     assert registry.by_alias(store, NAME, registry.CHAMPION).version == "1"
+
+
+def test_a_version_short_only_of_the_improvement_margin_is_a_rollback_target_not_a_promotion(store):
+    """v3 met every absolute gate but did not beat the champion of its day by the margin."""
+    store.set_model_version_tag(NAME, "3", registry.HARD_GATES_TAG, "true")
+    with pytest.raises(registry.RegistryError, match="did not pass the promotion gates"):
+        registry.promote(store, NAME, "3", actor="schedule", reason="weekly")
+    replaced, champion = registry.rollback(store, NAME, "3", actor="user:ana", reason="v1 misprices new products")
+    assert (replaced.version, champion.version) == ("1", "3")
+    assert registry.by_alias(store, NAME, registry.PREVIOUS).version == "1"
 
 
 def test_an_unreachable_registry_names_its_uri(monkeypatch):

@@ -13,10 +13,12 @@ from include import registry
 from include import settings as settings_module
 from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
+from include.drift.profile import Profile
 from include.training import gates
 from include.training.candidates import features, search
 from include.training.dataset import time_split
 from include.training.evaluation import evaluate
+from include.training.challenger import reference_profile
 from include.training.reasons import typical_values
 from include.training.tracking import log_and_register
 
@@ -44,7 +46,8 @@ def logged(tmp_path_factory):
         settings=s, contract=CREDIT, model_name=NAME, model=result.best, family=result.best_trial.family,
         params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout, holdout=holdout,
         train_auc=result.best_trial.train_auc, trials=result.trials, gates=gate_results, fairness=fairness,
-        training_frame=data, typical=typical_values(features(splits.train, CREDIT)), lineage=lineage, counts={"labelled": len(data), "not_matured": 0},
+        training_frame=data, typical=typical_values(features(splits.train, CREDIT)),
+        reference=reference_profile(data, CREDIT), lineage=lineage, counts={"labelled": len(data), "not_matured": 0},
         window=("2026-03-01", "2026-03-04"), author="schedule", reason="weekly", created="2026-03-09T03:00:00+00:00",
         dag_run_id="scheduled__2026-03-09", latency={"p99_ms": 1.0}, comparison={"champion_version": None})
     return s, run_id, version, holdout
@@ -71,9 +74,14 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
     artifacts = {a.path for a in client.list_artifacts(run_id)} | {
         a.path for d in ("plots", "evaluation", "search") for a in client.list_artifacts(run_id, d)}
     assert {"lineage.json", "gates.json", "fairness.json", "feature_importance.json", "model_card.md",
-            "plots/roc.png", "plots/calibration.png", "evaluation/holdout.json", "search/trials.json"} <= artifacts
+            "plots/roc.png", "plots/calibration.png", "evaluation/holdout.json", "search/trials.json",
+            "reference_profile.json", "comparison.json", "latency.json"} <= artifacts
     local = client.download_artifacts(run_id, "lineage.json")
     assert json.loads(Path(local).read_text())[0]["data_version"] == "sha256:0"
+    reference = Profile.from_dict(json.loads(Path(client.download_artifacts(run_id, "reference_profile.json"))
+                                             .read_text()))
+    assert reference.rows == 4 * 1500 and set(reference.features) == set(CREDIT.features)
+    assert reference.partitions == ("dt=2026-03-01", "dt=2026-03-02", "dt=2026-03-03", "dt=2026-03-04")
     card = Path(client.download_artifacts(run_id, "model_card.md")).read_text()
     for heading in ("## Training data", "## Test data and metrics", "## Gates", "## Biases", "## Intended use",
                     "## Out-of-scope use", "## Limitations", "## Ethical considerations", "## Recommendations"):

@@ -27,7 +27,7 @@ def test_no_regression_beyond_the_tolerance():
 def test_min_improvement_unless_forced():
     assert not gates.min_improvement(0.881, 0.88, margin=0.002, force=False).passed
     forced = gates.min_improvement(0.881, 0.88, margin=0.002, force=True)
-    assert forced.passed and "forced by the trigger" in forced.message
+    assert forced.passed and "passed because the trigger forced it" in forced.message
     assert gates.min_improvement(0.883, 0.88, margin=0.002, force=False).passed
 
 

@@ -1,4 +1,5 @@
-"""weekly_retraining through dag.test(): auto promotion, a rejected rerun, and a refused trigger."""
+"""weekly_retraining and model_rollback through dag.test(): auto promotion, a rejected rerun,
+a forced promotion, a rollback to the previous champion, and refused triggers."""
 
 from __future__ import annotations
 
@@ -39,13 +40,19 @@ def _dag():
     return DagBag(str(DAGS / "weekly_retraining.py")).dags["weekly_retraining"]
 
 
+def _rollback_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(DAGS / "model_rollback.py")).dags["model_rollback"]
+
+
 def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
 @pytest.mark.integration
-def test_auto_promotion_then_a_rerun_that_cannot_improve_is_rejected(curated):
-    from include import audit, registry, settings
+def test_promotion_rejection_forced_promotion_and_rollback(curated):
+    from include import audit, notify, registry, settings
 
     conf = {"reason": "first model for the credit team", "window_days": 14}
     first = _dag().test(logical_date=RUN_AFTER, run_conf=conf)
@@ -66,6 +73,27 @@ def test_auto_promotion_then_a_rerun_that_cannot_improve_is_rejected(curated):
     assert kinds.count("promoted") == 1 and kinds.count("rejected") == 1
     rejected = next(e for e in events if e["type"] == "rejected")
     assert rejected["failed_gates"] == ["min_improvement"] and rejected["actor"].startswith("user:")
+    sent = [(n["kind"], n["facts"]["version"]) for n in notify.read_outbox(DAYS[-1], DAYS[-1])]
+    assert sorted(sent) == [("promoted", champion.version), ("rejected", str(int(champion.version) + 1))]
+
+    # Forced: the same model again, promoted without the margin; the first champion becomes previous.
+    forced = _dag().test(logical_date=RUN_AFTER + timedelta(hours=3),
+                         run_conf=conf | {"reason": "forced for the rollback drill", "force": True})
+    assert str(forced.state) == "success" and _states(forced)["promote"] == "success"
+    newest = registry.by_alias(client, "credit_applications", registry.CHAMPION)
+    assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == champion.version
+
+    rollback = _rollback_dag().test(run_conf={"target": "previous", "reason": "drill: restore the first model"})
+    assert str(rollback.state) == "success", _states(rollback)
+    assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == champion.version
+    assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == newest.version
+    seconds = (rollback.end_date - rollback.start_date).total_seconds()
+    assert seconds < 60, f"rollback took {seconds:.1f} s"
+    print(f"rollback run took {seconds:.2f} s")
+    day = rollback.run_after.date()
+    (event,) = [e for e in audit.read(day, day) if e["type"] == "rollback"]
+    assert (event["version"], event["replaced_version"], event["reason"]) == (
+        champion.version, newest.version, "drill: restore the first model")
 
 
 @pytest.mark.integration
@@ -97,3 +125,21 @@ def test_scheduled_runs_train_up_to_the_sunday_before_and_need_no_reason():
     request = resolve({}, run_type="scheduled", interval_end=RUN_AFTER)
     assert (request.end, request.actor, request.reason, request.window_days) == (
         "2026-04-05", "schedule", "weekly schedule", 28)
+
+
+@pytest.mark.integration
+def test_a_rollback_to_a_version_that_does_not_exist_fails_naming_it(curated, capfd):
+    run = _rollback_dag().test(run_conf={"target": "999", "reason": "typo drill"})
+    assert str(run.state) == "failed"
+    assert "cannot read version 999 of credit_applications" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"target": "previous", "reason": ""}, "param reason: '' should be non-empty"),
+    ({"target": "v2", "reason": "x"}, "param target: 'v2' does not match"),
+])
+def test_the_rollback_form_refuses_a_missing_reason_and_a_malformed_target(conf, message):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match=message):
+        _rollback_dag().test(run_conf=conf)

@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 from include import audit, registry
 from include import settings as settings_module
 from include.contract import Contract
+from include.drift.profile import merge_all, profile
 from include.training import gates
 from include.training.candidates import features, search
 from include.training.dataset import assemble, time_split
@@ -66,6 +67,13 @@ def _champion_auc(settings, name: str, champion, x_holdout, y_holdout):
     if set(columns) - set(x_holdout.columns):
         return None, columns  # the schema gate reports the difference
     return float(roc_auc_score(y_holdout, model.predict_proba(x_holdout[columns])[:, 1])), columns
+
+
+def reference_profile(frame, contract: Contract) -> dict:
+    """What the drift monitor compares live traffic with: the training rows' feature profile,
+    computed per event day and merged (the same way the monitor builds its hourly profiles)."""
+    days = frame[contract.event_timestamp].dt.date
+    return merge_all(profile(part, contract, partition=f"dt={day}") for day, part in frame.groupby(days)).to_dict()
 
 
 def _reuse(settings, version) -> Outcome:
@@ -124,12 +132,13 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
                                           policy.p99_latency_ms)
     results.append(latency_gate)
     gate_dicts = [g.as_dict() for g in results]
+    reference = reference_profile(training.frame, contract)
     passed = all(g.passed for g in results)
     run_id, version = log_and_register(
         settings=s, contract=contract, model_name=contract.name, model=result.best,
         family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout,
         holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts, fairness=fairness,
-        training_frame=training.frame, typical=typical, lineage=training.lineage, counts=training.counts,
+        training_frame=training.frame, typical=typical, reference=reference, lineage=training.lineage, counts=training.counts,
         window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor, reason=reason,
         created=created, dag_run_id=dag_run_id, latency=latency,
         comparison={"champion_version": champion.version if champion else None, "champion_auc": champion_auc},
@@ -142,7 +151,7 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
                        "metrics": {k: holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")}}]
                      + [{**common, "type": "gate_result", **g} for g in gate_dicts],
                      day=end, dag_run_id=dag_run_id, task="train_challenger", settings=s)
-        registry.set_challenger(client, contract.name, version, passed)
+        registry.set_challenger(client, contract.name, version, passed, gates.hard_gates_passed(gate_dicts))
     except Exception as exc:
         _discard_after(s, common, version, exc, end)
         raise

@@ -13,6 +13,15 @@ import numpy as np
 import pandas as pd
 
 
+# Gates that compare with the champion of the day. The others are "hard": a version that
+# passed them stays a valid rollback target after a better champion has replaced it.
+RELATIVE = ("no_regression", "min_improvement")
+
+
+def hard_gates_passed(results: list[dict]) -> bool:
+    return all(g["passed"] for g in results if g["name"] not in RELATIVE)
+
+
 @dataclass(frozen=True)
 class GateResult:
     name: str
@@ -45,10 +54,13 @@ def min_improvement(challenger_auc: float, champion_auc: float | None, margin: f
     if champion_auc is None:
         return GateResult("min_improvement", True, None, margin, "no champion yet: the first model needs no margin")
     gain = challenger_auc - champion_auc
-    ok = gain >= margin or force
-    how = "forced by the trigger" if force and gain < margin else ("at least" if ok else "below")
+    if gain < margin and force:
+        return GateResult("min_improvement", True, round(gain, 6), margin,
+                          f"AUC gain {gain:+.4f} over the champion is below the margin {margin}; passed because "
+                          "the trigger forced it")
+    ok = gain >= margin
     return GateResult("min_improvement", ok, round(gain, 6), margin,
-                      f"AUC gain {gain:+.4f} over the champion is {how} the margin {margin}")
+                      f"AUC gain {gain:+.4f} over the champion is {'at least' if ok else 'below'} the margin {margin}")
 
 
 def overfitting(train_auc: float, holdout_auc: float, max_gap: float = 0.1) -> GateResult:

@@ -1,6 +1,7 @@
 """Log a trained candidate to MLflow the way the team's guides require, then register it.
 
-One run holds: parameters, holdout metrics, the search trials, gate results, dataset
+One run holds: parameters, holdout metrics, the search trials, gate results, the reference
+profile of the training data (for the drift monitor), dataset
 lineage (``mlflow.data`` input plus ``lineage.json`` with every partition's data version),
 ROC and calibration plots, the fairness table, permutation feature importance, the model
 card, and the model itself with signature, input example and pinned requirements.
@@ -28,6 +29,9 @@ from include.settings import PROJECT_ROOT
 # We only ever save models we just trained; a new type fails the logging instead of being trusted.
 SKOPS_TRUSTED_TYPES = ["functools.partial", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
                        "sklearn.utils.validation.check_array", "numpy.dtype"]
+
+
+REFERENCE_PROFILE = "reference_profile.json"  # run artifact the drift monitor reads (include/drift/profile.py)
 
 
 def _pins() -> list[str]:
@@ -108,7 +112,7 @@ def experiment_id(settings: settings_module.Settings, name: str) -> str:
 
 def log_and_register(*, settings: settings_module.Settings, contract: Contract, model_name: str, model, family: str,
                      params: dict, x_holdout: pd.DataFrame, y_holdout, holdout: dict, train_auc: float, trials: list,
-                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame, typical: dict,
+                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame, typical: dict, reference: dict,
                      lineage: list[dict], counts: dict, window: tuple[str, str], author: str, reason: str,
                      created: str, dag_run_id: str, latency: dict, comparison: dict, seed: int = 0) -> tuple[str, str]:
     """Log everything in one MLflow run and register the model; return (run_id, version)."""
@@ -136,6 +140,7 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
         mlflow.log_dict(lineage, "lineage.json")
         mlflow.log_dict(holdout, "evaluation/holdout.json")
         mlflow.log_dict([asdict(t) for t in trials], "search/trials.json")
+        mlflow.log_dict(reference, REFERENCE_PROFILE)
         mlflow.log_dict(gates, "gates.json")
         mlflow.log_dict(comparison, "comparison.json")
         mlflow.log_dict(latency, "latency.json")

@@ -1,1 +1,1 @@
-"""Airflow extensions of the package: sensors (and, later, notifiers and listeners)."""
+"""Airflow extensions of the package: sensors, the audited approval operator (and, later, notifiers and listeners)."""
