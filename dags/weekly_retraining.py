@@ -49,7 +49,7 @@ def weekly_retraining():
     def resolve_request(params=None, dag_run=None, data_interval_end=None) -> dict:
         from include.training.request import resolve
 
-        return resolve(params, run_type=str(dag_run.run_type), interval_end=data_interval_end,
+        return resolve(params, run_type=dag_run.run_type, interval_end=data_interval_end,
                        triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
 
     @task

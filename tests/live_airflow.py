@@ -126,9 +126,9 @@ class Api:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"{}")
 
-    def login(self, password_file: Path) -> None:
-        password = json.loads(password_file.read_text())["admin"]
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password})["access_token"]
+    def login(self, password_file: Path, username: str = "admin") -> None:
+        password = json.loads(password_file.read_text())[username]
+        self.token = self.request("POST", "/auth/token", {"username": username, "password": password})["access_token"]
 
 
 def wait_for(what: str, probe, services: Services, timeout: float, interval: float = 1.0):
@@ -165,6 +165,7 @@ def live_airflow(tmp_path: Path, extra_env: dict[str, str] | None = None):
         wait_for("the api-server", lambda: api.request("GET", "/api/v2/monitor/health")["metadatabase"],
                  services, STARTUP_TIMEOUT)
         wait_for("an API token", lambda: api.login(password_file) or api.token, services, STARTUP_TIMEOUT)
+        api.password_file = password_file
         yield api, services, env
     except BaseException:
         print(services.report())

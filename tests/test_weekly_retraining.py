@@ -120,9 +120,11 @@ def test_request_resolution_refuses_bad_values(params, message):
 
 
 def test_scheduled_runs_train_up_to_the_sunday_before_and_need_no_reason():
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
     from include.training.request import resolve
 
-    request = resolve({}, run_type="scheduled", interval_end=RUN_AFTER)
+    request = resolve({}, run_type=DagRunType.SCHEDULED, interval_end=RUN_AFTER)  # what a task receives
     assert (request.end, request.actor, request.reason, request.window_days) == (
         "2026-04-05", "schedule", "weekly schedule", 28)
 

@@ -36,9 +36,11 @@ class RetrainRequest:
         return asdict(self)
 
 
-def resolve(params: dict, *, run_type: str, interval_end: datetime, triggered_by: str | None = None,
+def resolve(params: dict, *, run_type, interval_end: datetime, triggered_by: str | None = None,
             settings: settings_module.Settings | None = None) -> RetrainRequest:
     s = settings or settings_module.get()
+    # The task SDK hands over its own DagRunType enum, whose str() is "DagRunType.SCHEDULED".
+    run_type = getattr(run_type, "value", run_type)
     dataset = params.get("dataset") or s.dataset
     known = contract_module.available(s.contracts_dir)
     if dataset not in known:

@@ -1,0 +1,125 @@
+"""Manual promotion answered through the REST API of a live Airflow (scheduler, LocalExecutor).
+
+The approval step parks in AWAITING_INPUT (Airflow 3.3: no triggerer involved) until a
+person answers in the UI's Required Actions page, which calls the same endpoint this test
+does, as the user ``risk_officer``. The story:
+
+1. Unpausing ``weekly_retraining`` makes the scheduler run the latest Monday 03:00 run
+   (catchup=False). It trains on the 14 days ingested up to the Sunday before and, in the
+   default ``auto`` mode, promotes the first champion.
+2. A manual run in ``manual`` mode (forced: the same data cannot beat the champion) waits for
+   approval; ``risk_officer`` approves; the champion moves; the audit trail names them.
+3. A second such run is rejected by ``risk_officer``: promotion is skipped, the run succeeds,
+   the champion stays, a ``declined`` event and notification are recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+
+from tests.live_airflow import STARTUP_TIMEOUT, live_airflow, wait_for
+
+DAG_ID = "weekly_retraining"
+ROWS_PER_DAY = 3000
+RUN_TIMEOUT = 420
+
+
+def _latest_monday_3am(now: datetime) -> datetime:
+    monday = datetime.combine(now.date() - timedelta(days=now.weekday()), time(3), tzinfo=timezone.utc)
+    return monday if monday <= now else monday - timedelta(days=7)
+
+
+def _ingest(local_dir, days: list[date]) -> None:
+    from include import contract, settings
+    from include.ingestion.partition import ingest_partition
+    from include.simulator.land import land_day
+
+    s = settings.load({**os.environ, "MLOPS_LOCAL_DIR": str(local_dir),
+                       "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY)})
+    credit = contract.load("credit_applications")
+    for day in days:
+        land_day(credit, day, settings=s)
+        for feed in credit.feeds():
+            ingest_partition(credit, feed.name, day, settings=s)
+    return s
+
+
+@pytest.mark.integration
+def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
+    from include import audit, notify, registry
+
+    scheduled_at = _latest_monday_3am(datetime.now(timezone.utc))
+    end = scheduled_at.date() - timedelta(days=1)
+    s = _ingest(tmp_path / "local", [end - timedelta(days=n) for n in range(13, -1, -1)])
+    extra = {"MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
+             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk_officer:admin"}
+    with live_airflow(tmp_path, extra) as (api, services, env):
+        wait_for(f"{DAG_ID} to be parsed", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"), services,
+                 STARTUP_TIMEOUT)
+
+        def run_state(run_id: str):
+            run = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
+            return run if run["state"] in ("success", "failed") else None
+
+        def task_states(run_id: str) -> dict[str, str]:
+            tis = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
+            return {ti["task_id"]: ti["state"] for ti in tis}
+
+        # 1. The scheduled run makes the first champion.
+        api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+        scheduled = wait_for("the scheduled run", lambda: [
+            r for r in api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
+            if r["run_type"] == "scheduled"], services, STARTUP_TIMEOUT)[0]
+        done = wait_for("the scheduled run to finish", lambda: run_state(scheduled["dag_run_id"]), services,
+                        RUN_TIMEOUT, interval=2)
+        assert done["state"] == "success", task_states(scheduled["dag_run_id"])
+        client = registry.client(s)
+        first = registry.by_alias(client, "credit_applications", registry.CHAMPION)
+        assert first is not None and first.tags["promoted_by"] == "schedule"
+
+        def manual_run(reason: str, answer: str, minutes: int) -> str:
+            # Logical dates on the same Monday morning: the window ends on the same Sunday.
+            at = (scheduled_at + timedelta(minutes=minutes)).isoformat()
+            api.login(api.password_file, "admin")
+            run = api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": at,
+                "conf": {"reason": reason, "promotion_mode": "manual", "force": True, "window_days": 14}})
+            run_id = run["dag_run_id"]
+            wait_for("the approval request", lambda: task_states(run_id).get("request_approval") == "awaiting_input",
+                     services, RUN_TIMEOUT, interval=2)
+            detail = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
+                                        "/hitlDetails")
+            assert detail["options"] == ["Approve", "Reject"] and "PASS **auc_floor**" in detail["body"]
+            api.login(api.password_file, "risk_officer")
+            api.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
+                                 "/hitlDetails", {"chosen_options": [answer]})
+            finished = wait_for("the run to finish", lambda: run_state(run_id), services, RUN_TIMEOUT, interval=2)
+            assert finished["state"] == "success", task_states(run_id)
+            return run_id
+
+        # 2. Approved: the champion moves, and the approver is on record.
+        approved_run = manual_run("quarterly review: new bureau feed", "Approve", 1)
+        states = task_states(approved_run)
+        assert states["promote_after_approval"] == "success" and states["promote"] == "skipped"
+        second = registry.by_alias(client, "credit_applications", registry.CHAMPION)
+        assert second.version != first.version and second.tags["promoted_by"] == "user:risk_officer"
+        assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == first.version
+
+        # 3. Rejected: the run succeeds, nothing moves.
+        rejected_run = manual_run("second look", "Reject", 2)
+        states = task_states(rejected_run)
+        assert states["promote_after_approval"] == "skipped" and states["request_approval"] == "success"
+        assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == second.version
+
+    events = audit.read(end, end, settings=s)
+    answers = [(e["type"], e["actor"], e["dag_run_id"]) for e in events if e["type"] in ("approved", "declined")]
+    assert answers == [("approved", "user:risk_officer", approved_run),
+                       ("declined", "user:risk_officer", rejected_run)]
+    requested = [e["dag_run_id"] for e in events if e["type"] == "approval_requested"]
+    assert requested == [approved_run, rejected_run]
+    promoted = [(e["actor"], e["dag_run_id"]) for e in events if e["type"] == "promoted"]
+    assert promoted == [("schedule", scheduled["dag_run_id"]), ("user:risk_officer", approved_run)]
+    kinds = sorted(n["kind"] for n in notify.read_outbox(end, end, settings=s))
+    assert kinds == ["approval_requested", "approval_requested", "approved", "declined", "promoted", "promoted"]
