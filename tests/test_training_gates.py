@@ -50,7 +50,7 @@ def test_fairness_table_matches_hand_computed_rates():
     assert table.loc["M", "approval_rate"] == pytest.approx(0.25)
     assert table.loc["F", "true_positive_rate"] == pytest.approx(0.5)
     assert table.loc["M", "true_positive_rate"] == pytest.approx(1.0)
-    assert table["rows"].to_dict() == {"F": 4, "M": 4}
+    assert table["rows"].to_dict() == {"F": 4, "M": 4} and table["defaulters"].to_dict() == {"F": 2, "M": 2}
 
 
 def test_fairness_gates_fail_the_four_fifths_rule_and_the_tpr_gap():
@@ -58,6 +58,15 @@ def test_fairness_gates_fail_the_four_fifths_rule_and_the_tpr_gap():
     assert not ratio.passed and ratio.observed == pytest.approx(1 / 3, abs=1e-6)
     assert not tpr.passed and tpr.observed == pytest.approx(0.5)
     assert ratio.name == "fairness_approval_ratio[gender]"
+
+
+def test_the_tpr_gap_is_not_judged_on_groups_with_too_few_defaulters():
+    fair = [0.9, 0.2, 0.1, 0.1, 0.9, 0.2, 0.1, 0.1, 0.9]
+    table = gates.fairness_table(Y_TRUE, fair, GROUPS, 0.5)
+    ratio, tpr = gates.fairness("gender", table, min_group_defaulters=3)
+    assert ratio.passed and not tpr.passed and tpr.observed is None
+    assert "too few defaulters by gender" in tpr.message and "{'F': 2, 'M': 2}" in tpr.message
+    assert gates.fairness("gender", table, min_group_defaulters=2)[1].passed
 
 
 def test_fairness_gates_pass_on_equal_treatment():

@@ -8,10 +8,11 @@ Promotion itself is a separate step (automatic or after a person's approval).
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from include import audit, registry
@@ -37,6 +38,7 @@ class Policy:
     max_overfit_gap: float = 0.1
     min_approval_ratio: float = 0.8
     max_tpr_gap: float = 0.1
+    min_group_defaulters: int = 30  # fewer and a group's true-positive rate is too noisy to judge
     p99_latency_ms: float = 200.0
     search_budget_seconds: float = 300.0
     seed: int = 0
@@ -53,6 +55,7 @@ class Outcome:
     champion_version: str | None
     champion_auc: float | None
     latency: dict = field(default_factory=dict)
+    steps: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -105,44 +108,40 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
         if registry.GATES_TAG in earlier.tags:
             return _reuse(s, earlier)  # a retry of a run that registered its challenger: no second version
         registry.discard(client, contract.name, earlier.version)  # a retry of a run that died half way
-    training = assemble(contract, end, window_days, min_rows=policy.min_rows, settings=s)
-    splits = time_split(training.frame, contract)
-    result = search(contract, splits.train, splits.validation, seed=policy.seed,
-                    budget_seconds=policy.search_budget_seconds)
-    x_holdout, y_holdout = features(splits.holdout, contract), splits.holdout[contract.target].astype(int)
-    scores = result.best.predict_proba(x_holdout)[:, 1]
-    holdout = evaluate(y_holdout, scores, contract.decision_threshold)
-    train_auc = float(roc_auc_score(splits.train[contract.target].astype(int),
-                                    result.best.predict_proba(features(splits.train, contract))[:, 1]))
-    champion_auc, champion_columns = _champion_auc(s, contract.name, champion, x_holdout, y_holdout)
-    fairness = {}
-    results = [gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
-               gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
-               gates.min_improvement(holdout["roc_auc"], champion_auc, policy.min_improvement, force),
-               gates.overfitting(train_auc, holdout["roc_auc"], policy.max_overfit_gap)]
-    for attribute in contract.protected:
-        table = gates.fairness_table(y_holdout, scores, splits.holdout[attribute], contract.decision_threshold)
-        fairness[attribute] = table.reset_index(names="group").to_dict("records")
-        results += gates.fairness(attribute, table, policy.min_approval_ratio, policy.max_tpr_gap)
-    results.append(gates.schema_compatible(list(x_holdout.columns), champion_columns, schema_change_reason))
-    # Timed as production calls it: the registered pyfunc, score plus reason codes.
-    typical = typical_values(features(splits.train, contract))
-    scorer = ReasonCodeModel(result.best, typical, contract.decision_threshold)
-    latency_gate, latency = gates.latency(lambda rows: scorer.predict(None, rows), x_holdout.head(500),
-                                          policy.p99_latency_ms)
-    results.append(latency_gate)
+    steps = Steps()
+    with steps("assemble"):
+        training = assemble(contract, end, window_days, min_rows=policy.min_rows, settings=s)
+    with steps("split"):
+        splits = time_split(training.frame, contract)
+    with steps("search"):
+        result = search(contract, splits.train, splits.validation, seed=policy.seed,
+                        budget_seconds=policy.search_budget_seconds)
+    with steps("evaluate"):
+        x_holdout, y_holdout = features(splits.holdout, contract), splits.holdout[contract.target].astype(int)
+        scores = result.best.predict_proba(x_holdout)[:, 1]
+        holdout = evaluate(y_holdout, scores, contract.decision_threshold)
+        train_auc = float(roc_auc_score(splits.train[contract.target].astype(int),
+                                        result.best.predict_proba(features(splits.train, contract))[:, 1]))
+        champion_auc, champion_columns = _champion_auc(s, contract.name, champion, x_holdout, y_holdout)
+    with steps("gates"):
+        results, fairness, latency, typical = _gates(contract, policy, force, schema_change_reason, result.best,
+                                                     splits, x_holdout, y_holdout, scores, holdout, train_auc,
+                                                     champion_auc, champion_columns)
     gate_dicts = [g.as_dict() for g in results]
-    reference = reference_profile(training.frame, contract)
     passed = all(g.passed for g in results)
-    run_id, version = log_and_register(
-        settings=s, contract=contract, model_name=contract.name, model=result.best,
-        family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout,
-        holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts, fairness=fairness,
-        training_frame=training.frame, typical=typical, reference=reference, lineage=training.lineage, counts=training.counts,
-        window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor, reason=reason,
-        created=created, dag_run_id=dag_run_id, latency=latency,
-        comparison={"champion_version": champion.version if champion else None, "champion_auc": champion_auc},
-        seed=policy.seed)
+    with steps("reference_profile"):
+        reference = reference_profile(training.frame, contract)
+    with steps("log_and_register"):
+        run_id, version = log_and_register(
+            settings=s, contract=contract, model_name=contract.name, model=result.best,
+            family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout,
+            y_holdout=y_holdout, holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts,
+            fairness=fairness, training_frame=training.frame, typical=typical, reference=reference,
+            lineage=training.lineage, counts=training.counts,
+            window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor, reason=reason,
+            created=created, dag_run_id=dag_run_id, latency=latency,
+            comparison={"champion_version": champion.version if champion else None, "champion_auc": champion_auc},
+            seed=policy.seed)
     common = {"time": created, "actor": actor, "dag_run_id": dag_run_id, "model": contract.name, "version": version}
     try:
         audit.record([{**common, "type": "registered", "run_id": run_id, "reason": reason,
@@ -156,7 +155,46 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
         _discard_after(s, common, version, exc, end)
         raise
     return Outcome(contract.name, version, run_id, passed, gate_dicts, holdout,
-                   champion.version if champion else None, champion_auc, latency)
+                   champion.version if champion else None, champion_auc, latency, steps.records)
+
+
+def _gates(contract, policy, force, schema_change_reason, model, splits, x_holdout, y_holdout, scores, holdout,
+           train_auc, champion_auc, champion_columns):
+    """Every gate's result, the fairness tables, the latency figures and the typical values."""
+    fairness = {}
+    results = [gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
+               gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
+               gates.min_improvement(holdout["roc_auc"], champion_auc, policy.min_improvement, force),
+               gates.overfitting(train_auc, holdout["roc_auc"], policy.max_overfit_gap)]
+    for attribute in contract.protected:
+        table = gates.fairness_table(y_holdout, scores, splits.holdout[attribute], contract.decision_threshold)
+        fairness[attribute] = table.reset_index(names="group").to_dict("records")
+        results += gates.fairness(attribute, table, policy.min_approval_ratio, policy.max_tpr_gap,
+                                  policy.min_group_defaulters)
+    results.append(gates.schema_compatible(list(x_holdout.columns), champion_columns, schema_change_reason))
+    # Timed as production calls it: the registered pyfunc, score plus reason codes.
+    typical = typical_values(features(splits.train, contract))
+    scorer = ReasonCodeModel(model, typical, contract.decision_threshold)
+    latency_gate, latency = gates.latency(lambda rows: scorer.predict(None, rows), x_holdout.head(500),
+                                          policy.p99_latency_ms)
+    results.append(latency_gate)
+    return results, fairness, latency, typical
+
+
+class Steps:
+    """Wall time of each step of a run (perf_counter clock), kept in the outcome for the task
+    log and for bench/retraining.py, which samples memory on the same clock."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.records.append({"step": name, "start": start, "seconds": time.perf_counter() - start})
 
 
 def _discard_after(settings, common: dict, version: str, cause: Exception, day: date) -> None:

@@ -81,24 +81,36 @@ def fairness_table(y_true, scores, groups, threshold: float) -> pd.DataFrame:
     y = np.asarray(y_true, dtype=int)[known]
     flagged = (np.asarray(scores, dtype=float) >= threshold).astype(int)[known]
     frame = MetricFrame(metrics={"approval_rate": lambda yt, yp: selection_rate(yt, 1 - yp),
-                                 "true_positive_rate": true_positive_rate, "rows": lambda yt, yp: len(yt)},
+                                 "true_positive_rate": true_positive_rate, "rows": lambda yt, yp: len(yt),
+                                 "defaulters": lambda yt, yp: int(np.sum(yt))},
                         y_true=y, y_pred=flagged, sensitive_features=groups[known].astype(str).to_numpy())
     return frame.by_group
 
 
-def fairness(attribute: str, table: pd.DataFrame, min_approval_ratio: float = 0.8,
-             max_tpr_gap: float = 0.1) -> list[GateResult]:
+def fairness(attribute: str, table: pd.DataFrame, min_approval_ratio: float = 0.8, max_tpr_gap: float = 0.1,
+             min_group_defaulters: int = 0) -> list[GateResult]:
+    """Four-fifths rule on approval rates, and the true-positive-rate gap. A group with fewer
+    than ``min_group_defaulters`` defaulters fails the TPR gate: its rate cannot be judged
+    (at 60 defaulters a group's TPR alone has a 95 % interval of about +-0.1)."""
     rates = table["approval_rate"]
     ratio = float(rates.min() / rates.max()) if rates.max() > 0 else 0.0
-    tpr_gap = float(table["true_positive_rate"].max() - table["true_positive_rate"].min())
     shown = ", ".join(f"{g}: {r:.3f}" for g, r in rates.items())
-    return [
-        GateResult(f"fairness_approval_ratio[{attribute}]", ratio >= min_approval_ratio, round(ratio, 6),
-                   min_approval_ratio, f"lowest / highest approval rate by {attribute} = {ratio:.3f} ({shown}); "
-                                       f"four-fifths rule needs >= {min_approval_ratio}"),
-        GateResult(f"fairness_tpr_gap[{attribute}]", tpr_gap <= max_tpr_gap, round(tpr_gap, 6), max_tpr_gap,
-                   f"true-positive-rate gap by {attribute} = {tpr_gap:.3f}; limit {max_tpr_gap}"),
-    ]
+    approval = GateResult(f"fairness_approval_ratio[{attribute}]", ratio >= min_approval_ratio, round(ratio, 6),
+                          min_approval_ratio, f"lowest / highest approval rate by {attribute} = {ratio:.3f} ({shown}); "
+                                              f"four-fifths rule needs >= {min_approval_ratio}")
+    name = f"fairness_tpr_gap[{attribute}]"
+    small = {str(g): int(n) for g, n in table["defaulters"].items() if n < min_group_defaulters}
+    if small:
+        return [approval, GateResult(name, False, None, max_tpr_gap,
+                                     f"too few defaulters by {attribute} to measure true-positive rates: {small} "
+                                     f"(need {min_group_defaulters} per group); widen the training window")]
+    tpr = table["true_positive_rate"]
+    high, low = tpr.idxmax(), tpr.idxmin()
+    gap = float(tpr[high] - tpr[low])
+    spread = 1.96 * float(np.sqrt(sum(tpr[g] * (1 - tpr[g]) / max(table.loc[g, "defaulters"], 1) for g in (high, low))))
+    return [approval, GateResult(name, gap <= max_tpr_gap, round(gap, 6), max_tpr_gap,
+                                 f"true-positive-rate gap by {attribute} = {gap:.3f} ({high} {tpr[high]:.3f} vs {low} "
+                                 f"{tpr[low]:.3f}; 95 % interval +-{spread:.3f}); limit {max_tpr_gap}")]
 
 
 def schema_compatible(challenger_columns: list[str], champion_columns: list[str] | None,
