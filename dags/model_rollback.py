@@ -14,6 +14,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from include import contract, settings
+from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
 
@@ -23,6 +24,7 @@ config = settings.get()
     start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
     catchup=False,
     max_active_runs=1,
+    default_args={"on_failure_callback": RunFailedNotifier()},
     doc_md=__doc__,
     tags=["registry"],
     params={

@@ -17,9 +17,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
-from mlops_plugins.landing_sensor import LandingPartitionSensor
 
 from include import contract, settings
+from mlops_plugins.landing_sensor import LandingPartitionSensor
+from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
 CURATED = AssetAlias("curated_partitions")
@@ -32,7 +33,7 @@ CURATED = AssetAlias("curated_partitions")
     # One night at a time: Airflow 3.3 creates an alias-emitted asset with a check-then-insert,
     # and two first runs in parallel fail one task on the UNIQUE constraint (found by tests/test_backfill.py).
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5), "on_failure_callback": RunFailedNotifier()},
     doc_md=__doc__,
     tags=["ingestion", "data-quality"],
     params={

@@ -19,6 +19,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
 from mlops_plugins.approval import AuditedApprovalOperator
+from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
 
@@ -28,6 +29,8 @@ config = settings.get()
     start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
     catchup=False,
     max_active_runs=1,  # a second trigger waits instead of racing for the champion alias
+    # Retries are safe: a retried training task reuses the version its run registered.
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "on_failure_callback": RunFailedNotifier()},
     doc_md=__doc__,
     tags=["training", "registry"],
     params={
@@ -45,23 +48,37 @@ config = settings.get()
     },
 )
 def weekly_retraining():
-    @task
+    @task(retries=0)
     def resolve_request(params=None, dag_run=None, data_interval_end=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.run_target import RunParamsError
         from include.training.request import resolve
 
-        return resolve(params, run_type=dag_run.run_type, interval_end=data_interval_end,
-                       triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
+        try:
+            return resolve(params, run_type=dag_run.run_type, interval_end=data_interval_end,
+                           triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
+        except RunParamsError as exc:
+            raise AirflowFailException(str(exc)) from None  # a retry cannot fix a bad trigger
 
     @task
     def train_challenger(request: dict, dag_run=None) -> dict:
         """Train, evaluate against the champion, run every gate, register, audit."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from include.training.challenger import train_challenger as train
+        from include.training.dataset import TrainingDataError
         from include.training.request import RetrainRequest
 
         r = RetrainRequest(**request)
-        outcome = train(contract.load(r.dataset), end=r.end_date, window_days=r.window_days, force=r.force,
-                        reason=r.reason, actor=r.actor, dag_run_id=dag_run.run_id,
-                        created=dag_run.run_after.isoformat())
+        try:
+            outcome = train(contract.load(r.dataset), end=r.end_date, window_days=r.window_days, force=r.force,
+                            reason=r.reason, actor=r.actor, dag_run_id=dag_run.run_id,
+                            created=dag_run.run_after.isoformat())
+        except TrainingDataError as exc:
+            raise AirflowFailException(str(exc)) from None  # too little matured data: a retry finds the same
+        for step in outcome.steps:
+            print(f"step {step['step']}: {step['seconds']:.1f} s")
         for gate in outcome.gates:
             print(f"{'PASS' if gate['passed'] else 'FAIL'} {gate['name']}: {gate['message']}")
         return outcome.as_dict()

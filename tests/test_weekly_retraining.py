@@ -97,11 +97,27 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
 
 
 @pytest.mark.integration
-def test_a_manual_run_without_a_reason_fails_before_training(curated):
+def test_a_manual_run_without_a_reason_fails_before_training_and_is_notified(curated):
+    from include import notify
+
     run = _dag().test(logical_date=RUN_AFTER + timedelta(hours=2), run_conf={"window_days": 14})
     states = _states(run)
     assert str(run.state) == "failed"
     assert states["resolve_request"] == "failed" and states["train_challenger"] == "upstream_failed"
+    (failure,) = [n for n in notify.read_outbox(RUN_AFTER.date(), RUN_AFTER.date())
+                  if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id]
+    assert failure["facts"]["task_id"] == "resolve_request" and "'reason' is required" in failure["facts"]["error"]
+
+
+@pytest.mark.integration
+def test_a_window_without_matured_labels_fails_naming_the_window(curated):
+    from include import notify
+
+    later = datetime(2026, 6, 1, 3, tzinfo=timezone.utc)  # a Monday far past the ingested days
+    run = _dag().test(logical_date=later, run_conf={"reason": "catch up", "window_days": 14})
+    assert str(run.state) == "failed" and _states(run)["train_challenger"] == "failed"
+    (failure,) = [n for n in notify.read_outbox(later.date(), later.date()) if n["kind"] == "run_failed"]
+    assert "2026-05-18" in failure["facts"]["error"] and "2026-05-31" in failure["facts"]["error"]
 
 
 @pytest.mark.parametrize("params, message", [
