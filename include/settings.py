@@ -47,7 +47,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MLOPS_SIMULATOR_DEFECT_RATE", "0.002",
              "Share of landed event rows the simulated producer damages (resent ids, out-of-range or unknown values, blanks)."),
     Variable("MLOPS_NOTIFY_SNS_TOPIC_ARN", "",
-             "SNS topic for promotions, rejections, approvals and alerts (empty: JSON lines under <storage root>/notifications)."),
+             "SNS topic for promotions, rejections, approvals and alerts (empty: one JSON file each under <storage root>/notifications)."),
     Variable("MLOPS_NOTIFY_CONN_ID", "aws_default", "Airflow connection used to publish to the SNS topic."),
     Variable("MLFLOW_TRACKING_URI", "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db", "MLflow tracking and registry store."),
     Variable("MLOPS_MLFLOW_ARTIFACT_ROOT", "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
