@@ -81,6 +81,30 @@ class Labels:
     limits: BatchLimits = field(default_factory=lambda: BatchLimits(min_rows=0))
 
 
+DRIFT_METHODS = ("wasserstein", "jensenshannon", "psi", "ks", "chisquare", "z")
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """A contract's override of the drift method and/or threshold for one column."""
+
+    method: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """How the hourly monitor judges this dataset (defaults: the team's guides)."""
+
+    critical_features: tuple[str, ...] = ()
+    drift_share: float = 0.3  # dataset drift when at least this share of features drift
+    consecutive_windows: int = 2  # sustained drift: this many drifted windows in a row
+    cooldown_hours: float = 24.0  # no drift-triggered retraining within this long of the last one
+    lookback_hours: int = 6  # each hourly check reads this many hours of capture
+    min_window_rows: int = 200  # fewer rows and the window is not judged
+    columns: dict[str, ColumnDrift] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Contract:
     name: str
@@ -95,6 +119,7 @@ class Contract:
     critical_features: tuple[str, ...]
     extra_columns: str
     source: Path
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
     def by_role(self, role: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.role == role)
@@ -194,6 +219,33 @@ class _Parser:
             raise self.fail(f"{where}.{key}", f"{value} is outside {low}..{high}")
         return value
 
+    def monitoring(self, doc: dict, critical: tuple[str, ...], features: set[str]) -> Monitoring:
+        known = {"critical_features", "drift_share", "consecutive_windows", "cooldown_hours", "lookback_hours",
+                 "min_window_rows", "columns"}
+        if set(doc) - known:
+            raise self.fail("monitoring", f"unknown keys {sorted(set(doc) - known)}; known: {sorted(known)}")
+        columns = {}
+        for name, override in self.mapping(doc.get("columns") or {}, "monitoring.columns").items():
+            where = f"monitoring.columns.{name}"
+            if name not in features:
+                raise self.fail(where, f"{name!r} is not a feature")
+            override = self.mapping(override, where)
+            if set(override) - {"method", "threshold"}:
+                raise self.fail(where, f"unknown keys {sorted(set(override) - {'method', 'threshold'})}")
+            method = override.get("method")
+            if method is not None and method not in DRIFT_METHODS:
+                raise self.fail(f"{where}.method", f"{method!r} is not one of {', '.join(DRIFT_METHODS)}")
+            columns[name] = ColumnDrift(method, self.number(override, "threshold", where, None, 0, 1000))
+        return Monitoring(
+            critical_features=critical,
+            drift_share=self.number(doc, "drift_share", "monitoring", 0.3, 0, 1),
+            consecutive_windows=int(self.number(doc, "consecutive_windows", "monitoring", 2, 1, 48)),
+            cooldown_hours=self.number(doc, "cooldown_hours", "monitoring", 24, 0, 24 * 30),
+            lookback_hours=int(self.number(doc, "lookback_hours", "monitoring", 6, 1, 168)),
+            min_window_rows=int(self.number(doc, "min_window_rows", "monitoring", 200, 1, 10_000_000)),
+            columns=columns,
+        )
+
     def limits(self, doc: Any, where: str, defaults: BatchLimits) -> BatchLimits:
         doc = self.mapping(doc or {}, where)
         unknown = set(doc) - set(BatchLimits.__dataclass_fields__)
@@ -275,6 +327,7 @@ class _Parser:
         features = {c.name for c in columns if c.role == "feature"}
         if not set(critical) <= features:
             raise self.fail("monitoring.critical_features", f"{sorted(set(critical) - features)} are not features")
+        monitoring_settings = self.monitoring(monitoring, critical, features)
         extra = doc.get("extra_columns", "reject")
         if extra not in ("reject", "ignore"):
             raise self.fail("extra_columns", f"{extra!r} is not reject or ignore")
@@ -283,5 +336,5 @@ class _Parser:
             event_timestamp=ts, limits=self.limits(doc.get("batch"), "batch", BatchLimits()), labels=labels,
             auc_floor=self.number(model, "auc_floor", "model", 0.5, 0, 1),
             decision_threshold=self.number(model, "decision_threshold", "model", 0.5, 0, 1),
-            critical_features=critical, extra_columns=extra, source=self.path,
+            critical_features=critical, extra_columns=extra, source=self.path, monitoring=monitoring_settings,
         )

@@ -124,6 +124,18 @@ def test_critical_feature_that_is_not_a_feature(tmp_path):
     assert "monitoring.critical_features: ['gender'] are not features" in message
 
 
+def test_monitoring_settings_and_their_mistakes(tmp_path, credit):
+    assert (credit.monitoring.drift_share, credit.monitoring.consecutive_windows, credit.monitoring.lookback_hours) == (
+        0.3, 2, 6)
+    assert credit.monitoring.columns["recent_delinquencies"].method == "psi"
+    message = _error(tmp_path, lambda d: d["monitoring"].update(columns={"age": {"method": "energy"}}))
+    assert "monitoring.columns.age.method: 'energy' is not one of wasserstein" in message
+    message = _error(tmp_path, lambda d: d["monitoring"].update(columns={"gender": {"threshold": 0.2}}))
+    assert "monitoring.columns.gender: 'gender' is not a feature" in message
+    message = _error(tmp_path, lambda d: d["monitoring"].update(drift_shar=0.5))
+    assert "monitoring: unknown keys ['drift_shar']" in message
+
+
 def test_name_that_differs_from_the_file_name(tmp_path):
     message = _error(tmp_path, lambda d: d.update(name="credit"))
     assert "name: 'credit' must equal the file name 'credit_applications'" in message
