@@ -157,7 +157,11 @@ def test_a_rollback_to_a_version_that_does_not_exist_fails_naming_it(curated, ca
     ({"target": "v2", "reason": "x"}, "param target: 'v2' does not match"),
 ])
 def test_the_rollback_form_refuses_a_missing_reason_and_a_malformed_target(conf, message):
+    import copy
+
     from airflow.sdk.exceptions import ParamValidationError
 
+    params = copy.deepcopy(_rollback_dag().params)  # what a trigger does: apply the conf, then validate
     with pytest.raises(ParamValidationError, match=message):
-        _rollback_dag().test(run_conf=conf)
+        params.update(conf)
+        params.validate()
