@@ -30,7 +30,7 @@ from include import settings as settings_module
 from include import storage
 
 KINDS = ("promoted", "rejected", "approval_requested", "approved", "declined", "rollback",
-         "drift_alert", "performance_alert", "run_failed")
+         "drift_alert", "data_quality_alert", "retrain_triggered", "performance_alert", "run_failed")
 SUBJECT_LIMIT = 100  # characters, SNS's limit on Subject
 MESSAGE_LIMIT = 256 * 1024  # bytes, SNS's limit on a message (body and attributes)
 

@@ -1,0 +1,90 @@
+"""The hourly monitor's window, history and decision rules, on a real storage root."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from include.drift import history, monitor, window
+
+END = datetime(2026, 3, 10, 10, tzinfo=timezone.utc)
+
+
+def _record(end: datetime, *, drift=True, incident=False, drifted=("annual_income",), status="judged") -> dict:
+    return {"dataset": "credit_applications", "window_end": end.isoformat(), "status": status, "report": None,
+            "result": {"dataset_drift": drift, "data_quality_incident": incident, "drifted_columns": list(drifted),
+                       "share_drifted": 0.1, "columns": [
+                           {"column": "annual_income", "statistic": 0.3 if drift else 0.02, "threshold": 0.1,
+                            "p_adjusted": None}]}}
+
+
+def test_a_window_is_the_whole_hours_before_the_interval_end():
+    start, end = window.bounds(datetime(2026, 3, 10, 10, 5, tzinfo=timezone.utc), 6)
+    assert (start, end) == (END - timedelta(hours=6), END)
+    assert len(window.hours(start, end)) == 6
+
+
+def test_reading_a_window_lists_missing_hours(settings, credit):
+    from include.simulator.land import land_capture_hour
+
+    for hour in (END - timedelta(hours=3), END - timedelta(hours=1)):
+        land_capture_hour(credit, hour, settings=settings)
+    live = window.read(credit.name, END - timedelta(hours=3), END, settings)
+    assert live.hours_read == ["2026-03-10T07:00Z", "2026-03-10T09:00Z"]
+    assert live.hours_missing == ["2026-03-10T08:00Z"]
+    assert live.rows > 0 and {"score", "model_version", "annual_income"} <= set(live.frame.columns)
+    assert window.scoring_version(live) is None  # landed without a scorer
+
+
+def test_the_first_record_of_a_window_wins(settings):
+    first, uri = history.write_record("credit_applications", END, _record(END), settings)
+    again, uri_again = history.write_record("credit_applications", END, _record(END, drift=False), settings)
+    assert uri == uri_again and again == first and again["result"]["dataset_drift"] is True
+    assert uri.endswith("monitoring/credit_applications/drift/dt=2026-03-10/hour=10.json")
+
+
+def test_history_reads_back_in_order_and_draws_the_plot(settings):
+    for n in range(5):
+        history.write_record("credit_applications", END - timedelta(hours=n), _record(END - timedelta(hours=n),
+                                                                                      drift=n < 2), settings)
+    records = history.between("credit_applications", END - timedelta(hours=3), END, settings)
+    assert [r["window_end"][11:16] for r in records] == ["07:00", "08:00", "09:00", "10:00"]
+    recent = history.recent("credit_applications", END + timedelta(hours=1), 3, settings)
+    assert recent[-1] is None and recent[0]["window_end"] == (END - timedelta(hours=1)).isoformat()
+    uri = history.plot("credit_applications", records, settings)
+    assert uri == f"{settings.storage_root}/monitoring/credit_applications/drift_scores.png"
+    assert Path(uri.removeprefix("file://")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("windows, retrain, reason", [
+    ([dict(drift=True), dict(drift=True)], True, "drift sustained over 2 windows in annual_income"),
+    ([dict(drift=False), dict(drift=True)], False, "not sustained"),
+    ([dict(drift=True), dict(drift=True, incident=True)], False, "data-quality incident"),
+    ([dict(drift=True), dict(status="too_few_rows")], False, "not all judged"),
+    ([None, dict(drift=True)], False, "not all judged"),
+])
+def test_sustained_drift_rule(settings, credit, windows, retrain, reason):
+    for n, spec in enumerate(reversed(windows)):
+        if spec is not None:
+            end = END - timedelta(hours=n)
+            history.write_record(credit.name, end, _record(end, **spec), settings)
+    decision = monitor.decide(credit, END, settings=settings)
+    assert decision.retrain is retrain and reason in decision.reason
+
+
+def test_the_cooldown_blocks_a_second_trigger_within_24_hours(settings, credit):
+    for n in range(4):
+        end = END - timedelta(hours=n)
+        history.write_record(credit.name, end, _record(end), settings)
+    history.record_trigger(credit.name, END - timedelta(hours=2), {"reason": "drift"}, settings)
+    blocked = monitor.decide(credit, END, settings=settings)
+    assert not blocked.retrain and "cooldown" in blocked.reason and blocked.drifted_features == ["annual_income"]
+    assert history.last_trigger(credit.name, END, settings) == END - timedelta(hours=2)
+    # 24 hours after that trigger the same drift may trigger again.
+    later = END - timedelta(hours=2) + timedelta(hours=24)
+    for n in range(2):
+        end = later - timedelta(hours=n)
+        history.write_record(credit.name, end, _record(end), settings)
+    assert monitor.decide(credit, later, settings=settings).retrain
