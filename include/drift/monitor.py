@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -165,10 +165,30 @@ def champion_scorer(settings: settings_module.Settings, name: str):
         return None
     import mlflow
 
+    from include import contract as contract_module
+    from include.training.candidates import features
+
     registry.use(settings)
     model = registry.call(registry.client(settings), f"load {name} v{version}", mlflow.pyfunc.load_model,
                           f"models:/{name}/{version}")
-    return lambda frame: (model.predict(frame)["score"].to_numpy(), version)
+    data = contract_module.load(name, settings.contracts_dir)
+    return lambda frame: (model.predict(features(frame, data))["score"].to_numpy(), version)
+
+
+def _first_time(settings, dataset: str, name: str) -> bool:
+    """True once per alert: a rerun or backfill of the same window or cohort does not alert again.
+    The marker is written after the alert would be sent by the caller; a crash in between means
+    the retry alerts (at least once, never silently lost)."""
+    from include import storage
+
+    return not storage.exists(storage.path("monitoring", dataset, "alerted", f"{name}.json", settings=settings))
+
+
+def _mark_sent(settings, dataset: str, name: str) -> None:
+    from include import storage
+
+    storage.write_bytes_atomic(storage.path("monitoring", dataset, "alerted", f"{name}.json", settings=settings),
+                               b"{}")
 
 
 def publish_alert(contract: Contract, summary: dict, *, dag_run_id: str,
@@ -179,7 +199,7 @@ def publish_alert(contract: Contract, summary: dict, *, dag_run_id: str,
 
     s = settings or settings_module.get()
     end = datetime.fromisoformat(summary["window_end"])
-    if summary.get("alert"):
+    if summary.get("alert") and _first_time(s, contract.name, f"drift-{end:%Y%m%dT%H%M}"):
         incident = summary["data_quality_incident"]
         kind = "data_quality_alert" if incident else "drift_alert"
         facts = {"type": "drift_detected", "time": end.isoformat(), "actor": "monitor", "dag_run_id": dag_run_id,
@@ -193,6 +213,7 @@ def publish_alert(contract: Contract, summary: dict, *, dag_run_id: str,
         notify.publish(kind, f"{contract.name}: {kind.replace('_', ' ')} in the window ending {end:%Y-%m-%d %H:%M}",
                        f"{contract.name} window ending {end.isoformat()}: {what}.\nReport: {summary['report']}",
                        facts=facts, key=f"{dag_run_id}/publish", day=end.date(), settings=s)
+        _mark_sent(s, contract.name, f"drift-{end:%Y%m%dT%H%M}")
     return history.plot(contract.name, history.between(contract.name, end - timedelta(days=7), end, s), s)
 
 
@@ -205,6 +226,8 @@ def record_retrain_trigger(contract: Contract, conf: dict, *, dag_run_id: str,
     evidence = conf["evidence"]
     end = datetime.fromisoformat(evidence["window_end"])
     uri = history.record_trigger(contract.name, end, {"dag_run_id": dag_run_id, **conf}, s)
+    if not _first_time(s, contract.name, f"trigger-{end:%Y%m%dT%H%M}"):
+        return uri  # a rerun of this window: the retraining run id is the same and will be skipped
     facts = {"type": "retrain_triggered", "time": end.isoformat(), "actor": "monitor", "dag_run_id": dag_run_id,
              "model": contract.name, "reason": conf["reason"], "evidence": evidence}
     audit.record([facts], day=end.date(), dag_run_id=dag_run_id, task="record_trigger",
@@ -213,4 +236,31 @@ def record_retrain_trigger(contract: Contract, conf: dict, *, dag_run_id: str,
                    f"{conf['reason']}\nWindows: {', '.join(evidence['windows'])}\nReports: "
                    f"{', '.join(evidence['reports']) or '-'}", facts=facts, key=f"{dag_run_id}/record_trigger",
                    day=end.date(), settings=s)
+    _mark_sent(s, contract.name, f"trigger-{end:%Y%m%dT%H%M}")
     return uri
+
+
+def performance_alert(contract: Contract, result: dict, *, window_days: int, dag_run_id: str,
+                      settings: settings_module.Settings | None = None) -> dict:
+    """Alert on a cohort whose realized AUC fell below the floor; return the retraining conf."""
+    from datetime import date as date_type
+
+    from include import audit, notify
+
+    s = settings or settings_module.get()
+    cohort = date_type.fromisoformat(result["cohort"])
+    reason = (f"performance: realized AUC {result['auc']:.4f} below the floor {result['auc_floor']} on the "
+              f"applications of {result['cohort']} ({result['labelled']} matured outcomes)")
+    evidence = {"source": "monitor", "kind": "performance", "cohort": result["cohort"], "auc": result["auc"],
+                "labelled": result["labelled"], "model_versions": result["model_versions"]}
+    facts = {"type": "retrain_triggered", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "actor": "monitor", "dag_run_id": dag_run_id, "model": contract.name, "reason": reason,
+             "evidence": evidence}
+    if _first_time(s, contract.name, f"performance-{cohort}"):
+        audit.record([facts], day=cohort, dag_run_id=dag_run_id, task="alert", key=f"performance:{cohort}",
+                     settings=s)
+        notify.publish("performance_alert", f"{contract.name}: realized AUC below the floor", reason, facts=facts,
+                       key=f"{dag_run_id}/alert", day=cohort, settings=s)
+        _mark_sent(s, contract.name, f"performance-{cohort}")
+    return {"reason": reason, "window_days": window_days, "promotion_mode": "auto", "force": False,
+            "dataset": contract.name, "evidence": evidence}

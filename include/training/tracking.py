@@ -72,9 +72,9 @@ def _log_scoring_model(model, contract: Contract, x_holdout: pd.DataFrame, typic
 
     from include.training import scoring_model
 
-    # Integer features are declared as doubles: a missing value at scoring time arrives as NaN,
-    # which an integer column of the signature would refuse.
-    sample = x_holdout.head(100).astype({c: "float64" for c in x_holdout.select_dtypes("integer").columns})
+    # The model input is candidates.features(): every number a double (a missing value is NaN).
+    # MLflow refuses int64 for a double column, so callers cast their frame the same way.
+    sample = x_holdout.head(100)
     explained = scoring_model.ReasonCodeModel(model, typical, contract.decision_threshold).predict(None, sample)
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = Path(tmp) / "pipeline"

@@ -1,0 +1,75 @@
+"""
+### Daily realized performance (delayed labels)
+
+Every day at 04:30, after the nightly ingestion has curated the outcomes that matured, joins the
+captured scores of the newest fully matured application day (the contract's label delay plus a
+day) with those outcomes and computes the realized AUC of that cohort. Below the contract's
+floor it alerts and starts ``weekly_retraining`` with reason ``performance`` (one run per
+cohort, whatever the retries or backfills). This is what catches concept drift, which input
+drift statistics cannot see.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from include import contract, settings
+from mlops_plugins.notifiers import RunFailedNotifier
+
+config = settings.get()
+RETRAIN_DAG_ID = "weekly_retraining"
+
+
+@dag(
+    schedule=CronTriggerTimetable("30 4 * * *", timezone=config.timezone, interval=timedelta(days=1)),
+    start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "on_failure_callback": RunFailedNotifier()},
+    doc_md=__doc__,
+    tags=["monitoring", "performance"],
+    params={
+        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+                         title="Dataset"),
+        "window_days": Param(7, type="integer", minimum=7, maximum=365, title="Retraining window (days)",
+                             description="Short by default: the newest matured days carry the new concept."),
+    },
+)
+def performance_monitoring():
+    @task.short_circuit(ignore_downstream_trigger_rules=True)
+    def check_performance(params=None, data_interval_end=None) -> dict | bool:
+        """The cohort's realized AUC; continues to the trigger only when it is below the floor."""
+        from include.drift.performance import cohort_for, realized
+
+        data = contract.load(params["dataset"])
+        result = realized(data, cohort_for(data, data_interval_end, config.timezone))
+        print(f"cohort {result['cohort']}: {result['status']}, AUC {result.get('auc')}, floor {data.auc_floor}, "
+              f"{result.get('labelled')} labelled of {result.get('captured')} captured")
+        return result if result.get("below_floor") else False
+
+    @task
+    def alert(result: dict, params=None, dag_run=None) -> dict:
+        from include.drift.monitor import performance_alert
+
+        return performance_alert(contract.load(params["dataset"]), result, window_days=params["window_days"],
+                                 dag_run_id=dag_run.run_id)
+
+    conf = alert(check_performance())
+    conf >> TriggerDagRunOperator(
+        task_id="trigger_retraining",
+        trigger_dag_id=RETRAIN_DAG_ID,
+        trigger_run_id="performance__{{ params.dataset }}__{{ ti.xcom_pull(task_ids='alert')['evidence']['cohort'] }}",
+        logical_date="{{ data_interval_end }}",
+        conf=conf,
+        skip_when_already_exists=True,
+        wait_for_completion=False,
+        deferrable=False,
+    )
+
+
+performance_monitoring()

@@ -1,0 +1,92 @@
+"""performance_monitoring through dag.test(): concept drift caught by the realized AUC of a
+matured cohort, retraining triggered once; a healthy cohort triggers nothing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+ONSET = date(2026, 5, 8)
+DAYS = [date(2026, 4, 17) + timedelta(days=n) for n in range(29)]  # 04-17 .. 05-15
+
+
+def _world(tmp_path, monkeypatch, scenario: str):
+    from airflow.utils import db
+
+    from include import contract, registry, settings
+    from include.ingestion.partition import ingest_partition
+    from include.simulator.land import land_capture_hour, land_day
+    from include.training.challenger import Policy, train_challenger
+    from include.drift.monitor import champion_scorer
+
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("MLOPS_SIMULATOR_ROWS_PER_DAY", "3000")
+    monkeypatch.setenv("MLOPS_SIMULATOR_SCENARIO", scenario)
+    monkeypatch.setenv("MLOPS_SIMULATOR_ONSET", f"{ONSET}T00:00:00+00:00")
+    settings.get.cache_clear()
+    db.initdb()
+    s = settings.get()
+    credit = contract.load("credit_applications")
+    for day in DAYS:
+        land_day(credit, day, settings=s)
+        for feed in credit.feeds():
+            ingest_partition(credit, feed.name, day, settings=s)
+    # The champion learnt the old concept: its matured training rows all predate the onset.
+    outcome = train_challenger(credit, end=ONSET + timedelta(days=6), window_days=21, force=False, reason="first",
+                               actor="schedule", dag_run_id="setup", created=f"{ONSET}T03:00:00+00:00",
+                               policy=Policy(search_budget_seconds=60), settings=s)
+    registry.promote(registry.client(s), credit.name, outcome.version, actor="schedule", reason="first")
+    scorer = champion_scorer(s, credit.name)
+    for hour in range(24):  # the scoring side's capture of the onset day
+        land_capture_hour(credit, datetime.combine(ONSET, time(hour), tzinfo=timezone.utc), settings=s, scorer=scorer)
+    return credit, s
+
+
+def _run():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(str(DAGS / "performance_monitoring.py")).dags["performance_monitoring"]
+    # The 04:30 run on 05-16 judges the cohort 05-08 (outcomes observed 05-15, ingested that night).
+    run = dag.test(logical_date=datetime(2026, 5, 16, 4, 30, tzinfo=timezone.utc))
+    return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def _triggered() -> list:
+    from airflow.models import DagRun
+
+    return [r for r in DagRun.find(dag_id="weekly_retraining") if r.run_id.startswith("performance__")]
+
+
+@pytest.mark.integration
+def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_once(tmp_path, monkeypatch):
+    from include import notify
+    from include.drift.performance import realized
+
+    credit, s = _world(tmp_path, monkeypatch, "concept_drift")
+    before = len(_triggered())
+    run, states = _run()
+    assert states == {"check_performance": "success", "alert": "success", "trigger_retraining": "success"}, states
+    result = realized(credit, ONSET, settings=s)
+    assert result["status"] == "judged" and result["below_floor"] and result["auc"] < 0.8, result
+    (triggered,) = _triggered()[before:]
+    assert triggered.run_id == "performance__credit_applications__2026-05-08"
+    assert triggered.conf["reason"].startswith("performance: realized AUC") and triggered.conf["window_days"] == 7
+    again, states = _run()
+    assert states["trigger_retraining"] in ("skipped", "success") and len(_triggered()) == before + 1
+    assert [n["kind"] for n in notify.read_outbox(ONSET, ONSET, settings=s)].count("performance_alert") == 1
+
+
+@pytest.mark.integration
+def test_a_healthy_cohort_triggers_nothing(tmp_path, monkeypatch):
+    from include.drift.performance import realized
+
+    credit, s = _world(tmp_path, monkeypatch, "stable")
+    before = len(_triggered())
+    run, states = _run()
+    assert states == {"check_performance": "success", "alert": "skipped", "trigger_retraining": "skipped"}, states
+    result = realized(credit, ONSET, settings=s)
+    assert result["auc"] >= credit.auc_floor and result["labelled"] > 2000
+    assert len(_triggered()) == before
