@@ -3,6 +3,7 @@ min/max, value counts) or within the KLL error bound (quantiles), and survive JS
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from datetime import date, timedelta
@@ -12,7 +13,10 @@ import pandas as pd
 import pytest
 
 from include import contract as contract_module
-from include.drift.profile import FORMAT_VERSION, Categorical, Numeric, Profile, ProfileError, merge_all, profile
+from include.drift.profile import (
+    DEFAULT_K, FORMAT_VERSION, MAX_EXACT_COUNTS, TAIL_VALUES, Categorical, Numeric, Profile, ProfileError,
+    feature_kinds, merge_all, profile,
+)
 from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
 
@@ -165,7 +169,7 @@ def test_a_partition_is_merged_at_most_once(days):
 
 def test_unknown_or_malformed_documents_are_rejected(days):
     d = profile(days[0].head(100), CREDIT).to_dict()
-    for version in (FORMAT_VERSION + 1, None, "1"):
+    for version in (FORMAT_VERSION + 1, 1, None, "2"):
         with pytest.raises(ProfileError, match="format_version"):
             Profile.from_dict(d | {"format_version": version})
     broken = json.loads(json.dumps(d))
@@ -193,3 +197,102 @@ def test_bad_frames_and_bad_queries_name_the_feature(days):
         p.frequencies("age")
     with pytest.raises(ProfileError, match="'gender' is not in the profile"):
         p.mean("gender")
+
+
+def _numeric_frame(values, rows: int | None = None) -> pd.DataFrame:
+    frame = simulator.applications(DAYS[0], seed=3, rows=len(values) if rows is None else rows)
+    frame["recent_delinquencies"] = values
+    return frame
+
+
+def test_few_distinct_values_keep_exact_counts_until_the_merged_set_is_too_large():
+    low = profile(_numeric_frame(np.arange(5_000) % 40), CREDIT, partition="a")  # 0..39
+    high = profile(_numeric_frame(np.arange(5_000) % 40 + 20), CREDIT, partition="b")  # 20..59
+    assert low.value_counts("recent_delinquencies") == {float(v): 125 for v in range(40)}
+    merged = low.merge(high)
+    assert len(merged.value_counts("recent_delinquencies")) == 60 <= MAX_EXACT_COUNTS
+    assert merged.value_counts("recent_delinquencies")[25.0] == 250
+    wider = profile(_numeric_frame(np.arange(5_000) % 40 + 40), CREDIT, partition="c")  # 40..79
+    assert merged.merge(wider).value_counts("recent_delinquencies") is None  # 80 distinct values
+    assert profile(_numeric_frame(np.arange(5_000) % 65), CREDIT).value_counts("recent_delinquencies") is None
+    # The counts, not the sketch, describe such a feature: its distribution is exact.
+    items, weights = merged.distribution("recent_delinquencies")
+    assert items.tolist() == [float(v) for v in range(60)] and weights.sum() == 10_000
+    assert weights[0] == 125 and weights[30] == 250
+
+
+def test_small_features_keep_all_their_values_in_the_exact_tails():
+    first = profile(simulator.applications(DAYS[0], seed=3, rows=600), CREDIT, partition="a")
+    second = profile(simulator.applications(DAYS[1], seed=3, rows=400), CREDIT, partition="b")
+    third = profile(simulator.applications(DAYS[2], seed=3, rows=1_500), CREDIT, partition="c")
+    both = first.merge(second)
+    credit = both.features["credit_score"]
+    assert credit.count == 1000 == TAIL_VALUES and credit.values == credit.smallest == credit.largest
+    assert list(credit.values) == sorted(first.features["credit_score"].values + second.features["credit_score"].values)
+    dti = both.features["debt_to_income"]  # nulls are not values
+    assert len(dti.values) == dti.count < 1000
+    every = both.merge(third).features["credit_score"]  # 2,500 values: more than the two tails hold
+    assert every.values is None and len(every.smallest) == len(every.largest) == TAIL_VALUES
+    scores = np.sort(np.concatenate([simulator.applications(day, seed=3, rows=n)["credit_score"].to_numpy(float)
+                                     for day, n in zip(DAYS, (600, 400, 1_500))]))
+    assert every.smallest == tuple(scores[:1000]) and every.largest == tuple(scores[-1000:])
+    two_thousand = profile(simulator.applications(DAYS[0], seed=3, rows=2_000), CREDIT).features["age"]
+    assert sorted(two_thousand.values) == list(two_thousand.values) and len(two_thousand.values) == 2_000
+    items, weights = both.distribution("credit_score")  # more than 64 distinct: the exact values
+    assert items.tolist() == list(credit.values) and set(weights.tolist()) == {1.0}
+
+
+def test_large_features_are_exact_tails_around_the_weighted_sketch(days, whole):
+    # k=200 and three merged partitions: iterating such a merged sketch reports weight 1 for
+    # every item (datasketches 5.2.0), so weights must come from the sketch's CDF.
+    merged = merge_all(profile(frame, CREDIT, partition=str(n), k=200) for n, frame in enumerate(days))
+    income = merged.features["annual_income"]
+    assert sum(weight for _, weight in income.sketch) < income.count  # the iterator's weights are wrong
+    exact = np.sort(whole["annual_income"].to_numpy(float))
+    items, weights = merged.distribution("annual_income")
+    assert weights.sum() == income.count and np.all(np.diff(items) >= 0) and np.all(weights == np.round(weights))
+    assert income.smallest == tuple(exact[:1000]) and income.largest == tuple(exact[-1000:])
+    assert np.isin(exact[:1000], items).all() and np.isin(exact[-1000:], items).all()
+    assert (items[0], items[-1]) == (exact[0], exact[-1])
+    ranks = np.cumsum(weights) / weights.sum()
+    middle = (ranks > 0.1) & (ranks < 0.9)
+    true_ranks = np.searchsorted(exact, items[middle], "right") / exact.size
+    assert np.abs(true_ranks - ranks[middle]).max() < 0.03  # the sketch's error at k=200
+    assert merged.distribution("annual_income") is merged.distribution("annual_income")  # computed once
+    assert profile(whole, CREDIT).features["annual_income"].sketch.k == DEFAULT_K
+
+
+def test_extra_numeric_columns_are_profiled_after_the_features(whole):
+    frame = whole.assign(score=np.linspace(0, 1, len(whole)))
+    p = profile(frame, CREDIT, extra_numeric=["score"])
+    assert list(p.features) == list(CREDIT.features) + ["score"]
+    assert isinstance(p.features["score"], Numeric) and p.quantiles("score", [0, 1]) == [0.0, 1.0]
+    assert Profile.from_dict(json.loads(json.dumps(p.to_dict()))).features["score"] == p.features["score"]
+    with pytest.raises(ProfileError, match="extra numeric column 'score' .* not a column"):
+        profile(whole, CREDIT, extra_numeric=["score"])
+    with pytest.raises(ProfileError, match="'age' is already profiled"):
+        profile(frame, CREDIT, extra_numeric=["age"])
+    with pytest.raises(ProfileError, match="feature 'score' is in only one"):
+        p.merge(profile(whole, CREDIT))
+
+
+def test_feature_kinds_are_the_model_pipelines_kinds():
+    from include.training.candidates import feature_columns
+
+    for name in contract_module.available(PROJECT_ROOT / "include" / "contracts"):
+        contract = contract_module.load(name, PROJECT_ROOT / "include" / "contracts")
+        assert feature_kinds(contract) == feature_columns(contract), name
+    assert feature_kinds(CREDIT) == (NUMERIC, CATEGORICAL)
+
+
+def test_exact_records_survive_json():
+    p = profile(_numeric_frame(np.arange(300) % 7), CREDIT)
+    d = json.loads(json.dumps(p.to_dict()))
+    assert d["format_version"] == 2 and d["features"]["recent_delinquencies"]["counts"][0] == [0.0, 43]
+    back = Profile.from_dict(d)
+    assert back.features["recent_delinquencies"].counts == p.features["recent_delinquencies"].counts
+    assert back.features["age"].values == p.features["age"].values and len(back.features["age"].values) == 300
+    short = np.frombuffer(base64.b64decode(d["features"]["age"]["smallest"]), "<f8")[:-1]
+    d["features"]["age"]["smallest"] = base64.b64encode(short.tobytes()).decode()  # one value short
+    with pytest.raises(ProfileError, match="feature 'age': malformed.*tails"):
+        Profile.from_dict(d)
