@@ -1,7 +1,7 @@
 """Run the benchmarks and print one JSON object keyed by benchmark name.
 
 Usage: python -m bench [NAME ...] [ROWS]
-  NAME: dag_parse, validation, training, retraining. Without a name, every benchmark except
+  NAME: dag_parse, validation, training, retraining, drift. Without a name, every benchmark except
   retraining runs (that is what `make bench` does); retraining lands, ingests and retrains on
   500,000 rows and takes several minutes, so it runs only when named: python -m bench retraining
   ROWS: validation batch size (1,000,000) and retraining matured rows (500,000)
@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from bench import dag_parse, retraining, training, validation
+from bench import dag_parse, drift, retraining, training, validation
 
 ONLY_WHEN_NAMED = {"retraining"}  # too slow for the default set
 
@@ -22,7 +22,8 @@ def main() -> None:
     args = sys.argv[1:]
     rows = int(args.pop()) if args and args[-1].isdigit() else None
     runners = {"dag_parse": dag_parse.run, "validation": lambda: validation.run(rows or 1_000_000),
-               "training": training.run, "retraining": lambda: retraining.run(rows or 500_000)}
+               "training": training.run, "retraining": lambda: retraining.run(rows or 500_000),
+               "drift": drift.run}
     unknown = set(args) - set(runners)
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(runners)}")
