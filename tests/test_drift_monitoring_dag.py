@@ -61,7 +61,7 @@ def _dag():
 
 def _hourly(hour: datetime):
     """The run due 5 minutes past ``hour``: its window is the 6 hours before ``hour``."""
-    run = _dag().test(logical_date=hour - timedelta(minutes=55))
+    run = _dag().test(logical_date=hour + timedelta(minutes=5))
     return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from include import registry
+from include import registry, storage
 from include import settings as settings_module
 from include.contract import Contract
 from include.drift import history
@@ -87,7 +87,6 @@ def render_report(contract: Contract, live: window_module.Window, lineage: list[
     """Evidently's drift report of the window against a sample of the reference's training rows."""
     import pandas as pd
 
-    from include import storage
     from include.drift.report import render_html
     from include.ingestion.partition import read_curated
 
@@ -109,6 +108,7 @@ class Decision:
     drifted_features: list[str]
     windows: list[str]
     reports: list[str]
+    already_triggered: bool = False  # a rerun of the window that triggered: nothing to wait for
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -133,6 +133,8 @@ def decide(contract: Contract, window_end: datetime, *, settings: settings_modul
     if not all(r["result"]["dataset_drift"] for r in records):
         return no(f"drift not sustained over {rules.consecutive_windows} consecutive windows")
     drifted = sorted(set.intersection(*(set(r["result"]["drifted_columns"]) for r in records)))
+    if storage.exists(history.trigger_path(contract.name, window_end, s)):
+        return Decision(True, "this window already triggered retraining", drifted, windows, reports, True)
     last = history.last_trigger(contract.name, window_end, s)
     if last is not None and window_end - last < timedelta(hours=rules.cooldown_hours):
         return no(f"cooldown: drift triggered retraining at {last.isoformat()}, less than "
@@ -145,7 +147,6 @@ def land_missing_capture(contract: Contract, interval_end: datetime, *,
                          settings: settings_module.Settings | None = None) -> list[str]:
     """Simulator only: land the window's capture hours that do not exist yet, scored by the
     current champion (or unscored without one). Existing hours are never rewritten."""
-    from include import storage
     from include.simulator.land import land_capture_hour
 
     s = settings or settings_module.get()
@@ -179,14 +180,10 @@ def _first_time(settings, dataset: str, name: str) -> bool:
     """True once per alert: a rerun or backfill of the same window or cohort does not alert again.
     The marker is written after the alert would be sent by the caller; a crash in between means
     the retry alerts (at least once, never silently lost)."""
-    from include import storage
-
     return not storage.exists(storage.path("monitoring", dataset, "alerted", f"{name}.json", settings=settings))
 
 
 def _mark_sent(settings, dataset: str, name: str) -> None:
-    from include import storage
-
     storage.write_bytes_atomic(storage.path("monitoring", dataset, "alerted", f"{name}.json", settings=settings),
                                b"{}")
 

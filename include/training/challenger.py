@@ -72,11 +72,15 @@ def _champion_auc(settings, name: str, champion, x_holdout, y_holdout):
     return float(roc_auc_score(y_holdout, model.predict_proba(x_holdout[columns])[:, 1])), columns
 
 
-def reference_profile(frame, contract: Contract) -> dict:
+def reference_profile(frame, contract: Contract, model=None) -> dict:
     """What the drift monitor compares live traffic with: the training rows' feature profile,
-    computed per event day and merged (the same way the monitor builds its hourly profiles)."""
+    plus the model's ``score`` on them (for prediction drift), computed per event day and merged."""
+    extra = ()
+    if model is not None:
+        frame, extra = frame.assign(score=model.predict_proba(features(frame, contract))[:, 1]), ("score",)
     days = frame[contract.event_timestamp].dt.date
-    return merge_all(profile(part, contract, partition=f"dt={day}") for day, part in frame.groupby(days)).to_dict()
+    return merge_all(profile(part, contract, partition=f"dt={day}", extra_numeric=extra)
+                     for day, part in frame.groupby(days)).to_dict()
 
 
 def _reuse(settings, version) -> Outcome:
@@ -130,7 +134,7 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
     gate_dicts = [g.as_dict() for g in results]
     passed = all(g.passed for g in results)
     with steps("reference_profile"):
-        reference = reference_profile(training.frame, contract)
+        reference = reference_profile(training.frame, contract, result.best)
     with steps("log_and_register"):
         run_id, version = log_and_register(
             settings=s, contract=contract, model_name=contract.name, model=result.best,

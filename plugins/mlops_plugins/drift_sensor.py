@@ -35,7 +35,8 @@ class SustainedDriftSensor(BaseSensorOperator):
         decision = monitor.decide(contract.load(self.dataset), end)
         if not decision.retrain:
             raise AirflowSkipException(f"no retraining: {decision.reason}")
-        active = context["ti"].get_dr_count(dag_id=self.retrain_dag_id, states=["queued", "running"])
+        active = 0 if decision.already_triggered else context["ti"].get_dr_count(
+            dag_id=self.retrain_dag_id, states=["queued", "running"])
         if active:
             self.log.info("drift is sustained, but %s run(s) of %s are active: waiting for them", active,
                           self.retrain_dag_id)
