@@ -43,7 +43,7 @@ def test_credit_contract_has_an_events_feed_and_a_separate_label_feed(credit):
     assert credit.labels.delivery == "separate" and credit.labels.maturity_days == 7
     assert credit.protected == ("gender",)
     assert "gender" not in credit.features and "defaulted" not in credit.features
-    assert credit.critical_features == ("annual_income", "credit_score", "debt_to_income")
+    assert credit.critical_features == ("annual_income", "employment_years", "credit_score", "debt_to_income")
     assert credit.auc_floor == 0.85
 
 
