@@ -133,7 +133,7 @@ def monitor(onset: datetime, timeline: list[str]):
     dag = _bag().dags[MONITOR]
     print(f"\nmonitoring hourly; the simulator shifts incomes x1.155 from {onset:%Y-%m-%d %H:%M} UTC")
     rows = []
-    for hours in range(-2, MONITOR_HOURS + 1):
+    for hours in range(-1, MONITOR_HOURS + 1):
         hour = onset + timedelta(hours=hours)
         run = dag.test(logical_date=hour + timedelta(minutes=5))  # the run due at hh:05 judges [hh-6h, hh)
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
@@ -164,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=14, help="how many days to ingest (default 14)")
     parser.add_argument("--end", type=date.fromisoformat, default=None,
                         help="last day to ingest, YYYY-MM-DD (default: yesterday, UTC)")
+    parser.add_argument("--rows-per-day", type=int, default=6000,
+                        help="simulated applications a day (default 6000: 750 in each 3-hour drift window)")
     args = parser.parse_args(argv)
+    os.environ.setdefault("MLOPS_SIMULATOR_ROWS_PER_DAY", str(args.rows_per_day))
     end = args.end or (datetime.now(timezone.utc).date() - timedelta(days=1))
     days = [end - timedelta(days=n) for n in range(args.days - 1, -1, -1)]
 

@@ -126,7 +126,7 @@ def test_critical_feature_that_is_not_a_feature(tmp_path):
 
 def test_monitoring_settings_and_their_mistakes(tmp_path, credit):
     assert (credit.monitoring.drift_share, credit.monitoring.consecutive_windows, credit.monitoring.lookback_hours) == (
-        0.3, 2, 6)
+        0.3, 2, 3)
     assert credit.monitoring.columns["recent_delinquencies"].method == "psi"
     message = _error(tmp_path, lambda d: d["monitoring"].update(columns={"age": {"method": "energy"}}))
     assert "monitoring.columns.age.method: 'energy' is not one of wasserstein" in message

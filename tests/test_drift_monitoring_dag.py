@@ -2,7 +2,7 @@
 retraining exactly once; a data-quality incident alerts without retraining; no champion skips.
 
 Each test has its own storage root and MLflow store (environment + fresh settings), with
-3,000 applications a day so that a 6-hour window holds about 750 scored applications.
+6,000 applications a day so that a 3-hour window (the contract's look-back) holds about 750.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def world(tmp_path, monkeypatch):
     from include.training.challenger import Policy, train_challenger
 
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path / "local"))
-    monkeypatch.setenv("MLOPS_SIMULATOR_ROWS_PER_DAY", "3000")
+    monkeypatch.setenv("MLOPS_SIMULATOR_ROWS_PER_DAY", "6000")
     settings.get.cache_clear()
     db.initdb()
     s = settings.get()
@@ -60,7 +60,7 @@ def _dag():
 
 
 def _hourly(hour: datetime):
-    """The run due 5 minutes past ``hour``: its window is the 6 hours before ``hour``."""
+    """The run due 5 minutes past ``hour``: its window is the 3 hours before ``hour``."""
     run = _dag().test(logical_date=hour + timedelta(minutes=5))
     return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
@@ -79,24 +79,24 @@ def test_sustained_income_shift_triggers_retraining_once(world):
     credit, scenario = world
     s = scenario("income_shift")
     before = len(_retraining_runs())
-    # 06:00: the window 00:00-06:00 is all shifted -> drift, not yet sustained.
-    first, states = _hourly(ONSET + timedelta(hours=6))
+    # 03:00: the window 00:00-03:00 is all shifted -> drift, not yet sustained.
+    first, states = _hourly(ONSET + timedelta(hours=3))
     assert states["check_drift"] == "success" and states["sustained_drift"] == "skipped", states
-    record = history.read_record(credit.name, ONSET + timedelta(hours=6), s)
+    record = history.read_record(credit.name, ONSET + timedelta(hours=3), s)
     assert record["status"] == "judged" and "annual_income" in record["result"]["drifted_columns"]
     assert record["report"] and Path(record["report"].removeprefix("file://")).read_text().lstrip().startswith("<")
-    # 07:00: the second drifted window in a row -> the sensor fires, retraining is triggered.
-    second, states = _hourly(ONSET + timedelta(hours=7))
+    # 04:00: the second drifted window in a row -> the sensor fires, retraining is triggered.
+    second, states = _hourly(ONSET + timedelta(hours=4))
     assert states["sustained_drift"] == "success" and states["trigger_retraining"] == "success", states
     runs = _retraining_runs()
     assert len(runs) == before + 1
     triggered = next(r for r in runs if r.run_id.startswith("drift__credit_applications__"))
     assert triggered.conf["evidence"]["source"] == "monitor" and "annual_income" in triggered.conf["reason"]
     # A rerun of the same hour (retry, backfill) finds the run and does not trigger again.
-    again, states = _hourly(ONSET + timedelta(hours=7))
+    again, states = _hourly(ONSET + timedelta(hours=4))
     assert states["trigger_retraining"] in ("skipped", "success") and len(_retraining_runs()) == before + 1
-    # 08:00: still drifted, but within the 24 h cooldown.
-    third, states = _hourly(ONSET + timedelta(hours=8))
+    # 05:00: still drifted, but within the 24 h cooldown.
+    third, states = _hourly(ONSET + timedelta(hours=5))
     assert states["sustained_drift"] == "skipped" and len(_retraining_runs()) == before + 1
     day = ONSET.date()
     kinds = [e["type"] for e in audit.read(day, day, settings=s)]
@@ -115,10 +115,10 @@ def test_a_data_quality_incident_alerts_and_never_triggers_retraining(world):
     credit, scenario = world
     s = scenario("data_quality_incident")
     before = len(_retraining_runs())
-    for hours in (6, 7, 8):
+    for hours in (3, 4, 5):
         run, states = _hourly(ONSET + timedelta(hours=hours))
         assert states["check_drift"] == "success" and states["sustained_drift"] == "skipped", states
-    record = history.read_record(credit.name, ONSET + timedelta(hours=8), s)
+    record = history.read_record(credit.name, ONSET + timedelta(hours=5), s)
     checks = {(q["column"], q["check"]) for q in record["result"]["quality"]}
     assert ("annual_income", "scale_change") in checks and record["result"]["data_quality_incident"]
     assert len(_retraining_runs()) == before
@@ -132,8 +132,8 @@ def test_stable_traffic_is_judged_without_alerts(world):
 
     credit, scenario = world
     s = scenario("stable")
-    for hours in (6, 7):
+    for hours in (3, 4):
         run, states = _hourly(ONSET + timedelta(hours=hours))
         assert states["sustained_drift"] == "skipped", states
-    record = history.read_record(credit.name, ONSET + timedelta(hours=7), s)
+    record = history.read_record(credit.name, ONSET + timedelta(hours=4), s)
     assert record["status"] == "judged" and not record["alert"] and record["report"] is None
