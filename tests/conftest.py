@@ -86,6 +86,17 @@ def land(settings) -> Callable:
     return _land
 
 
+def simulate_days(contract, days, *, settings) -> None:
+    """Land each day with the simulator and ingest every feed of it, as the nightly DAG does."""
+    from include.ingestion.partition import ingest_partition
+    from include.simulator.land import land_day
+
+    for day in days:
+        land_day(contract, day, settings=settings)
+        for feed in contract.feeds():
+            ingest_partition(contract, feed.name, day, settings=settings)
+
+
 def credit_frame(day: date, n: int, seed: int = 0, id_prefix: str = "app") -> pd.DataFrame:
     """``n`` valid credit applications with ``application_ts`` inside ``day`` (UTC).
 

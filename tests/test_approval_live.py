@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
+from tests.conftest import simulate_days
 from tests.live_airflow import STARTUP_TIMEOUT, live_airflow, wait_for
 
 DAG_ID = "weekly_retraining"
@@ -34,16 +35,11 @@ def _latest_monday_3am(now: datetime) -> datetime:
 
 def _ingest(local_dir, days: list[date]) -> None:
     from include import contract, settings
-    from include.ingestion.partition import ingest_partition
-    from include.simulator.land import land_day
 
     s = settings.load({**os.environ, "MLOPS_LOCAL_DIR": str(local_dir),
                        "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY)})
     credit = contract.load("credit_applications")
-    for day in days:
-        land_day(credit, day, settings=s)
-        for feed in credit.feeds():
-            ingest_partition(credit, feed.name, day, settings=s)
+    simulate_days(credit, days, settings=s)
     return s
 
 

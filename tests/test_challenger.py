@@ -9,10 +9,9 @@ import pytest
 from include import audit, registry
 from include import contract as contract_module
 from include import settings as settings_module
-from include.ingestion.partition import ingest_partition
 from include.settings import PROJECT_ROOT
-from include.simulator.land import land_day
 from include.training.challenger import Policy, train_challenger
+from tests.conftest import simulate_days
 
 CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
 DAYS = [date(2026, 3, 1) + timedelta(days=n) for n in range(14)]
@@ -26,10 +25,7 @@ GATE_NAMES = {"auc_floor", "no_regression", "min_improvement", "overfitting", "f
 def s(tmp_path_factory):
     root = tmp_path_factory.mktemp("challenger")
     settings = settings_module.load({"MLOPS_LOCAL_DIR": str(root), "MLOPS_SIMULATOR_ROWS_PER_DAY": "700"})
-    for day in DAYS:
-        land_day(CREDIT, day, settings=settings)
-        for feed in CREDIT.feeds():
-            ingest_partition(CREDIT, feed.name, day, settings=settings)
+    simulate_days(CREDIT, DAYS, settings=settings)
     return settings
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import simulate_days
+
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 DAYS = [date(2026, 5, 1) + timedelta(days=n) for n in range(14)]
 ONSET = datetime(2026, 5, 15, 0, tzinfo=timezone.utc)  # the day after the last ingested one
@@ -24,8 +26,6 @@ def world(tmp_path, monkeypatch):
     from airflow.utils import db
 
     from include import contract, registry, settings
-    from include.ingestion.partition import ingest_partition
-    from include.simulator.land import land_day
     from include.training.challenger import Policy, train_challenger
 
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path / "local"))
@@ -34,10 +34,7 @@ def world(tmp_path, monkeypatch):
     db.initdb()
     s = settings.get()
     credit = contract.load("credit_applications")
-    for day in DAYS:
-        land_day(credit, day, settings=s)
-        for feed in credit.feeds():
-            ingest_partition(credit, feed.name, day, settings=s)
+    simulate_days(credit, DAYS, settings=s)
     outcome = train_challenger(credit, end=DAYS[-1], window_days=14, force=False, reason="first", actor="schedule",
                                dag_run_id="setup", created=f"{DAYS[-1]}T03:00:00+00:00",
                                policy=Policy(search_budget_seconds=60), settings=s)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import simulate_days
+
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 ONSET = date(2026, 5, 8)
 DAYS = [date(2026, 4, 17) + timedelta(days=n) for n in range(29)]  # 04-17 .. 05-15
@@ -17,8 +19,7 @@ def _world(tmp_path, monkeypatch, scenario: str):
     from airflow.utils import db
 
     from include import contract, registry, settings
-    from include.ingestion.partition import ingest_partition
-    from include.simulator.land import land_capture_hour, land_day
+    from include.simulator.land import land_capture_hour
     from include.training.challenger import Policy, train_challenger
     from include.drift.monitor import champion_scorer
 
@@ -30,10 +31,7 @@ def _world(tmp_path, monkeypatch, scenario: str):
     db.initdb()
     s = settings.get()
     credit = contract.load("credit_applications")
-    for day in DAYS:
-        land_day(credit, day, settings=s)
-        for feed in credit.feeds():
-            ingest_partition(credit, feed.name, day, settings=s)
+    simulate_days(credit, DAYS, settings=s)
     # The champion learnt the old concept: its matured training rows all predate the onset.
     outcome = train_challenger(credit, end=ONSET + timedelta(days=6), window_days=21, force=False, reason="first",
                                actor="schedule", dag_run_id="setup", created=f"{ONSET}T03:00:00+00:00",

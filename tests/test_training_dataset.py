@@ -13,6 +13,7 @@ from include.ingestion.partition import ingest_partition, read_curated
 from include.settings import PROJECT_ROOT
 from include.simulator.land import land_day
 from include.training.dataset import TrainingDataError, assemble, time_split
+from tests.conftest import simulate_days
 
 CONTRACTS = PROJECT_ROOT / "include" / "contracts"
 FIRST = date(2026, 3, 1)
@@ -28,10 +29,7 @@ def credit():
 def curated_fortnight(tmp_path_factory, credit):
     root = tmp_path_factory.mktemp("training")
     s = settings_module.load({"MLOPS_STORAGE_ROOT": root.as_uri(), "MLOPS_SIMULATOR_ROWS_PER_DAY": "300"})
-    for day in DAYS:
-        land_day(credit, day, settings=s)
-        for feed in credit.feeds():
-            ingest_partition(credit, feed.name, day, settings=s)
+    simulate_days(credit, DAYS, settings=s)
     return s
 
 

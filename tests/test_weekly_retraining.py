@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import simulate_days
+
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 RUN_AFTER = datetime(2026, 4, 6, 3, tzinfo=timezone.utc)  # a Monday: trains on partitions up to 2026-04-05
 DAYS = [date(2026, 4, 5) - timedelta(days=n) for n in range(13, -1, -1)]
@@ -21,16 +23,11 @@ def curated():
     from airflow.utils import db
 
     from include import contract, settings
-    from include.ingestion.partition import ingest_partition
-    from include.simulator.land import land_day
 
     db.initdb()
     s = settings.load({**os.environ, "MLOPS_SIMULATOR_ROWS_PER_DAY": "3000"})
     credit = contract.load("credit_applications")
-    for day in DAYS:
-        land_day(credit, day, settings=s)
-        for feed in credit.feeds():
-            ingest_partition(credit, feed.name, day, settings=s)
+    simulate_days(credit, DAYS, settings=s)
     return credit
 
 
