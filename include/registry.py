@@ -50,8 +50,9 @@ def use(settings: settings_module.Settings | None = None) -> None:
     import mlflow
 
     uri = (settings or settings_module.get()).mlflow_tracking_uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    with settings_module.environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
 
 
 def call(mlflow_client, what: str, fn, *args, **kwargs):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -155,6 +156,21 @@ def load(env: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=env.get("MLOPS_MLFLOW_ARTIFACT_ROOT", "").strip()
         or (local_dir / "mlflow" / "artifacts").as_uri(),
     )
+
+
+@contextmanager
+def environment_kept(*names: str):
+    """Undo what a library call writes to these variables: ``mlflow.set_tracking_uri`` exports the
+    URI to MLFLOW_TRACKING_URI, which would make it this process's configuration from then on."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @lru_cache(maxsize=1)

@@ -86,6 +86,22 @@ def land(settings) -> Callable:
     return _land
 
 
+@pytest.fixture
+def use_env(monkeypatch):
+    """``use_env(NAME=value, ...)``: set variables for this test and re-read settings; on teardown
+    the cached settings are dropped, so later tests never see this test's storage root."""
+    from include import settings as settings_module
+
+    def _use(**env: str):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        settings_module.get.cache_clear()
+        return settings_module.get()
+
+    yield _use
+    settings_module.get.cache_clear()
+
+
 def simulate_days(contract, days, *, settings) -> None:
     """Land each day with the simulator and ingest every feed of it, as the nightly DAG does."""
     from include.ingestion.partition import ingest_partition

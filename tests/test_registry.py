@@ -99,6 +99,14 @@ def test_a_version_short_only_of_the_improvement_margin_is_a_rollback_target_not
     assert registry.by_alias(store, NAME, registry.PREVIOUS).version == "1"
 
 
+def test_using_a_store_does_not_change_the_configuration_of_the_process(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; registry.use must not let that leak
+    into the settings every later read of this process gets."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    registry.use(settings_module.load({"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'other.db'}"}))
+    assert "other.db" not in settings_module.load().mlflow_tracking_uri
+
+
 def test_an_unreachable_registry_names_its_uri(monkeypatch):
     import socket
 
