@@ -2,7 +2,7 @@
 ### Hourly drift monitoring
 
 Five minutes past each hour, for the hours before its data interval's end (the contract's
-look-back, 6 h for credit): land the capture when the simulator is on, compare the scored
+look-back, 3 h for credit): land the capture when the simulator is on, compare the scored
 traffic with the reference profile of the model version that scored it, store the record in
 the drift history, alert on drift or a data-quality incident (with Evidently's HTML report),
 and redraw the drift plot. Then a sensor decides whether drift is sustained (k windows in a

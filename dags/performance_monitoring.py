@@ -36,8 +36,9 @@ RETRAIN_DAG_ID = "weekly_retraining"
     params={
         "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
                          title="Dataset"),
-        "window_days": Param(7, type="integer", minimum=7, maximum=365, title="Retraining window (days)",
-                             description="Short by default: the newest matured days carry the new concept."),
+        "window_days": Param(8, type="integer", minimum=2, maximum=365, title="Retraining window (days)",
+                             description="Short by default: with the 7-day label delay an 8-day window trains "
+                                         "on the newest matured day only, which carries the new concept."),
     },
 )
 def performance_monitoring():

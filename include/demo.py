@@ -135,7 +135,7 @@ def monitor(onset: datetime, timeline: list[str]):
     rows = []
     for hours in range(-1, MONITOR_HOURS + 1):
         hour = onset + timedelta(hours=hours)
-        run = dag.test(logical_date=hour + timedelta(minutes=5))  # the run due at hh:05 judges [hh-6h, hh)
+        run = dag.test(logical_date=hour + timedelta(minutes=5))  # the run due at hh:05 judges the look-back before hh
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         record = history.read_record(dataset, hour) or {}
         result = record.get("result") or {}

@@ -64,6 +64,10 @@ def test_history_reads_back_in_order_and_draws_the_plot(settings):
     ([dict(drift=True), dict(drift=True, incident=True)], False, "data-quality incident"),
     ([dict(drift=True), dict(status="too_few_rows")], False, "not all judged"),
     ([None, dict(drift=True)], False, "not all judged"),
+    # The incident's last broken hour still sits in these windows, unflagged: not sustained drift.
+    ([dict(incident=True), dict(drift=True), dict(drift=True)], False, "data-quality incident in a window sharing"),
+    ([dict(incident=True), dict(drift=False), dict(drift=False), dict(drift=True), dict(drift=True)], True,
+     "drift sustained"),
 ])
 def test_sustained_drift_rule(settings, credit, windows, retrain, reason):
     for n, spec in enumerate(reversed(windows)):

@@ -122,6 +122,7 @@ def test_a_window_without_matured_labels_fails_naming_the_window(curated):
     ({"reason": "x", "promotion_mode": "yolo"}, "promotion_mode"),
     ({"reason": "x", "force": "yes"}, "true or false"),
     ({"reason": "x", "dataset": "../etc"}, "not a known dataset"),
+    ({"reason": "x", "window_days": 7}, "holds no matured labels: credit_applications outcomes mature after 7 days"),
     ({"reason": "  "}, "'reason' is required"),
 ])
 def test_request_resolution_refuses_bad_values(params, message):

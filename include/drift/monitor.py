@@ -127,9 +127,11 @@ def decide(contract: Contract, window_end: datetime, *, settings: settings_modul
 
     if any(r is None or r.get("status") != "judged" for r in records):
         return no(f"the last {rules.consecutive_windows} windows are not all judged")
-    latest = records[-1]["result"]
-    if latest["data_quality_incident"]:
-        return no("data-quality incident in the latest window: never retrain on broken data")
+    # Windows overlap: any window sharing an hour with these ones and flagged as a data-quality
+    # incident means broken rows may be what drifts here (an incident's first or last hours).
+    overlapping = history.recent(contract.name, window_end, rules.consecutive_windows + rules.lookback_hours - 1, s)
+    if any(r and r.get("status") == "judged" and r["result"]["data_quality_incident"] for r in overlapping):
+        return no("data-quality incident in a window sharing hours with these: never retrain on broken data")
     if not all(r["result"]["dataset_drift"] for r in records):
         return no(f"drift not sustained over {rules.consecutive_windows} consecutive windows")
     drifted = sorted(set.intersection(*(set(r["result"]["drifted_columns"]) for r in records)))

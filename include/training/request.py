@@ -48,6 +48,10 @@ def resolve(params: dict, *, run_type, interval_end: datetime, triggered_by: str
     window = params.get("window_days", 28)
     if isinstance(window, bool) or not isinstance(window, int) or not 7 <= window <= 365:
         raise RunParamsError(f"param 'window_days'={window!r} must be a whole number of days from 7 to 365")
+    maturity = contract_module.load(dataset, s.contracts_dir).labels.maturity_days
+    if window <= maturity:
+        raise RunParamsError(f"param 'window_days'={window} holds no matured labels: {dataset} outcomes mature "
+                             f"after {maturity} days, so the window needs at least {maturity + 1} days")
     mode = params.get("promotion_mode", "auto")
     if mode not in MODES:
         raise RunParamsError(f"param 'promotion_mode'={mode!r} must be one of {MODES}")
