@@ -34,6 +34,7 @@ def world(tmp_path, use_env):
 
     s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_SIMULATOR_ROWS_PER_DAY="6000")
     db.initdb()
+    _finish_left_over_retraining_runs()
     credit = contract.load("credit_applications")
     simulate_days(credit, DAYS, settings=s)
     outcome = train_challenger(credit, end=DAYS[-1], window_days=14, force=False, reason="first", actor="schedule",
@@ -46,6 +47,19 @@ def world(tmp_path, use_env):
         return use_env(MLOPS_SIMULATOR_SCENARIO=name, MLOPS_SIMULATOR_ONSET=ONSET.isoformat())
 
     return credit, scenario
+
+
+def _finish_left_over_retraining_runs() -> None:
+    """Runs that earlier tests triggered stay queued (dag.test has no scheduler); the sensor
+    would rightly wait for them, so this test's database starts without active retraining."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+
+    with create_session() as session:
+        for run in session.query(DagRun).filter(DagRun.dag_id == "weekly_retraining",
+                                                DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING])):
+            run.state = DagRunState.FAILED
 
 
 def _dag():
