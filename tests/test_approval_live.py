@@ -85,6 +85,15 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
             run_id = run["dag_run_id"]
             wait_for("the approval request", lambda: task_states(run_id).get("request_approval") == "awaiting_input",
                      services, RUN_TIMEOUT, interval=2)
+            # Airflow 3.3.2 race: an answer that lands before the scheduler has handled the parked
+            # worker's exit gets the resumed task failed as "state mismatch" (queued vs success), and
+            # the retry asks again. A person never answers that fast; wait as they would, for the
+            # scheduler's own record of the exit rather than for a fixed time.
+            parked = f"task_id=request_approval, run_id={run_id}, "
+            wait_for("the scheduler to handle the parked task", lambda: any(
+                "TaskInstance Finished" in line and parked in line
+                for line in services.logs["scheduler"].read_text(errors="replace").splitlines()),
+                services, RUN_TIMEOUT, interval=1)
             detail = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
                                         "/hitlDetails")
             assert detail["options"] == ["Approve", "Reject"] and "PASS **auc_floor**" in detail["body"]
