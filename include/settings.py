@@ -41,6 +41,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MLOPS_SIMULATOR", "on", "on: the simulator lands each day's data before ingestion; off in production."),
     Variable("MLOPS_SIMULATOR_SEED", "42", "Seed of the simulator; same seed and date give the same bytes."),
     Variable("MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", "Credit applications per simulated day (1 to 200000)."),
+    Variable("MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", "0",
+             "Scoring calls the simulated service logs an hour (0: one per application; "
+             "above the hour's applications, pre-screening calls make up the rest; up to 50000)."),
     Variable("MLOPS_SIMULATOR_SCENARIO", "stable",
              "stable, income_shift, employment_bimodal, concept_drift or data_quality_incident."),
     Variable("MLOPS_SIMULATOR_ONSET", "", "ISO timestamp when the scenario starts (empty: from the beginning)."),
@@ -71,6 +74,7 @@ class Settings:
     simulator_enabled: bool
     simulator_seed: int
     simulator_rows_per_day: int
+    simulator_scoring_calls_per_hour: int
     simulator_scenario: str
     simulator_onset: str | None
     simulator_format: str
@@ -145,6 +149,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         simulator_enabled=_choice(env, "MLOPS_SIMULATOR", "on", ("on", "off")) == "on",
         simulator_seed=_number(env, "MLOPS_SIMULATOR_SEED", "42", 0, 2**32 - 1),
         simulator_rows_per_day=_number(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", 1, 200_000),
+        simulator_scoring_calls_per_hour=_number(env, "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", "0", 0, 50_000),
         simulator_scenario=_choice(env, "MLOPS_SIMULATOR_SCENARIO", "stable", SCENARIOS),
         simulator_onset=onset,
         simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", "csv", ("csv", "parquet")),

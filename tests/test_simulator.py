@@ -326,6 +326,37 @@ def test_capture_records_the_scorers_scores_and_version():
     assert (logged["model_version"] == "model-7").all()
 
 
+def test_prescreening_calls_fill_the_hour_up_to_the_scoring_volume():
+    hour = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+    own = credit.capture(hour, seed=SEED, rows_per_day=240)
+    full = credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=2000)
+    assert len(full) == 2000 and full["request_id"].is_unique and full["request_ts"].is_monotonic_increasing
+    # The applications keep their ids and features; the other calls carry no application id.
+    applied = full.dropna(subset=["application_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(applied.drop(columns=["request_id"]), own.drop(columns=["request_id"]))
+    hour_end = pd.Timestamp(hour) + pd.Timedelta(hours=1)
+    assert full["request_ts"].between(pd.Timestamp(hour), hour_end, inclusive="left").all()
+    # Same population: the pre-screens' median income is the applications' one within noise.
+    prescreens = full[full["application_id"].isna()]
+    stable_day = apps(rows=20_000)
+    assert abs(prescreens["annual_income"].median() / stable_day["annual_income"].median() - 1) < 0.06
+    # Deterministic, and a volume below the hour's applications adds nothing.
+    pd.testing.assert_frame_equal(full, credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=2000))
+    assert len(credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=3)) == len(own)
+
+
+def test_prescreening_calls_follow_the_scenario_from_the_onset():
+    onset = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+    calls = credit.prescreens(datetime(2026, 11, 2, 9, tzinfo=timezone.utc), 4000, seed=SEED,
+                              scenario="income_shift", onset=onset)
+    stable = credit.prescreens(datetime(2026, 11, 2, 9, tzinfo=timezone.utc), 4000, seed=SEED)
+    after = (calls["application_ts"] >= pd.Timestamp(onset)).to_numpy()
+    assert 0.4 < after.mean() < 0.6
+    np.testing.assert_allclose(calls.loc[after, "annual_income"], (stable.loc[after, "annual_income"]
+                                                                   * credit.INCOME_SHIFT).round(2))
+    pd.testing.assert_frame_equal(calls[~after], stable[~after])
+
+
 def test_land_capture_hour_writes_typed_parquet(tmp_path):
     settings = make_settings(tmp_path)
     uri = land.land_capture_hour(CREDIT, datetime(2026, 11, 2, 5, 17, tzinfo=timezone.utc), settings=settings)
@@ -337,6 +368,11 @@ def test_land_capture_hour_writes_typed_parquet(tmp_path):
     assert str(table.schema.field("request_ts").type) == "timestamp[us, tz=UTC]"
     assert str(table.schema.field("model_version").type) == "string"
     assert table.num_rows == 300 // 24 or table.num_rows == 300 // 24 + 1
+
+    busy = make_settings(tmp_path / "busy", MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR="500")
+    land.land_capture_hour(CREDIT, datetime(2026, 11, 2, 5, tzinfo=timezone.utc), settings=busy)
+    busy_path = storage.path("capture", CREDIT.name, "dt=2026-11-02", "hour=05", settings=busy) / "capture.parquet"
+    assert pq.read_table(io.BytesIO(storage.read_bytes(busy_path))).num_rows == 500
 
 
 # ---------------------------------------------------------------------------- landing

@@ -36,6 +36,7 @@ PURPOSE_SHARES = (0.34, 0.20, 0.12, 0.14, 0.06, 0.06, 0.08)
 # Stream ids: each kind of randomness has its own generator so that adding draws to one
 # never changes the values of another.
 _TIMESTAMPS, _FEATURES, _SCENARIO, _OUTCOMES, _OUTCOME_TIMES = 1, 2, 3, 4, 5
+_PRESCREEN_TIMES, _PRESCREEN_FEATURES, _PRESCREEN_SCENARIO = 6, 7, 8
 
 _LOG_INCOME_BASE = 12.553  # calibrated so that mean annual income is about 450,000
 INCOME_SHIFT = 520_000 / 450_000
@@ -310,13 +311,35 @@ def request_log(rows: pd.DataFrame, hour_start: datetime, timestamp_column: str,
     return frame
 
 
+def prescreens(hour_start: datetime, rows: int, *, seed: int, scenario: str = "stable",
+               onset: datetime | None = None) -> pd.DataFrame:
+    """Scoring calls that never become an application (quotes, pre-screening): the same
+    population and scenario as applications, spread uniformly over the hour, no application id."""
+    _check_scenario(scenario)
+    start = as_utc(hour_start).replace(minute=0, second=0, microsecond=0)
+    ordinal = int(start.timestamp()) // 3600
+    seconds = np.sort(_rng(seed, ordinal, _PRESCREEN_TIMES).integers(0, 3600, rows))
+    timestamps = pd.Series(pd.Timestamp(start) + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us, UTC]")
+    frame = _base_features(_rng(seed, ordinal, _PRESCREEN_FEATURES), rows)
+    frame = _apply_scenario(frame, _after_onset(timestamps, onset), scenario, _rng(seed, ordinal, _PRESCREEN_SCENARIO))
+    frame.insert(0, "application_ts", timestamps)
+    frame.insert(0, "application_id", pd.Series([None] * rows, dtype=object))
+    return frame[list(EVENT_COLUMNS)]
+
+
 def capture(hour_start: datetime, *, seed: int, rows_per_day: int, scenario: str = "stable",
-            onset: datetime | None = None, scorer: Scorer | None = None) -> pd.DataFrame:
+            onset: datetime | None = None, scorer: Scorer | None = None,
+            scoring_calls_per_hour: int = 0) -> pd.DataFrame:
     """What the scoring service logs in one hour: the applications submitted in that hour
-    (the same ids and features the daily export carries), with the model's score."""
+    (the same ids and features the daily export carries), with the model's score. With
+    ``scoring_calls_per_hour`` above the hour's applications, pre-screening calls fill the
+    hour up to that many, as in production where calls far outnumber applications."""
     start = as_utc(hour_start).replace(minute=0, second=0, microsecond=0)
     apps = applications(start.date(), seed=seed, rows=rows_per_day, scenario=scenario, onset=onset)
     rows = hour_slice(apps, "application_ts", start)
+    if scoring_calls_per_hour > len(rows):
+        extra = prescreens(start, scoring_calls_per_hour - len(rows), seed=seed, scenario=scenario, onset=onset)
+        rows = pd.concat([rows, extra], ignore_index=True).sort_values("application_ts", kind="mergesort")
     return request_log(rows, start, "application_ts", list(FEATURES), scorer)[list(CAPTURE_COLUMNS)]
 
 

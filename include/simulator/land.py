@@ -101,7 +101,8 @@ def _breast_cancer_day(contract: Contract, day: date, settings: Settings) -> dic
 
 def _credit_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
     return credit.capture(hour_start, seed=settings.simulator_seed, rows_per_day=settings.simulator_rows_per_day,
-                          scenario=settings.simulator_scenario, onset=onset_of(settings), scorer=scorer)
+                          scenario=settings.simulator_scenario, onset=onset_of(settings), scorer=scorer,
+                          scoring_calls_per_hour=settings.simulator_scoring_calls_per_hour)
 
 
 def _breast_cancer_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
