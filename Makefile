@@ -13,7 +13,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: venv demo test test-unit test-integration bench airflow env clean
+.PHONY: venv demo test test-unit test-integration system-packages bench airflow env clean
 
 venv: $(STAMP)
 
@@ -31,8 +31,23 @@ test: test-unit test-integration
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration"
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) system-packages
 	$(BIN)/python -m pytest -m integration
+
+# The production-topology tests run PostgreSQL, Redis and Chromium natively (no Docker). Installed
+# only when missing and only as root; otherwise a warning, and those tests fail naming the package.
+SYSTEM_PACKAGES := postgresql redis-server chromium chromium-driver
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "WARNING: missing Debian packages:$$missing; install them as root (apt-get install -y$$missing)," \
+			"or the native-stack and web UI tests fail" >&2; exit 0; fi; \
+	echo "installing Debian packages:$$missing"; \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+		|| echo "WARNING: apt-get could not install$$missing; the native-stack and web UI tests will fail" >&2
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench
