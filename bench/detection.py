@@ -34,15 +34,11 @@ Window k is the one ending k hours after the onset (it holds min(k, 3) shifted h
   nightly ingestion of the day (scenario on), then ``performance_monitoring``'s 04:30 check the
   next morning (``realized`` on ``cohort_for`` of that run; cohorts from the onset day on). A
   cohort below the floor is handled as the performance trigger does: ``performance_alert``
-  builds the conf (window_days 7, the DAG's default, force false), ``request.resolve`` turns it
+  builds the conf (window_days 8, the DAG's default, force false), ``request.resolve`` turns it
   into the retraining request (ending on the last ingested day), ``train_challenger`` trains,
   ``promotion.promote`` / ``reject`` decide. Goal: detection by the day onset + 8 (label delay
   7 days + one day). After the detection the loop goes on for at most 10 more days and stops
   at the first promotion.
-  Afterwards, apart from that loop (registered, never promoted: the champion is unchanged),
-  ``what_if`` trains one challenger as the first retraining but with an 8-day window, the
-  shortest that holds a matured day (the onset day), to show what the retraining would give
-  with matured post-onset labels.
 """
 
 from __future__ import annotations
@@ -65,6 +61,7 @@ ONSET = datetime(2026, 5, 15, 0, tzinfo=timezone.utc)  # the day after the last 
 WALK_HOURS = (-3, 6)  # window ends relative to the onset, both inclusive
 STABLE_WINDOWS = 14 * 24
 MAX_DAYS_AFTER_DETECTION = 10
+PERFORMANCE_WINDOW_DAYS = 8  # performance_monitoring's window_days Param default: the newest matured day
 SCENARIOS = ("income_shift", "employment_bimodal", "stable", "data_quality_incident", "concept_drift")
 GOALS = {"income_shift": 3, "employment_bimodal": 3, "data_quality_alert": 2, "concept_detection_days": 8}
 
@@ -356,7 +353,8 @@ def _concept(credit, s) -> dict:
                 if detection is None:
                     detection = entry
                 run_id = f"performance__{credit.name}__{cohort.isoformat()}"
-                retraining = _retrain(credit, s, result, run_end, window_days=7, dag_run_id=run_id, promote=True)
+                retraining = _retrain(credit, s, result, run_end, window_days=PERFORMANCE_WINDOW_DAYS,
+                                      dag_run_id=run_id, promote=True)
                 retraining["day_after_onset"] = entry["day_after_onset"]
                 retrainings.append(retraining)
                 entry["retraining"] = retraining["status"] + (
@@ -401,21 +399,7 @@ def _concept(credit, s) -> dict:
         "champion_back_above_floor_within_10_days": {"measured": out["days_from_detection_to_promotion"],
                                                      "goal": f"<= {MAX_DAYS_AFTER_DETECTION}",
                                                      "met": promoted_on is not None}}
-    if detection is not None:
-        out["what_if"] = _what_if(credit, s, detection)
     return out
-
-
-def _what_if(credit, s, detection: dict) -> list[dict]:
-    """The first retraining again with a window that holds a matured day; registered, never
-    promoted, so the loop above (which has ended) is unaffected."""
-    from include.drift.performance import realized
-
-    result = realized(credit, date.fromisoformat(detection["cohort"]), settings=s)  # stored: read back
-    what = _retrain(credit, s, result, datetime.fromisoformat(detection["run"]), window_days=8,
-                    dag_run_id=f"what_if__{detection['last_ingested']}__8d", promote=False)
-    what["day_after_onset"] = detection["day_after_onset"]
-    return [what]
 
 
 # ----------------------------------------------------------------------------- run
