@@ -531,7 +531,23 @@ def native_stack_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def native_stack(tmp_path_factory, native_stack_env) -> Iterator[NativeStack]:
-    """One running stack for the test module."""
+def native_stack(request, tmp_path_factory, native_stack_env) -> Iterator[NativeStack]:
+    """One running stack for the test module; the log tails are printed when one of its tests failed."""
+    failed_before = request.session.testsfailed
     with running_stack(tmp_path_factory.mktemp("native_stack"), native_stack_env) as stack:
         yield stack
+        # A test's failure does not reach this generator (pytest reports it), so look at the count.
+        if request.session.testsfailed > failed_before:
+            _show(request.config, f"native stack logs: {stack.log_dir}\n{stack.processes.report()}")
+
+
+def _show(config, text: str) -> None:
+    """Past pytest's output capture: a module fixture's teardown output is otherwise only shown
+    with the report of the module's last test."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print(text)
+        return
+    reporter.write_line("")
+    for line in text.splitlines():
+        reporter.write_line(line)
