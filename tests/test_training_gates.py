@@ -83,6 +83,18 @@ def test_schema_change_needs_a_recorded_reason():
 
 
 class _SlowModel:
+    """Burns 250 ms of CPU a call, as a model too big for real-time scoring would."""
+
+    def predict_proba(self, rows):
+        start = time.process_time()
+        while time.process_time() - start < 0.25:
+            pass
+        return np.zeros((len(rows), 2))
+
+
+class _WaitedModel:
+    """Fast, but its calls wait 250 ms for a CPU another process holds (as on a loaded worker)."""
+
     def predict_proba(self, rows):
         time.sleep(0.25)
         return np.zeros((len(rows), 2))
@@ -95,3 +107,10 @@ def test_latency_gate_measures_p99_and_throughput():
     assert fast.passed and stats["p99_ms"] < 200 and stats["batch_rows_per_second"] > 1000
     slow, _ = gates.latency(_SlowModel().predict_proba, rows.head(3), single_calls=3)
     assert not slow.passed and slow.observed > 200
+
+
+def test_latency_gate_judges_cpu_time_so_a_busy_machine_does_not_fail_a_fast_model():
+    rows = pd.DataFrame({"x": np.arange(3.0)})
+    waited, stats = gates.latency(_WaitedModel().predict_proba, rows, single_calls=3)
+    assert waited.passed and stats["cpu_p99_ms"] < 50
+    assert stats["p99_ms"] >= 250 and "wall p99" in waited.message
