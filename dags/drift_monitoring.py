@@ -16,13 +16,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
 from mlops_plugins.drift_sensor import SustainedDriftSensor
 from mlops_plugins.notifiers import RunFailedNotifier
+from mlops_plugins.trigger import WindowTriggerDagRunOperator
 
 config = settings.get()
 RETRAIN_DAG_ID = "weekly_retraining"
@@ -91,12 +91,11 @@ def drift_monitoring():
         poke_interval=300,
         timeout=50 * 60,  # before the next hourly run; a timeout skips
     )
-    trigger = TriggerDagRunOperator(
+    trigger = WindowTriggerDagRunOperator(
         task_id="trigger_retraining",
         trigger_dag_id=RETRAIN_DAG_ID,
         # One id per dataset and window: a retry or a backfill of this hour finds the run and skips.
         trigger_run_id="drift__{{ params.dataset }}__{{ ti.xcom_pull(task_ids='check_drift')['run_key'] }}",
-        logical_date="{{ data_interval_end }}",
         conf=sustained.output,
         skip_when_already_exists=True,
         wait_for_completion=False,

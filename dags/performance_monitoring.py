@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
 from mlops_plugins.notifiers import RunFailedNotifier
+from mlops_plugins.trigger import WindowTriggerDagRunOperator
 
 config = settings.get()
 RETRAIN_DAG_ID = "weekly_retraining"
@@ -61,11 +61,10 @@ def performance_monitoring():
                                  dag_run_id=dag_run.run_id)
 
     conf = alert(check_performance())
-    conf >> TriggerDagRunOperator(
+    conf >> WindowTriggerDagRunOperator(
         task_id="trigger_retraining",
         trigger_dag_id=RETRAIN_DAG_ID,
         trigger_run_id="performance__{{ params.dataset }}__{{ ti.xcom_pull(task_ids='alert')['evidence']['cohort'] }}",
-        logical_date="{{ data_interval_end }}",
         conf=conf,
         skip_when_already_exists=True,
         wait_for_completion=False,

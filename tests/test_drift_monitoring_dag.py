@@ -101,6 +101,10 @@ def test_sustained_income_shift_triggers_retraining_once(world):
     assert len(runs) == before + 1
     triggered = next(r for r in runs if r.run_id.startswith("drift__credit_applications__"))
     assert triggered.conf["evidence"]["source"] == "monitor" and "annual_income" in triggered.conf["reason"]
+    # Keyed by the window, not the wall clock: the retraining's data interval ends where the window did.
+    window_end = ONSET + timedelta(hours=4, minutes=5)
+    assert triggered.data_interval_end == window_end and triggered.run_after == window_end, (
+        triggered.data_interval_end, triggered.run_after)
     # A rerun of the same hour (retry, backfill) finds the run and does not trigger again.
     again, states = _hourly(ONSET + timedelta(hours=4))
     assert states["trigger_retraining"] in ("skipped", "success") and len(_retraining_runs()) == before + 1

@@ -73,6 +73,8 @@ def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_onc
     (triggered,) = _triggered()[before:]
     assert triggered.run_id == "performance__credit_applications__2026-05-08"
     assert triggered.conf["reason"].startswith("performance: realized AUC") and triggered.conf["window_days"] == 8
+    # The retraining's window ends with this check's interval, whenever the check really ran.
+    assert triggered.data_interval_end == datetime(2026, 5, 16, 4, 30, tzinfo=timezone.utc)
     again, states = _run()
     assert states["trigger_retraining"] in ("skipped", "success") and len(_triggered()) == before + 1
     assert [n["kind"] for n in notify.read_outbox(ONSET, ONSET, settings=s)].count("performance_alert") == 1
