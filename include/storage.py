@@ -79,6 +79,15 @@ def _errors(operation: str, p: ObjectStoragePath) -> Iterator[None]:
         raise StorageError(f"cannot {operation} {describe(p)}: {exc}") from exc
 
 
+def _uncached(p: ObjectStoragePath) -> ObjectStoragePath:
+    """Drop the filesystem's cached listings of ``p`` and its parents: s3fs keeps them for the
+    process's life, so a long-lived process would not see what other processes wrote since."""
+    invalidate = getattr(p.fs, "invalidate_cache", None)
+    if invalidate is not None:
+        invalidate(p.path)
+    return p
+
+
 def read_bytes(p: ObjectStoragePath) -> bytes:
     with _errors("read", p):
         return p.read_bytes()
@@ -86,20 +95,20 @@ def read_bytes(p: ObjectStoragePath) -> bytes:
 
 def exists(p: ObjectStoragePath) -> bool:
     with _errors("list", p):
-        return p.exists()
+        return _uncached(p).exists()
 
 
 def list_files(directory: ObjectStoragePath) -> list[ObjectStoragePath]:
     """Files directly under ``directory``, sorted by name; an absent directory is empty."""
     with _errors("list", directory):
-        if not directory.exists():
+        if not _uncached(directory).exists():
             return []
         return sorted((c for c in directory.iterdir() if c.is_file()), key=lambda c: c.name)
 
 
 def list_dirs(directory: ObjectStoragePath) -> list[ObjectStoragePath]:
     with _errors("list", directory):
-        if not directory.exists():
+        if not _uncached(directory).exists():
             return []
         return sorted((c for c in directory.iterdir() if c.is_dir()), key=lambda c: c.name)
 

@@ -172,3 +172,18 @@ def test_denied_s3_permissions_are_named_in_the_storage_error(monkeypatch, credi
 
         with pytest.raises(storage.StorageError, match="the credentials lack s3:PutObject"):
             ingest_partition(credit, FEED, DAY, settings=s)
+
+
+def test_a_long_lived_process_sees_objects_another_writer_added_after_it_listed(s3_settings, moto_server):
+    """s3fs caches listings per process; the scheduler-side or a test process must not be blind
+    to what a task process (here: boto3 directly) wrote after its first look."""
+    directory = storage.path("audit", "dt=2024-05-01", settings=s3_settings)
+    storage.write_bytes_atomic(directory / "a.json", b"{}")
+    assert [p.name for p in storage.list_files(directory)] == ["a.json"]
+    later = directory / "b.json"
+    assert not storage.exists(later)
+    bucket, prefix = s3_settings.storage_root.removeprefix("s3://").split("/", 1)
+    s3_client(moto_server).put_object(Bucket=bucket, Key=f"{prefix}/audit/dt=2024-05-01/b.json", Body=b"{}")
+    assert [p.name for p in storage.list_files(directory)] == ["a.json", "b.json"]
+    assert storage.exists(later)
+    assert [p.name for p in storage.list_dirs(storage.path("audit", settings=s3_settings))] == ["dt=2024-05-01"]
