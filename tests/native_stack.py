@@ -223,13 +223,6 @@ class NativeStack:
         pages = self.aws("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
-    def invalidate_listings(self) -> None:
-        """Call before reading storage with the library: s3fs keeps each listing for the life of this
-        process, and the services write behind its back (a cached listing hides their new objects)."""
-        from include import storage
-
-        storage.root(self.settings).fs.invalidate_cache()
-
     def received_notifications(self) -> list[dict]:
         """Drain the subscribed queue: one dict per SNS message (kind, key, subject, facts)."""
         sqs, found = self.aws("sqs"), []
@@ -314,64 +307,6 @@ def _aws_resources(endpoint: str, bucket: str) -> tuple[str, str]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return topic_arn, queue_url
-
-
-def _async_metadata_engine(tmp_path: Path) -> dict[str, str]:
-    """Airflow 3.3 builds an async engine next to the sync one at import, and for PostgreSQL
-    that needs asyncpg, which requirements.txt does not have yet (apache-airflow[postgres] would
-    bring it). Only features this project does not use open async sessions (multi-team, the
-    dagRuns/.../wait endpoint, the async task state store), so until asyncpg is installed the
-    async engine points at an empty SQLite file: such a feature fails loudly instead of reading
-    another database. With asyncpg importable Airflow derives postgresql+asyncpg by itself."""
-    import importlib.util
-
-    if importlib.util.find_spec("asyncpg") is not None:
-        return {}
-    print("native stack: asyncpg is not installed; Airflow's async engine points at an unused SQLite file")
-    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"sqlite+aiosqlite:///{tmp_path / 'no-async-engine.db'}"}
-
-
-CELERY_COMPAT = """\
-# Written by tests/native_stack.py for the stack's Airflow processes only; see _celery_compat.
-import functools
-
-import celery.backends.database as _database
-
-if not hasattr(_database, "retry"):
-    def retry(fun):
-        @functools.wraps(fun)
-        def _inner(*args, **kwargs):
-            for attempt in range(3):
-                try:
-                    return fun(*args, **kwargs)
-                except _database.RETRYABLE_DB_ERRORS:
-                    if attempt == 2:
-                        raise
-        return _inner
-
-    _database.retry = retry
-"""
-
-
-def _celery_compat(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
-    """apache-airflow-providers-celery 3.26.0 imports ``retry`` from celery.backends.database,
-    which celery 5.7.0 (both pinned in requirements.txt) no longer has: the scheduler's
-    CeleryExecutor and ``airflow celery worker`` fail at import. Until requirements.txt pins a
-    working pair, a sitecustomize on the services' PYTHONPATH puts the decorator back (celery
-    5.6's: up to three attempts on the database errors it retries). With a fixed pair it is not
-    written."""
-    import celery.backends.database as database
-
-    if hasattr(database, "retry"):
-        return {}
-    import celery
-
-    overlay = tmp_path / "celery-compat"
-    overlay.mkdir(exist_ok=True)
-    (overlay / "sitecustomize.py").write_text(CELERY_COMPAT)
-    print(f"native stack: celery {celery.__version__} lacks celery.backends.database.retry, which the celery "
-          f"provider imports; the stack's Airflow processes load {overlay / 'sitecustomize.py'}")
-    return {"PYTHONPATH": os.pathsep.join([str(overlay), env["PYTHONPATH"]])}
 
 
 @contextmanager
@@ -478,8 +413,6 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
             "MLFLOW_TRACKING_URI": mlflow_uri,
             "MLOPS_MLFLOW_ARTIFACT_ROOT": "mlflow-artifacts:/",
         })
-        env.update(_async_metadata_engine(tmp_path))
-        env.update(_celery_compat(tmp_path, env))
         env.update(extra_env or {})
         _run(airflow_cmd("db", "migrate"), log_dir / "airflow-db-migrate.log", env=env, timeout=600)
         for name in AIRFLOW_SERVICES:
