@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_airflow import ROOT, Api, airflow_cmd, airflow_env, free_port, tail
+from tests.live_airflow import ROOT, Api, airflow_cmd, airflow_env, free_port, tail, wait_for
 
 STARTUP_TIMEOUT = 180  # 2 shared cores: five Airflow processes import at the same time
 AWS_REGION = "us-east-1"
@@ -149,22 +149,6 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def wait_for(what: str, probe, processes: Processes, timeout: float, interval: float = 1.0):
-    """Poll ``probe`` until it returns something truthy; fail early when a service died."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        processes.check_alive()
-        try:
-            result = probe()
-        except (OSError, urllib.error.URLError, KeyError, ValueError) as exc:  # not up yet
-            result, last_error = None, exc
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last error: {last_error!r})")
 
 
 def _run(cmd: list[str], log: Path, *, env: dict[str, str], cwd: Path = ROOT, user: str | None = None,
@@ -312,16 +296,11 @@ def _aws_resources(endpoint: str, bucket: str) -> tuple[str, str]:
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """Set variables in this (the test's) process for the block; restore them afterwards."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    from include.settings import environment_kept
+
+    with environment_kept(*values):
+        os.environ.update(values)
         yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _forget_cached_store(conn_id: str) -> None:
