@@ -16,6 +16,7 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -186,9 +187,33 @@ def fill_param(driver, name: str, value) -> None:
     wait_until(driver, f"param {name!r} to show {value!r}", shown, timeout=5)
 
 
-def trigger_dag(driver, base_url: str, dag_id: str, params: dict, shots: Screenshots) -> str:
-    """Open the DAG page, fill its Trigger form with ``params`` and submit; returns the run id
-    of the run page the UI opens."""
+def set_logical_date(driver, moment: datetime) -> None:
+    """Type ``moment`` (UTC) into the trigger form's Logical Date picker: its popover holds a
+    date input (YYYY/MM/DD) and a time input (HH:MM) above the calendar."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    moment = moment.astimezone(timezone.utc)
+    shown = f"{moment:%b} {moment.day}, {moment:%Y %H:%M}"  # how the closed picker shows it: "Nov 21, 2026 06:00"
+    picker = driver.find_element(*by_testid("datetime-input"))
+    click(driver, picker)
+    popover = wait_until(driver, "the Logical Date picker", lambda d: next(
+        (p for p in d.find_elements(By.CSS_SELECTOR, "[data-scope=popover][data-part=content]")
+         if p.is_displayed() and len(p.find_elements(By.TAG_NAME, "input")) == 2), None))
+    date_input, time_input = popover.find_elements(By.TAG_NAME, "input")
+    for field, text in ((date_input, f"{moment:%Y/%m/%d}"), (time_input, f"{moment:%H:%M}")):
+        click(driver, field)
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(text)
+    time_input.send_keys(Keys.ESCAPE)  # closes the popover, keeps the value
+    wait_until(driver, f"the Logical Date to show {shown!r}",
+               lambda d: d.find_element(*by_testid("datetime-input")).text.strip() == shown, timeout=5)
+
+
+def trigger_dag(driver, base_url: str, dag_id: str, params: dict, shots: Screenshots,
+                logical_date: datetime | None = None) -> str:
+    """Open the DAG page, fill its Trigger form with ``params`` (and the Logical Date, when
+    given; the form's default is now) and submit; returns the run id of the run page the UI opens."""
     from selenium.webdriver.common.by import By
 
     driver.get(f"{base_url}/dags/{dag_id}")
@@ -199,6 +224,8 @@ def trigger_dag(driver, base_url: str, dag_id: str, params: dict, shots: Screens
     wait_until(driver, "the trigger form's Params",
                lambda d: visible(d, (By.CSS_SELECTOR, "[role=dialog]"))
                and d.find_elements(By.NAME, f"element_{next(iter(params))}"))
+    if logical_date is not None:
+        set_logical_date(driver, logical_date)
     for name, value in params.items():
         fill_param(driver, name, value)
     shots.take(driver, "trigger-form-filled")
