@@ -69,3 +69,41 @@ def test_malformed_events_are_refused_naming_the_field(tmp_path, event, message)
     with pytest.raises(audit.AuditError, match=message):
         audit.record([event], day=DAY, dag_run_id=RUN, task="t", settings=s)
     assert not (tmp_path / "audit").exists()
+
+
+def test_the_trail_is_written_and_kept_in_a_bucket_under_the_readmes_object_lock(moto_server, monkeypatch):
+    """The README's 7-year set-up: Object Lock with a default COMPLIANCE retention. The audit
+    trail must still be writable there (S3 refuses puts without a checksum to such a bucket), every
+    event object gets the retention, and deleting its version is refused."""
+    import json
+    import uuid
+    from datetime import datetime, timezone
+
+    from botocore.exceptions import ClientError
+
+    from tests.conftest import s3_client, set_aws_connection
+
+    token = uuid.uuid4().hex[:12]
+    bucket, conn_id = f"mlops-audit-{token}", f"moto_lock_{token}"
+    s3 = s3_client(moto_server)
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    readme_rule = '{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Mode":"COMPLIANCE","Years":7}}}'
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=json.loads(readme_rule))
+    set_aws_connection(monkeypatch, conn_id, moto_server)
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": f"s3://{bucket}/prod", "MLOPS_STORAGE_CONN_ID": conn_id})
+
+    audit.record([_event("promoted", previous="1")], day=DAY, dag_run_id=RUN, task="promote", settings=s)
+    audit.record([_event("promoted", previous="1")], day=DAY, dag_run_id=RUN, task="promote", settings=s)  # retry
+    assert [e["type"] for e in audit.read(DAY, DAY, settings=s)] == ["promoted"]
+
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="prod/audit/")["Contents"]]
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    assert len(versions) == 1, versions  # the retry wrote no second version
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ObjectLockMode"] == "COMPLIANCE", head
+    kept_for = head["ObjectLockRetainUntilDate"] - datetime.now(timezone.utc)
+    # 7 years, as S3 counts them (moto: 7 x 365 days from the write)
+    assert 7 * 365 - 2 <= kept_for.days <= 7 * 366, head["ObjectLockRetainUntilDate"]
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=versions[0]["VersionId"])
+    assert refused.value.response["Error"]["Code"] == "AccessDenied", refused.value.response
