@@ -26,7 +26,9 @@ $(STAMP): requirements.txt
 demo: $(STAMP)
 	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/python -m include.demo
 
-test: test-unit test-integration
+# One pytest session, unit tests first (tests/conftest.py orders them), one summary line.
+test: $(STAMP) system-packages
+	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration"

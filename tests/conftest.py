@@ -2,7 +2,7 @@
 land files and build valid credit application batches, and a moto S3 server.
 
 Only fixtures live here (no autouse fixture changes global state), so any test module can
-use what it needs.
+use what it needs; the one hook puts the integration tests after the unit tests.
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ CREDIT_EVENT_COLUMNS = (
     "loan_term_months", "debt_to_income", "credit_score", "open_accounts", "recent_delinquencies",
     "home_ownership", "loan_purpose", "gender",
 )
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Unit tests first, then the integration tests (minutes of live services): ``make test`` is
+    one session with one summary line, and a unit failure shows before the long part starts."""
+    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)  # stable
 
 
 # --------------------------------------------------------------------------- settings / contracts
