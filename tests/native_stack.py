@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -117,6 +118,17 @@ class Processes:
                 raise AssertionError(f"{name} exited with {proc.returncode}:\n{tail(self.logs[name])}")
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop every service; a second Ctrl-C while this runs is ignored, since it would leave
+        the rest running (every wait below is bounded)."""
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self._stop(timeout)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+
+    def _stop(self, timeout: float) -> None:
         # Airflow first (it holds connections to Postgres and Redis), the stores last.
         groups = [[n for n in self.procs if n.startswith("airflow-")], [n for n in self.procs
                   if not n.startswith("airflow-") and n != "postgres"], [n for n in self.procs if n == "postgres"]]
@@ -397,7 +409,9 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
         for name in AIRFLOW_SERVICES:
             args = (["celery", "worker", "--celery-hostname", f"native-{token}@%h"] if name == "celery-worker"
                     else [name])
-            processes.start(f"airflow-{name}", airflow_cmd(*args), env=env)
+            # The worker's cold shutdown (SIGQUIT): a warm one waits for the running task to end.
+            processes.start(f"airflow-{name}", airflow_cmd(*args), env=env,
+                            stop_signal=signal.SIGQUIT if name == "celery-worker" else signal.SIGTERM)
         wait_for("the MLflow server", lambda: _http_ok(f"{mlflow_uri}/health"), processes, STARTUP_TIMEOUT)
 
         api = Api(base_url)
