@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -69,6 +70,20 @@ def tail(path: Path, lines: int = 60) -> str:
     return "\n".join(text[-lines:])
 
 
+@contextmanager
+def uninterrupted():
+    """Ignore Ctrl-C for the block (stopping services): a second Ctrl-C during teardown would
+    leave the rest running. Only the main thread can set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Services:
     """The Airflow processes of one test; every one is stopped by ``stop()``."""
 
@@ -91,6 +106,10 @@ class Services:
                 raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{tail(self.logs[name])}")
 
     def stop(self, timeout: float = 20.0) -> None:
+        with uninterrupted():
+            self._stop(timeout)
+
+    def _stop(self, timeout: float) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()

@@ -31,7 +31,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_airflow import ROOT, Api, airflow_cmd, airflow_env, free_port, tail, wait_for
+from tests.live_airflow import ROOT, Api, airflow_cmd, airflow_env, free_port, tail, uninterrupted, wait_for
 
 STARTUP_TIMEOUT = 180  # 2 shared cores: five Airflow processes import at the same time
 AWS_REGION = "us-east-1"
@@ -120,13 +119,8 @@ class Processes:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop every service; a second Ctrl-C while this runs is ignored, since it would leave
         the rest running (every wait below is bounded)."""
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-        try:
+        with uninterrupted():
             self._stop(timeout)
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
 
     def _stop(self, timeout: float) -> None:
         # Airflow first (it holds connections to Postgres and Redis), the stores last.
