@@ -45,21 +45,25 @@ RETRAIN_DAG_ID = "weekly_retraining"
 )
 def drift_monitoring():
     @task
-    def land_capture(params=None, data_interval_end=None) -> list[str]:
+    def land_capture(params=None, dag_run=None, data_interval_end=None) -> list[str]:
         """Simulator only: the scoring side's capture of the window's hours, when missing."""
         from include.drift.monitor import land_missing_capture
+        from include.run_target import interval_end
 
         if not config.simulator_enabled:
             return []
-        return land_missing_capture(contract.load(params["dataset"]), data_interval_end)
+        return land_missing_capture(contract.load(params["dataset"]), interval_end(data_interval_end,
+                                                                                    dag_run.run_after))
 
     @task
-    def check_drift(landed: list[str], params=None, data_interval_end=None) -> dict:
+    def check_drift(landed: list[str], params=None, dag_run=None, data_interval_end=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from include.drift.monitor import check
+        from include.run_target import interval_end
 
-        record = check(contract.load(params["dataset"]), data_interval_end, report=params["report"])
+        record = check(contract.load(params["dataset"]), interval_end(data_interval_end, dag_run.run_after),
+                       report=params["report"])
         if record["status"] == "no_champion":
             raise AirflowSkipException(f"{params['dataset']} has no champion yet: nothing to compare the window "
                                        f"{record['window_start']}..{record['window_end']} with")

@@ -24,10 +24,11 @@ from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
 CURATED = AssetAlias("curated_partitions")
+PERIOD = timedelta(days=1)  # the run due at 02:00 on D+1 covers [02:00 D, 02:00 D+1): day D
 
 
 @dag(
-    schedule=CronTriggerTimetable("0 2 * * *", timezone=config.timezone, interval=timedelta(days=1)),
+    schedule=CronTriggerTimetable("0 2 * * *", timezone=config.timezone, interval=PERIOD),
     start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
     catchup=False,
     # One night at a time: Airflow 3.3 creates an alias-emitted asset with a check-then-insert,
@@ -47,11 +48,17 @@ CURATED = AssetAlias("curated_partitions")
 )
 def nightly_ingestion():
     @task
-    def resolve_partition(params=None, data_interval_start=None) -> list[dict]:
+    def resolve_partition(params=None, dag_run=None, data_interval_start=None) -> list[dict]:
         """Turn the Params and the data interval into a validated dataset + date, one entry per feed."""
-        from include.run_target import resolve
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return resolve(params, data_interval_start).per_feed()
+        from include.contract import ContractError
+        from include.run_target import RunParamsError, interval_start, resolve
+
+        try:
+            return resolve(params, interval_start(data_interval_start, dag_run.run_after, PERIOD)).per_feed()
+        except (RunParamsError, ContractError) as exc:
+            raise AirflowFailException(str(exc)) from None  # a retry cannot fix a bad trigger or contract
 
     @task
     def land_simulated_data(targets: list[dict]) -> list[str]:

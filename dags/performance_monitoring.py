@@ -43,12 +43,14 @@ RETRAIN_DAG_ID = "weekly_retraining"
 )
 def performance_monitoring():
     @task.short_circuit(ignore_downstream_trigger_rules=True)
-    def check_performance(params=None, data_interval_end=None) -> dict | bool:
+    def check_performance(params=None, dag_run=None, data_interval_end=None) -> dict | bool:
         """The cohort's realized AUC; continues to the trigger only when it is below the floor."""
         from include.drift.performance import cohort_for, realized
+        from include.run_target import interval_end
 
         data = contract.load(params["dataset"])
-        result = realized(data, cohort_for(data, data_interval_end, config.timezone))
+        result = realized(data, cohort_for(data, interval_end(data_interval_end, dag_run.run_after),
+                                           config.timezone))
         print(f"cohort {result['cohort']}: {result['status']}, AUC {result.get('auc')}, floor {data.auc_floor}, "
               f"{result.get('labelled')} labelled of {result.get('captured')} captured")
         return result if result.get("below_floor") else False

@@ -52,11 +52,12 @@ def weekly_retraining():
     def resolve_request(params=None, dag_run=None, data_interval_end=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.run_target import RunParamsError
+        from include.run_target import RunParamsError, interval_end
         from include.training.request import resolve
 
         try:
-            return resolve(params, run_type=dag_run.run_type, interval_end=data_interval_end,
+            return resolve(params, run_type=dag_run.run_type, interval_end=interval_end(data_interval_end,
+                                                                                     dag_run.run_after),
                            triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
         except RunParamsError as exc:
             raise AirflowFailException(str(exc)) from None  # a retry cannot fix a bad trigger

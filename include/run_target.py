@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from include import contract as contract_module
@@ -42,6 +42,23 @@ class RunTarget:
     @classmethod
     def from_dict(cls, doc: dict) -> RunTarget:
         return cls(doc["dataset"], doc["date"], tuple(doc["feeds"]), bool(doc["dry_run"]))
+
+
+def interval_end(data_interval_end: datetime | None, run_after: datetime) -> datetime:
+    """Where a run's data interval ends.
+
+    Airflow 3 gives a run triggered without a logical date (the default of ``airflow dags
+    trigger`` and of the REST API) no data interval at all. Such a run means "as of when it was
+    triggered", so its ``run_after`` stands in: the interval the UI form's default logical date
+    (now) gives. It is fixed per run, so retries and reruns agree.
+    """
+    return run_after if data_interval_end is None else data_interval_end
+
+
+def interval_start(data_interval_start: datetime | None, run_after: datetime, period: timedelta) -> datetime:
+    """Where a run's data interval starts; ``period`` before ``run_after`` when it has none
+    (see ``interval_end``)."""
+    return run_after - period if data_interval_start is None else data_interval_start
 
 
 def partition_date(data_interval_start: datetime, timezone: str) -> date:

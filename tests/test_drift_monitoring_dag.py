@@ -150,3 +150,7 @@ def test_stable_traffic_is_judged_without_alerts(world):
         assert states["sustained_drift"] == "skipped", states
     record = history.read_record(credit.name, ONSET + timedelta(hours=4), s)
     assert record["status"] == "judged" and not record["alert"] and record["report"] is None
+    # Triggered with no logical date (the CLI's default): the window ends at the run's run_after.
+    run = _dag().test(logical_date=None, run_after=ONSET + timedelta(hours=5))
+    assert run.data_interval_end is None and str(run.state) == "success"
+    assert history.read_record(credit.name, ONSET + timedelta(hours=5), s)["status"] == "judged"

@@ -77,6 +77,17 @@ def test_two_consecutive_nights_then_a_rerun_is_byte_identical(airflow_db, dag):
 
 
 @pytest.mark.integration
+def test_a_run_triggered_without_a_logical_date_ingests_the_day_before_it(airflow_db, dag):
+    """``airflow dags trigger`` and the REST API create runs with no logical date and so no data
+    interval; such a run ingests the day before it was triggered, as the UI form's default does."""
+    day = date(2026, 3, 20)
+    run = dag.test(logical_date=None, run_after=_logical(day) + timedelta(hours=3))
+    assert run.logical_date is None and run.data_interval_end is None  # what the CLI creates
+    assert str(run.state) == "success", {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert _partition_files("curated", "credit_applications", day)
+
+
+@pytest.mark.integration
 def test_curated_asset_event_carries_partition_and_data_version(airflow_db, dag):
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session

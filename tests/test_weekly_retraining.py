@@ -97,7 +97,8 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
 def test_a_manual_run_without_a_reason_fails_before_training_and_is_notified(curated):
     from include import notify
 
-    run = _dag().test(logical_date=RUN_AFTER + timedelta(hours=2), run_conf={"window_days": 14})
+    # Triggered as `airflow dags trigger` does: no logical date, so no data interval.
+    run = _dag().test(logical_date=None, run_after=RUN_AFTER + timedelta(hours=2), run_conf={"window_days": 14})
     states = _states(run)
     assert str(run.state) == "failed"
     assert states["resolve_request"] == "failed" and states["train_challenger"] == "upstream_failed"

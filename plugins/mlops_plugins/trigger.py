@@ -15,6 +15,8 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 class WindowTriggerDagRunOperator(TriggerDagRunOperator):
     template_fields = (*TriggerDagRunOperator.template_fields, "run_after")
 
-    def __init__(self, *, at: str = "{{ data_interval_end }}", **kwargs):
+    # A run triggered without a logical date has no data interval: its run_after stands in
+    # (include.run_target.interval_end).
+    def __init__(self, *, at: str = "{{ data_interval_end or dag_run.run_after }}", **kwargs):
         # The same moment for both: the run is due at, and its interval ends at, the window's end.
         super().__init__(logical_date=at, run_after=at, **kwargs)
