@@ -14,9 +14,11 @@ What a live set-up needs (found when this test was written, Airflow 3.3.2):
   their ``curated_partitions`` alias event resolves to: the execution API logs
   "Dynamically creating AssetModel", the loser hits ``UNIQUE constraint failed: asset.name,
   asset.uri`` and the API sets that task FAILED ("Error updating Task Instance state.
-  Setting the task to failed."), although its partition was written. The DAG therefore
-  runs one night at a time (max_active_runs=1); the test still lets the first scheduled run
-  finish before the backfill, as on a deployment that was already running nightly.
+  Setting the task to failed."), although its partition was written. Scheduled runs go one
+  night at a time (the DAG's max_active_runs=1), but a backfill has its own limit (default
+  10), so the README's command passes ``--max-active-runs 1`` and so does this test; it still
+  lets the first scheduled run finish before the backfill, as on a deployment that was
+  already running nightly.
 * ``airflow backfill create`` can fail with ``sqlite3.OperationalError: database is
   locked`` when another component commits while it inserts the runs. Airflow then deletes
   the partial backfill, so the command is retried; it is created while the DAG is paused,
@@ -48,7 +50,8 @@ RUNS_TIMEOUT = 150
 
 
 def _backfill_create(env: dict[str, str], log_dir: Path, attempts: int = 4) -> None:
-    args = airflow_cmd("backfill", "create", "--dag-id", DAG_ID, "--from-date", FROM_DATE, "--to-date", TO_DATE)
+    args = airflow_cmd("backfill", "create", "--dag-id", DAG_ID, "--from-date", FROM_DATE, "--to-date", TO_DATE,
+                       "--max-active-runs", "1")
     for attempt in range(1, attempts + 1):
         done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         (log_dir / f"backfill-create-{attempt}.log").write_text(done.stdout + done.stderr)
@@ -116,6 +119,9 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
     assert [r["logical_date"][:10] for r in backfill_runs] == [d.isoformat() for d in DAYS]
     backfills = api.request("GET", f"/api/v2/backfills?dag_id={DAG_ID}")["backfills"]
     assert len(backfills) == 1 and backfills[0]["from_date"].startswith(FROM_DATE), backfills
+    assert backfills[0]["max_active_runs"] == 1, backfills
+    for earlier, later in zip(backfill_runs, backfill_runs[1:]):  # one night at a time
+        assert earlier["end_date"] <= later["start_date"], (earlier, later)
 
     storage = tmp_path / "local" / "storage"
     for day in DAYS:
