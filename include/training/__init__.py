@@ -1,1 +1,8 @@
-"""Retraining: training-set assembly from curated partitions, splits, and (later) models."""
+"""Retraining: training-set assembly from curated partitions, splits, models, gates, tracking."""
+
+import warnings
+
+# skops (MLflow's safe model format) looks up every ufunc name as an attribute of every loaded
+# module when it saves or loads a model; on Airflow's deprecated modules each lookup warns,
+# about 1,000 warnings per model. They say nothing about this package, so only those go.
+warnings.filterwarnings("ignore", message=r"The `airflow\.", category=FutureWarning, module=r"skops\.")
