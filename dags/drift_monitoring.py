@@ -37,7 +37,7 @@ RETRAIN_DAG_ID = "weekly_retraining"
     doc_md=__doc__,
     tags=["monitoring", "drift"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
                          title="Dataset"),
         "report": Param(False, type="boolean", title="Evidently report",
                         description="Render Evidently's HTML report for the window even without an alert."),

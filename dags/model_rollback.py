@@ -28,7 +28,7 @@ config = settings.get()
     doc_md=__doc__,
     tags=["registry"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
                          title="Dataset"),
         "target": Param("previous", type="string", pattern=r"^(previous|[1-9][0-9]*)$", title="Roll back to",
                         description="A version number, or 'previous' for the champion replaced last."),

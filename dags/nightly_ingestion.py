@@ -38,7 +38,7 @@ PERIOD = timedelta(days=1)  # the run due at 02:00 on D+1 covers [02:00 D, 02:00
     doc_md=__doc__,
     tags=["ingestion", "data-quality"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
                          title="Dataset", description="Contract of the data to ingest."),
         "date": Param(None, type=["null", "string"], format="date", pattern=r"^\d{4}-\d{2}-\d{2}$",
                       title="Partition date", description="YYYY-MM-DD; leave empty for the run's data interval."),

@@ -34,7 +34,7 @@ RETRAIN_DAG_ID = "weekly_retraining"
     doc_md=__doc__,
     tags=["monitoring", "performance"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
                          title="Dataset"),
         "window_days": Param(8, type="integer", minimum=2, maximum=365, title="Retraining window (days)",
                              description="Short by default: with the 7-day label delay an 8-day window trains "

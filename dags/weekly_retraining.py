@@ -41,7 +41,7 @@ config = settings.get()
                                 description="auto: promote when every gate passes; manual: wait for approval."),
         "force": Param(False, type="boolean", title="Force",
                        description="Promote without the minimum improvement; the hard gates still apply."),
-        "dataset": Param(config.dataset, type="string", enum=contract.available(config.contracts_dir),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
                          title="Dataset"),
         "evidence": Param({}, type="object", title="Evidence",
                           description="Set by the drift monitor: reason, window, drifted features, reports."),

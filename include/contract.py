@@ -170,6 +170,18 @@ def available(contracts_dir: Path) -> list[str]:
     return sorted(p.stem for p in Path(contracts_dir).glob("*.yaml"))
 
 
+def choices(settings) -> list[str]:
+    """The datasets the trigger forms offer, the configured default among them; otherwise the
+    DAGs would not import, with an error that names neither setting."""
+    names = available(settings.contracts_dir)
+    if settings.dataset not in names:
+        raise ContractError(
+            f"MLOPS_DATASET={settings.dataset!r} has no contract in MLOPS_CONTRACTS_DIR={settings.contracts_dir} "
+            f"(found {names or 'no *.yaml file'}): set MLOPS_DATASET to one of them, or add "
+            f"{settings.dataset}.yaml there")
+    return names
+
+
 def load(name: str, contracts_dir: Path | None = None) -> Contract:
     """Load and check the contract ``name`` (default folder: settings' contracts dir)."""
     if contracts_dir is None:

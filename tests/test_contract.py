@@ -158,3 +158,32 @@ def test_dataset_name_that_could_leave_the_contracts_folder(tmp_path, name):
     inner.mkdir()
     with pytest.raises(ContractError, match=re.escape(f"dataset name {name!r} is not a lower-case identifier")):
         contract.load(name, inner)
+
+
+def test_a_default_dataset_without_a_contract_is_refused_naming_both_settings(tmp_path):
+    from include import settings as settings_module
+
+    (tmp_path / "widgets.yaml").write_text((CONTRACTS_DIR / "breast_cancer.yaml").read_text())
+    ok = settings_module.load({"MLOPS_CONTRACTS_DIR": str(tmp_path), "MLOPS_DATASET": "widgets"})
+    assert contract.choices(ok) == ["widgets"]
+    # Pointing at a folder of your own replaces the shipped contracts, credit_applications too.
+    missing = settings_module.load({"MLOPS_CONTRACTS_DIR": str(tmp_path)})
+    with pytest.raises(ContractError, match=rf"MLOPS_DATASET='credit_applications' has no contract in "
+                                            rf"MLOPS_CONTRACTS_DIR={re.escape(str(tmp_path))} \(found \['widgets'\]\)"):
+        contract.choices(missing)
+
+
+def test_the_dags_name_the_settings_when_the_default_dataset_has_no_contract(tmp_path):
+    """What a user who sets MLOPS_CONTRACTS_DIR alone sees in the DAG import errors."""
+    import os
+    import subprocess
+    import sys
+
+    dags = Path(__file__).resolve().parent.parent / "dags"
+    env = {**os.environ, "MLOPS_CONTRACTS_DIR": str(tmp_path)}
+    code = ("from airflow.dag_processing.dagbag import DagBag; import sys; "
+            f"errors = DagBag({str(dags / 'nightly_ingestion.py')!r}).import_errors; "
+            "print(list(errors.values())[0] if errors else 'no error')")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "MLOPS_DATASET='credit_applications' has no contract in MLOPS_CONTRACTS_DIR" in done.stdout, \
+        done.stdout[-2000:] + done.stderr[-2000:]
