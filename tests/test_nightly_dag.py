@@ -80,11 +80,33 @@ def test_two_consecutive_nights_then_a_rerun_is_byte_identical(airflow_db, dag):
 def test_a_run_triggered_without_a_logical_date_ingests_the_day_before_it(airflow_db, dag):
     """``airflow dags trigger`` and the REST API create runs with no logical date and so no data
     interval; such a run ingests the day before it was triggered, as the UI form's default does."""
-    day = date(2026, 3, 20)
+    day = date(2026, 3, 25)  # a day no other test here ingests
     run = dag.test(logical_date=None, run_after=_logical(day) + timedelta(hours=3))
     assert run.logical_date is None and run.data_interval_end is None  # what the CLI creates
     assert str(run.state) == "success", {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert _partition_files("curated", "credit_applications", day)
+
+
+@pytest.mark.integration
+def test_a_broken_contract_fails_the_run_at_once_naming_the_key(airflow_db, use_env, tmp_path):
+    """A contract error is not transient: no retries (2, five minutes apart, for other errors)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import CONTRACTS_DIR
+
+    text = (CONTRACTS_DIR / "credit_applications.yaml").read_text()
+    (tmp_path / "credit_applications.yaml").write_text(text.replace("{dtype: float, min: 0, max: 60", "{dtype: flaot, "
+                                                                                                     "min: 0, max: 60"))
+    use_env(MLOPS_CONTRACTS_DIR=str(tmp_path))
+    broken = DagBag(str(DAGS / "nightly_ingestion.py")).dags[DAG_ID]
+    run = broken.test(logical_date=_logical(date(2026, 3, 22)))
+    (resolve,) = [ti for ti in run.get_task_instances() if ti.task_id == "resolve_partition"]
+    assert str(run.state) == "failed" and str(resolve.state) == "failed" and resolve.try_number == 1, resolve
+    from include import notify
+
+    (failure,) = [n for n in notify.read_outbox(date(2026, 3, 23), date(2026, 3, 23))
+                  if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id]
+    assert "employment_years" in failure["facts"]["error"] and "flaot" in failure["facts"]["error"], failure
 
 
 @pytest.mark.integration
