@@ -162,7 +162,7 @@ def monitor(onset: datetime, timeline: list[str]):
 def _earlier_champion(config) -> str | None:
     from include import registry
 
-    champion = registry.by_alias(registry.client(config), "credit_applications", registry.CHAMPION)
+    champion = registry.by_alias(registry.client(config), config.dataset, registry.CHAMPION)
     return None if champion is None else champion.version
 
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if (earlier := _earlier_champion(config)) is not None:
         # The story needs an empty registry: a rerun's first model would not beat the earlier
         # champion, and the drift trigger of these windows already fired (by design, once).
-        print(f"\nThe MLflow store already holds credit_applications v{earlier} as champion, from an earlier "
+        print(f"\nThe MLflow store already holds {config.dataset} v{earlier} as champion, from an earlier "
               f"run here. `make clean` deletes .local (Airflow DB, storage, MLflow store); then run "
               f"`make demo` again.")
         return 2

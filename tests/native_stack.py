@@ -188,7 +188,7 @@ class NativeStack:
 
     base_url: str  # Airflow's api-server (UI and REST)
     username: str
-    password: str
+    passwords: dict[str, str]  # of every simple auth manager user (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)
     api: Api  # logged in as ``username``
     env: dict[str, str]  # the environment of every Airflow process
     settings: object  # include.settings.Settings of the services, for library calls from the test
@@ -429,7 +429,7 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
             _forget_cached_store("aws_default")
             try:
                 yield NativeStack(
-                    base_url=base_url, username="admin", password=json.loads(password_file.read_text())["admin"],
+                    base_url=base_url, username="admin", passwords=json.loads(password_file.read_text()),
                     api=api, env=env, settings=settings_module.load(env), mlflow_uri=mlflow_uri,
                     s3_endpoint=s3_endpoint, bucket=bucket, topic_arn=topic_arn, queue_url=queue_url,
                     postgres_dsn=dsn, redis_url=f"redis://127.0.0.1:{redis_port}/0", log_dir=log_dir,

@@ -29,11 +29,8 @@ would not say whether the shift was found.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import simulate_days
@@ -115,6 +112,8 @@ class Story:
 
 
 def _gates_failed(story: Story, run_id: str) -> list[str]:
+    """The gates a weekly_retraining run of this module failed: every one trains up to LAST_DAY,
+    so its audit events are filed under that day."""
     from include import audit
 
     events = audit.read(LAST_DAY, LAST_DAY, settings=story.stack.settings)
@@ -232,15 +231,8 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
     simulate_days(credit, missing, settings=s)
     stack.wait_for(f"{RETRAIN} to be parsed", lambda: story.api.request("GET", f"/api/v2/dags/{RETRAIN}"), 180)
     before = registry.by_alias(client, DATASET, registry.CHAMPION)
-    passwords = json.loads((Path(stack.env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated")
-                           .read_text())
+    passwords = stack.passwords
     shots = Screenshots("native_stack")
-
-    def gate_failures(run_id: str) -> list[str]:
-        outcome = story.api.request("GET", f"/api/v2/dags/{RETRAIN}/dagRuns/{run_id}/taskInstances/"
-                                           "train_challenger/xcomEntries/return_value")["value"]
-        outcome = json.loads(outcome) if isinstance(outcome, str) else outcome
-        return [f"{g['name']}: {g['message']}" for g in outcome["gates"] if not g["passed"]]
 
     # 5. The trigger form: a retraining as of the morning after LAST_DAY (its 14-day window ends
     # on LAST_DAY), promoted automatically; the form also unpauses the DAG when the story did not.
@@ -255,7 +247,7 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
     assert run["triggering_user_name"] == "admin" and run["run_type"] == "manual", run
     assert datetime.fromisoformat(run["logical_date"]) == logical, run["logical_date"]  # the picker's value
     assert {k: run["conf"].get(k) for k in params} == params, run["conf"]  # the form sent what was typed
-    assert story.task_states(RETRAIN, ui_run)["promote"] == "success", gate_failures(ui_run)
+    assert story.task_states(RETRAIN, ui_run)["promote"] == "success", _gates_failed(story, ui_run)
     by_form = registry.by_alias(client, DATASET, registry.CHAMPION)
     assert by_form is not None and (before is None or by_form.version != before.version), (before, by_form)
     assert by_form.tags["promoted_by"] == "user:admin" and by_form.tags["promoted_in_run"] == ui_run
@@ -273,7 +265,7 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
         "conf": {"reason": "UI check: approval", "promotion_mode": "manual", "force": True, "window_days": 14}
     })["dag_run_id"]
     outcome = stack.wait_for("the approval request", lambda: asks_or_ends(manual_run), RUN_TIMEOUT)
-    assert outcome == "asks", (outcome, story.task_states(RETRAIN, manual_run), gate_failures(manual_run))
+    assert outcome == "asks", (outcome, story.task_states(RETRAIN, manual_run), _gates_failed(story, manual_run))
     # Airflow 3.3.2 race (see test_approval_live): an answer before the scheduler has handled the
     # parked worker's exit fails the resumed task. Wait, as a person would, for that record.
     parked = f"task_id=request_approval, run_id={manual_run}, "

@@ -92,18 +92,18 @@ def test_a_broken_contract_fails_the_run_at_once_naming_the_key(airflow_db, use_
     """A contract error is not transient: no retries (2, five minutes apart, for other errors)."""
     from airflow.dag_processing.dagbag import DagBag
 
+    from include import notify
     from tests.conftest import CONTRACTS_DIR
 
     text = (CONTRACTS_DIR / "credit_applications.yaml").read_text()
-    (tmp_path / "credit_applications.yaml").write_text(text.replace("{dtype: float, min: 0, max: 60", "{dtype: flaot, "
-                                                                                                     "min: 0, max: 60"))
+    typo = text.replace("employment_years: {dtype: float", "employment_years: {dtype: flaot")
+    assert typo != text
+    (tmp_path / "credit_applications.yaml").write_text(typo)
     use_env(MLOPS_CONTRACTS_DIR=str(tmp_path))
     broken = DagBag(str(DAGS / "nightly_ingestion.py")).dags[DAG_ID]
     run = broken.test(logical_date=_logical(date(2026, 3, 22)))
     (resolve,) = [ti for ti in run.get_task_instances() if ti.task_id == "resolve_partition"]
     assert str(run.state) == "failed" and str(resolve.state) == "failed" and resolve.try_number == 1, resolve
-    from include import notify
-
     (failure,) = [n for n in notify.read_outbox(date(2026, 3, 23), date(2026, 3, 23))
                   if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id]
     assert "employment_years" in failure["facts"]["error"] and "flaot" in failure["facts"]["error"], failure
