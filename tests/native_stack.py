@@ -5,7 +5,8 @@ PostgreSQL (Airflow's metadata DB, Celery's result backend, MLflow's backend sto
 notifications), an MLflow tracking server, and Airflow's api-server, scheduler, dag-processor,
 triggerer and one Celery worker. Every service is a subprocess on a free loopback port, in a
 session (process group) of its own; ``running_stack()`` stops them all in ``finally``, also on
-Ctrl-C, and prints the tails of their logs when the block fails. Logs stay under
+Ctrl-C, even a second one (``bash tests/interrupt_native_stack.sh`` checks that), and prints
+the tails of their logs when the block fails. Logs stay under
 ``<tmp_path>/logs``.
 
 MLflow serves the artifacts itself (``--serve-artifacts --artifacts-destination s3://...``),
