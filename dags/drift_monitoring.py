@@ -21,6 +21,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
 from mlops_plugins.drift_sensor import SustainedDriftSensor
+from mlops_plugins.failures import fail_fast
 from mlops_plugins.notifiers import RunFailedNotifier
 from mlops_plugins.trigger import WindowTriggerDagRunOperator
 
@@ -45,6 +46,7 @@ RETRAIN_DAG_ID = "weekly_retraining"
 )
 def drift_monitoring():
     @task
+    @fail_fast
     def land_capture(params=None, dag_run=None, data_interval_end=None) -> list[str]:
         """Simulator only: the scoring side's capture of the window's hours, when missing."""
         from include.drift.monitor import land_missing_capture
@@ -56,6 +58,7 @@ def drift_monitoring():
                                                                                     dag_run.run_after))
 
     @task
+    @fail_fast
     def check_drift(landed: list[str], params=None, dag_run=None, data_interval_end=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -80,6 +83,7 @@ def drift_monitoring():
                 "report": record.get("report"), "model_version": record["model_version"]}
 
     @task
+    @fail_fast
     def publish(summary: dict, params=None, dag_run=None) -> str | None:
         """Alert on drift or a data-quality incident, and redraw the drift plot."""
         from include.drift.monitor import publish_alert
@@ -107,6 +111,7 @@ def drift_monitoring():
     )
 
     @task
+    @fail_fast
     def record_trigger(conf: dict, params=None, dag_run=None) -> str:
         """Recorded before the trigger, so the cooldown holds even if this run dies after it."""
         from include.drift.monitor import record_retrain_trigger

@@ -14,6 +14,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from include import contract, settings
+from mlops_plugins.failures import fail_fast
 from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
@@ -38,6 +39,7 @@ config = settings.get()
 )
 def model_rollback():
     @task
+    @fail_fast
     def roll_back(params=None, dag_run=None, ti=None) -> dict:
         from include import promotion
         from include.run_target import RunParamsError

@@ -20,6 +20,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
 from mlops_plugins.landing_sensor import LandingPartitionSensor
+from mlops_plugins.failures import fail_fast
 from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
@@ -48,19 +49,15 @@ PERIOD = timedelta(days=1)  # the run due at 02:00 on D+1 covers [02:00 D, 02:00
 )
 def nightly_ingestion():
     @task
+    @fail_fast
     def resolve_partition(params=None, dag_run=None, data_interval_start=None) -> list[dict]:
         """Turn the Params and the data interval into a validated dataset + date, one entry per feed."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from include.run_target import interval_start, resolve
 
-        from include.contract import ContractError
-        from include.run_target import RunParamsError, interval_start, resolve
-
-        try:
-            return resolve(params, interval_start(data_interval_start, dag_run.run_after, PERIOD)).per_feed()
-        except (RunParamsError, ContractError) as exc:
-            raise AirflowFailException(str(exc)) from None  # a retry cannot fix a bad trigger or contract
+        return resolve(params, interval_start(data_interval_start, dag_run.run_after, PERIOD)).per_feed()
 
     @task
+    @fail_fast
     def land_simulated_data(targets: list[dict]) -> list[str]:
         """Stand in for the client's producer on the embedded defaults; skipped in production."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -74,21 +71,17 @@ def nightly_ingestion():
         return land_day(contract.load(run.dataset), run.day, settings=config)
 
     @task(outlets=[CURATED], retries=0)
+    @fail_fast
     def ingest_feed(target: dict, outlet_events=None) -> dict:
         """Validate one feed's partition and publish curated + quarantine + report."""
         from airflow.sdk import Asset
-        from airflow.sdk.exceptions import AirflowFailException
 
         from include import storage
-        from include.ingestion.partition import BatchRejected, ingest_partition
+        from include.ingestion.partition import ingest_partition
         from include.run_target import RunTarget
 
         run, feed = RunTarget.from_dict(target), target["feed"]
-        try:
-            report = ingest_partition(contract.load(run.dataset), feed, run.day, dry_run=run.dry_run)
-        except BatchRejected as exc:
-            # Retrying cannot fix the data: fail at once with the checks that failed.
-            raise AirflowFailException(str(exc)) from None
+        report = ingest_partition(contract.load(run.dataset), feed, run.day, dry_run=run.dry_run)
         if not run.dry_run:
             uri = storage.describe(storage.path("curated", feed))
             outlet_events[CURATED].add(Asset(uri=uri, name=f"curated_{feed}"), extra={
@@ -97,6 +90,7 @@ def nightly_ingestion():
                 "quarantine_reasons": report["quarantine_reasons"]}
 
     @task
+    @fail_fast
     def summarize(results: list[dict], targets: list[dict]) -> dict:
         """One line per feed in the log, and the same facts as the run's return value."""
         run = targets[0]

@@ -18,6 +18,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
+from mlops_plugins.failures import fail_fast
 from mlops_plugins.notifiers import RunFailedNotifier
 from mlops_plugins.trigger import WindowTriggerDagRunOperator
 
@@ -43,6 +44,7 @@ RETRAIN_DAG_ID = "weekly_retraining"
 )
 def performance_monitoring():
     @task.short_circuit(ignore_downstream_trigger_rules=True)
+    @fail_fast
     def check_performance(params=None, dag_run=None, data_interval_end=None) -> dict | bool:
         """The cohort's realized AUC; continues to the trigger only when it is below the floor."""
         from include.drift.performance import cohort_for, realized
@@ -56,6 +58,7 @@ def performance_monitoring():
         return result if result.get("below_floor") else False
 
     @task
+    @fail_fast
     def alert(result: dict, params=None, dag_run=None) -> dict:
         from include.drift.monitor import performance_alert
 

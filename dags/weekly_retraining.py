@@ -19,6 +19,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
 from mlops_plugins.approval import AuditedApprovalOperator
+from mlops_plugins.failures import fail_fast
 from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
@@ -49,35 +50,26 @@ config = settings.get()
 )
 def weekly_retraining():
     @task(retries=0)
+    @fail_fast
     def resolve_request(params=None, dag_run=None, data_interval_end=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from include.run_target import RunParamsError, interval_end
+        from include.run_target import interval_end
         from include.training.request import resolve
 
-        try:
-            return resolve(params, run_type=dag_run.run_type, interval_end=interval_end(data_interval_end,
-                                                                                     dag_run.run_after),
-                           triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
-        except RunParamsError as exc:
-            raise AirflowFailException(str(exc)) from None  # a retry cannot fix a bad trigger
+        return resolve(params, run_type=dag_run.run_type, interval_end=interval_end(data_interval_end,
+                                                                                 dag_run.run_after),
+                       triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
 
     @task
+    @fail_fast
     def train_challenger(request: dict, dag_run=None) -> dict:
         """Train, evaluate against the champion, run every gate, register, audit."""
-        from airflow.sdk.exceptions import AirflowFailException
-
         from include.training.challenger import train_challenger as train
-        from include.training.dataset import TrainingDataError
         from include.training.request import RetrainRequest
 
         r = RetrainRequest(**request)
-        try:
-            outcome = train(contract.load(r.dataset), end=r.end_date, window_days=r.window_days, force=r.force,
-                            reason=r.reason, actor=r.actor, dag_run_id=dag_run.run_id,
-                            created=dag_run.run_after.isoformat())
-        except TrainingDataError as exc:
-            raise AirflowFailException(str(exc)) from None  # too little matured data: a retry finds the same
+        outcome = train(contract.load(r.dataset), end=r.end_date, window_days=r.window_days, force=r.force,
+                        reason=r.reason, actor=r.actor, dag_run_id=dag_run.run_id,
+                        created=dag_run.run_after.isoformat())
         for step in outcome.steps:
             print(f"step {step['step']}: {step['seconds']:.1f} s")
         for gate in outcome.gates:
@@ -85,6 +77,7 @@ def weekly_retraining():
         return outcome.as_dict()
 
     @task.branch
+    @fail_fast
     def choose_path(outcome: dict, request: dict) -> str:
         if not outcome["gates_passed"]:
             return "record_rejection"
@@ -104,6 +97,7 @@ def weekly_retraining():
 
     # Plain all_success: a branch skip or a "Reject" in the approval step skips promotion.
     @task
+    @fail_fast
     def promote(outcome: dict, request: dict, approval: dict | None = None, dag_run=None, ti=None) -> dict:
         from include import promotion
 
@@ -112,6 +106,7 @@ def weekly_retraining():
                                  approver=f"user:{approver}" if approver else None)
 
     @task
+    @fail_fast
     def record_rejection(outcome: dict, request: dict, dag_run=None, ti=None) -> dict:
         from include import promotion
 

@@ -16,13 +16,14 @@ from datetime import date, datetime
 
 from include import settings as settings_module
 from include import storage
+from include.errors import MlopsError
 
 EVENT_TYPES = ("registered", "gate_result", "promoted", "rejected", "approval_requested", "approved", "declined",
                "rollback", "alias_change", "deleted", "archived", "drift_detected", "retrain_triggered")
 REQUIRED = ("type", "time", "actor", "dag_run_id", "model")
 
 
-class AuditError(ValueError):
+class AuditError(MlopsError, ValueError):
     """An audit event is malformed; the message names the field."""
 
 

@@ -28,6 +28,7 @@ from datetime import date
 
 from include import settings as settings_module
 from include import storage
+from include.errors import MlopsError
 
 KINDS = ("promoted", "rejected", "approval_requested", "approved", "declined", "rollback",
          "drift_alert", "data_quality_alert", "retrain_triggered", "performance_alert", "run_failed")
@@ -35,7 +36,7 @@ SUBJECT_LIMIT = 100  # characters, SNS's limit on Subject
 MESSAGE_LIMIT = 256 * 1024  # bytes, SNS's limit on a message (body and attributes)
 
 
-class NotifyError(RuntimeError):
+class NotifyError(MlopsError, RuntimeError):
     """A notification could not be delivered; the message names the destination and the cause."""
 
 

@@ -12,14 +12,44 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include import settings as settings_module
+from include.errors import MlopsError, PermanentError
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 GATES_TAG = "gates_passed"  # every gate passed: may be promoted
 HARD_GATES_TAG = "hard_gates_passed"  # the gates that do not depend on the champion passed: may be rolled back to
 
 
-class RegistryError(RuntimeError):
+class RegistryError(MlopsError, RuntimeError):
     """The registry refused or could not be reached; the message names the URI and model."""
+
+
+class RegistryUnreachable(RegistryError, PermanentError):
+    """No tracking server answers at the configured URI: a retry minutes later rarely finds one,
+    so the task fails at once, naming the URI, instead of waiting out MLflow's retries twice."""
+
+
+def _probe(settings: settings_module.Settings) -> None:
+    """Fail in seconds when an http(s) tracking server does not answer (refused, unknown host,
+    dropped, or hung), before MLflow's client retries and waits on it. Any HTTP answer counts,
+    an error status included: a proxy asking for credentials is a server that answers."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.mlflow_tracking_uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    shown = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
+    timeout = settings.mlflow_connect_timeout_seconds
+    try:
+        urllib.request.urlopen(f"{shown.rstrip('/')}/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise RegistryUnreachable(
+            f"MLflow tracking server at {shown} is unreachable ({reason}); check MLFLOW_TRACKING_URI and that the "
+            f"server runs (probed for {timeout:g} s: MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS)") from None
 
 
 @dataclass(frozen=True)
@@ -38,7 +68,10 @@ def client(settings: settings_module.Settings | None = None):
     """An MlflowClient on the configured tracking and registry store."""
     from mlflow import MlflowClient
 
-    uri = (settings or settings_module.get()).mlflow_tracking_uri
+    s = settings or settings_module.get()
+    settings_module.mlflow_http_limits()
+    _probe(s)
+    uri = s.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -49,7 +82,10 @@ def use(settings: settings_module.Settings | None = None) -> None:
     store. Both URIs: an unset registry URI follows the tracking one, a set one does not."""
     import mlflow
 
-    uri = (settings or settings_module.get()).mlflow_tracking_uri
+    s = settings or settings_module.get()
+    settings_module.mlflow_http_limits()
+    _probe(s)
+    uri = s.mlflow_tracking_uri
     with settings_module.environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 from include import contract as contract_module
 from include import settings as settings_module
+from include.errors import PermanentError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class RunParamsError(ValueError):
+class RunParamsError(PermanentError, ValueError):
     """A trigger parameter is invalid; the message names it and the accepted values."""
 
 

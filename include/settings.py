@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from include.errors import PermanentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class SettingsError(ValueError):
+class SettingsError(PermanentError, ValueError):
     """A configuration value is malformed; the message names the variable."""
 
 
@@ -53,10 +55,24 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MLOPS_NOTIFY_SNS_TOPIC_ARN", "",
              "SNS topic for promotions, rejections, approvals and alerts (empty: one JSON file each under <storage root>/notifications)."),
     Variable("MLOPS_NOTIFY_CONN_ID", "aws_default", "Airflow connection used to publish to the SNS topic."),
+    Variable("MLOPS_THREADS", "1",
+             "BLAS/OpenMP threads of training and scoring (1 to 64). A fixed count makes the same data give the "
+             "same model on any machine; the latency gate measures scoring on this many."),
+    Variable("MLOPS_SEARCH_CANDIDATES", "",
+             "How many candidates of the fixed search plan a retraining fits (empty: all 11; make demo: 4)."),
     Variable("MLFLOW_TRACKING_URI", "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db", "MLflow tracking and registry store."),
     Variable("MLOPS_MLFLOW_ARTIFACT_ROOT", "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
              "Artifact location given to experiments this package creates (s3://... in production)."),
+    Variable("MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", "5",
+             "An http(s) tracking server that does not answer within this long fails the task at once, naming "
+             "the URI (0.5 to 60)."),
 )
+
+# MLflow's own HTTP client retries a refused connection 7 times with backoff (4-5 minutes) and waits
+# 120 s for an answer. Defaults for processes that did not set them: a few quick retries, and an
+# answer within a minute (large artifact uploads stream within it).
+MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 
 SCENARIOS = ("stable", "income_shift", "employment_bimodal", "concept_drift", "data_quality_incident")
 
@@ -83,6 +99,9 @@ class Settings:
     notify_conn_id: str
     mlflow_tracking_uri: str
     mlflow_artifact_root: str
+    threads: int = 1
+    search_candidates: int | None = None  # None: the whole plan
+    mlflow_connect_timeout_seconds: float = 5.0
 
 
 def _number(env: dict[str, str], name: str, default: str, low: float, high: float, kind=int):
@@ -160,6 +179,10 @@ def load(env: dict[str, str] | None = None) -> Settings:
         or f"sqlite:///{local_dir / 'mlflow' / 'mlflow.db'}",
         mlflow_artifact_root=env.get("MLOPS_MLFLOW_ARTIFACT_ROOT", "").strip()
         or (local_dir / "mlflow" / "artifacts").as_uri(),
+        threads=_number(env, "MLOPS_THREADS", "1", 1, 64),
+        search_candidates=(_number(env, "MLOPS_SEARCH_CANDIDATES", "", 1, 1000)
+                           if env.get("MLOPS_SEARCH_CANDIDATES", "").strip() else None),
+        mlflow_connect_timeout_seconds=_number(env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", "5", 0.5, 60, kind=float),
     )
 
 
@@ -176,6 +199,13 @@ def environment_kept(*names: str):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def mlflow_http_limits() -> None:
+    """Give MLflow's HTTP client this package's bounded retries and timeout (``MLFLOW_HTTP_DEFAULTS``)
+    unless the process set its own: MLflow reads them from the environment at each request."""
+    for name, value in MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 @lru_cache(maxsize=1)

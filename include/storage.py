@@ -17,13 +17,14 @@ from datetime import date
 from airflow.sdk import ObjectStoragePath
 
 from include import settings as settings_module
+from include.errors import MlopsError
 
 ZONES = ("landing", "curated", "quarantine", "capture")
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,254}$")
 _S3_ACTION = {"read": "s3:GetObject", "write": "s3:PutObject", "list": "s3:ListBucket", "delete": "s3:DeleteObject"}
 
 
-class StorageError(RuntimeError):
+class StorageError(MlopsError, RuntimeError):
     """A storage operation failed; the message names the URI and the cause."""
 
 

@@ -107,14 +107,72 @@ def test_using_a_store_does_not_change_the_configuration_of_the_process(tmp_path
     assert "other.db" not in settings_module.load().mlflow_tracking_uri
 
 
-def test_an_unreachable_registry_names_its_uri(monkeypatch):
-    import socket
+def test_a_registry_refusing_a_call_names_its_uri_and_the_call(store):
+    """An MLflow error (here: an unknown version) becomes a RegistryError saying where and what."""
+    with pytest.raises(registry.RegistryError, match=rf"MLflow registry at sqlite:///.*: cannot read version 99 of "
+                                                     rf"{NAME}"):
+        registry.get(store, NAME, "99")
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    s = settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"})
-    with pytest.raises(registry.RegistryError, match=rf"MLflow registry at http://127.0.0.1:{port}"):
-        registry.get(registry.client(s), NAME, "1")
+
+# ------------------------------------------------------------------ an unreachable tracking server
+
+def test_a_refused_tracking_server_fails_at_once_naming_the_uri(monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    s = settings_module.load({"MLFLOW_TRACKING_URI": f"http://robot:secret@127.0.0.1:{port}/"})
+    started = time.monotonic()
+    with pytest.raises(registry.RegistryUnreachable, match=rf"at http://127\.0\.0\.1:{port}/ is unreachable") as info:
+        registry.client(s)
+    assert time.monotonic() - started < 5 and "secret" not in str(info.value)
+    with pytest.raises(registry.RegistryUnreachable):
+        registry.use(s)
+
+
+def test_a_hung_tracking_server_fails_within_the_probe_timeout():
+    import socket
+    import time
+
+    with socket.socket() as hung:  # accepts connections (the kernel's backlog), never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        s = settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{hung.getsockname()[1]}",
+                                  "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS": "1"})
+        started = time.monotonic()
+        with pytest.raises(registry.RegistryUnreachable, match="timed out.*probed for 1 s"):
+            registry.client(s)
+        assert time.monotonic() - started < 10
+
+
+def test_an_answering_server_passes_the_probe_whatever_its_status():
+    """A proxy that asks for credentials (401) or a server without /health (404) is reachable."""
+    import http.server
+    import threading
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        registry.client(settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{server.server_port}"}))
+    finally:
+        server.shutdown()
+
+
+def test_mlflow_http_retries_are_bounded_unless_the_process_set_its_own(monkeypatch):
+    import os
+
+    for name in settings_module.MLFLOW_HTTP_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    settings_module.mlflow_http_limits()
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2" and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"

@@ -164,3 +164,25 @@ def test_the_rollback_form_refuses_a_missing_reason_and_a_malformed_target(conf,
     with pytest.raises(ParamValidationError, match=message):
         params.update(conf)
         params.validate()
+
+
+@pytest.mark.integration
+def test_an_unreachable_tracking_server_fails_the_training_task_at_once_naming_it(curated, use_env):
+    """No waiting out MLflow's client retries, and no task retry multiplying them: a permanent
+    error. (`python -m bench unreachable_registry` times it against MLflow's own defaults.)"""
+    import socket
+
+    from include import notify
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    use_env(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}")
+    run_after = datetime(2026, 4, 13, 3, tzinfo=timezone.utc)
+    run = _dag().test(logical_date=run_after, run_conf={"reason": "server down", "window_days": 14})
+    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "train_challenger"]
+    assert (str(run.state), str(ti.state), ti.try_number) == ("failed", "failed", 1)
+    (failure,) = [n for n in notify.read_outbox(run_after.date(), run_after.date()) if n["kind"] == "run_failed"]
+    error = failure["facts"]["error"]
+    assert f"http://127.0.0.1:{port} is unreachable" in error and "not retried" in error, error
+    print(f"train_challenger failed in {(ti.end_date - ti.start_date).total_seconds():.1f} s")

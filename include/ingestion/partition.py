@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from include import settings as settings_module
 from include import storage
 from include.contract import Contract
+from include.errors import PermanentError
 from include.ingestion import commit
 from include.ingestion.reader import read_partition
 from include.ingestion.validate import ValidationResult, validate
@@ -23,7 +24,7 @@ from include.ingestion.validate import ValidationResult, validate
 REPORT_VERSION = 1
 
 
-class BatchRejected(RuntimeError):
+class BatchRejected(PermanentError, RuntimeError):
     """A batch-level check failed; the curated zone was left untouched."""
 
     def __init__(self, message: str, report: dict):

@@ -17,11 +17,12 @@ import pandas as pd
 from include import settings as settings_module
 from include import storage
 from include.contract import Contract
+from include.errors import PermanentError
 from include.ingestion import commit
 from include.ingestion.partition import partition_window, read_curated
 
 
-class TrainingDataError(RuntimeError):
+class TrainingDataError(PermanentError, RuntimeError):
     """Too little or no matured data in the window; the message names the numbers."""
 
 

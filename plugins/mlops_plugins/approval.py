@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+from mlops_plugins.failures import permanent_errors_fail_now
+
 
 class AuditedApprovalOperator(ApprovalOperator):
     """``outcome_task_id`` / ``request_task_id``: the tasks whose XComs hold the challenger's
@@ -29,8 +31,9 @@ class AuditedApprovalOperator(ApprovalOperator):
 
         outcome, request = self._inputs(context)
         hours = self.response_timeout.total_seconds() / 3600 if self.response_timeout else 0
-        promotion.approval_requested(outcome, request, dag_run_id=context["run_id"], task=self.task_id,
-                                     timeout_hours=hours)
+        with permanent_errors_fail_now():
+            promotion.approval_requested(outcome, request, dag_run_id=context["run_id"], task=self.task_id,
+                                         timeout_hours=hours)
         return super().execute(context)
 
     def execute_complete(self, context, event):
@@ -42,7 +45,8 @@ class AuditedApprovalOperator(ApprovalOperator):
         chosen = (event.get("chosen_options") or [None])[0]
         responder = (event.get("responded_by_user") or {}).get("name")
         responded_at = event.get("responded_at") or datetime.now(timezone.utc)
-        promotion.approval_answered(outcome, request, approved=chosen == self.APPROVE, responder=responder,
-                                    responded_at=responded_at.isoformat() if hasattr(responded_at, "isoformat")
-                                    else str(responded_at), dag_run_id=context["run_id"], task=self.task_id)
+        with permanent_errors_fail_now():
+            promotion.approval_answered(outcome, request, approved=chosen == self.APPROVE, responder=responder,
+                                        responded_at=responded_at.isoformat() if hasattr(responded_at, "isoformat")
+                                        else str(responded_at), dag_run_id=context["run_id"], task=self.task_id)
         return super().execute_complete(context, event)

@@ -15,6 +15,8 @@ from datetime import datetime
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSkipException
 
+from mlops_plugins.failures import permanent_errors_fail_now
+
 
 class SustainedDriftSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("dataset", "window_end")
@@ -32,7 +34,8 @@ class SustainedDriftSensor(BaseSensorOperator):
         from include.drift import monitor
 
         end = datetime.fromisoformat(self.window_end)
-        decision = monitor.decide(contract.load(self.dataset), end)
+        with permanent_errors_fail_now():
+            decision = monitor.decide(contract.load(self.dataset), end)
         if not decision.retrain:
             raise AirflowSkipException(f"no retraining: {decision.reason}")
         active = 0 if decision.already_triggered else context["ti"].get_dr_count(

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from mlops_plugins.failures import permanent_errors_fail_now
+
 
 class LandingPartitionSensor(BaseSensorOperator):
     """Succeeds when every feed of the run's dataset has at least one data file landed
@@ -36,7 +38,8 @@ class LandingPartitionSensor(BaseSensorOperator):
         return missing
 
     def poke(self, context) -> bool:
-        missing = self._missing()
+        with permanent_errors_fail_now():
+            missing = self._missing()
         if missing:
             self.log.info("waiting for data files in: %s", ", ".join(missing))
         return not missing
