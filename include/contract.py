@@ -7,6 +7,10 @@ maturity delay), the AUC floor and the features monitoring treats as critical.
 A contract yields one or two *feeds*, each a landed stream validated on its own:
 the events feed (``landing/<name>/``) and, when labels arrive separately, the label feed
 (``landing/<name>_labels/``) made of the primary key, the outcome timestamp and the target.
+
+A column's key is its name everywhere downstream (curated files, model inputs, capture, drift
+reports) and must be a lower-case identifier; ``source:`` gives the header as it arrives in
+landed files when the producer writes it otherwise (``LIMIT_BAL``, ``Application Time``).
 """
 
 from __future__ import annotations
@@ -16,12 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from include.errors import PermanentError
+
 DTYPES = ("string", "int", "float", "bool", "timestamp", "category")
 ROLES = ("id", "event_timestamp", "feature", "target", "protected", "not_a_feature")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+NUMERIC_DTYPES = ("int", "float", "bool")  # what a model and the drift monitor read as numbers
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+_NAME_RULE = "[a-z][a-z0-9_]*, at most 64 characters"
+SOURCE_MAX_CHARS = 256
+# Columns the reader adds to every landed table (include/ingestion/reader.py): a header with one
+# of these names would collide with them.
+_RESERVED_SOURCES = ("_source_file", "_source_row")
 
 
-class ContractError(ValueError):
+class ContractError(PermanentError, ValueError):
     """A contract file is malformed; the message names the file and the field."""
 
 
@@ -36,6 +48,11 @@ class Column:
     allowed: tuple[Any, ...] | None = None
     max_null_rate: float | None = None
     description: str = ""
+    source: str = ""  # the header in landed files; empty means the same as the name
+
+    def __post_init__(self):
+        if not self.source:
+            object.__setattr__(self, "source", self.name)
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,16 @@ class Feed:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """The headers landed files carry, in column order (what the schema checks compare)."""
+        return tuple(c.source for c in self.columns)
+
+    @property
+    def names_by_source(self) -> dict[str, str]:
+        """Landed header -> contract name, to rename a landed table once its schema is checked."""
+        return {c.source: c.name for c in self.columns}
+
 
 @dataclass(frozen=True)
 class Labels:
@@ -77,6 +104,7 @@ class Labels:
     delivery: str  # "inline" (in the events feed) or "separate" (own feed)
     maturity_days: int
     observed_timestamp: str | None = None  # separate feed: when the outcome became known
+    observed_timestamp_source: str | None = None  # its header in landed label files (default: the name)
     positive_value: Any = 1
     limits: BatchLimits = field(default_factory=lambda: BatchLimits(min_rows=0))
 
@@ -126,7 +154,20 @@ class Contract:
 
     @property
     def features(self) -> tuple[str, ...]:
+        """The model's inputs, in contract order: ids, timestamps, the target and protected
+        attributes never are."""
         return self.by_role("feature")
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        """Features the models and the drift monitor treat as numbers (ints, floats and bools,
+        a bool as 0/1), in contract order."""
+        return tuple(c.name for c in self.columns if c.role == "feature" and c.dtype in NUMERIC_DTYPES)
+
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        """Features treated as categories (categories and free text, compared as text)."""
+        return tuple(c.name for c in self.columns if c.role == "feature" and c.dtype not in NUMERIC_DTYPES)
 
     @property
     def protected(self) -> tuple[str, ...]:
@@ -135,6 +176,17 @@ class Contract:
     @property
     def target(self) -> str:
         return self.labels.column
+
+    def outcome(self, frame):
+        """The label of each row as 1 (the contract's ``positive_value``, e.g. defaulted) or 0:
+        what every model, metric and monitor reads as the positive class. Rows must be labelled."""
+        import numpy as np
+
+        labels = frame[self.target]
+        if labels.isna().any():
+            raise ValueError(f"{int(labels.isna().sum())} of {len(labels)} rows have no {self.target!r}: "
+                             "only labelled rows have an outcome")
+        return (labels.to_numpy(dtype=object) == self.labels.positive_value).astype(np.int64)
 
     @property
     def label_feed_name(self) -> str:
@@ -150,7 +202,8 @@ class Contract:
         if self.labels.delivery != "separate":
             return None
         by_name = {c.name: c for c in self.columns}
-        observed = Column(self.labels.observed_timestamp, "timestamp", role="event_timestamp")
+        observed = Column(self.labels.observed_timestamp, "timestamp", role="event_timestamp",
+                          source=self.labels.observed_timestamp_source or "")
         columns = tuple(by_name[k] for k in self.primary_key) + (observed, by_name[self.labels.column])
         return Feed(self.label_feed_name, columns, self.primary_key, observed.name, self.labels.limits, self.extra_columns)
 
@@ -196,6 +249,28 @@ def load(name: str, contracts_dir: Path | None = None) -> Contract:
             f"unknown dataset {name!r}: no contract file {path}; known: {', '.join(available(contracts_dir)) or 'none'}"
         )
     return parse(path)
+
+
+def suggest_name(header: str) -> str:
+    """A lower-case identifier for a landed header (``default.payment.next.month`` ->
+    ``default_payment_next_month``), offered when a contract uses the header as a column key."""
+    name = re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_")
+    if not re.match(r"[a-z]", name):
+        name = f"column_{name}".rstrip("_")
+    return name[:64].rstrip("_")
+
+
+def _yaml_scalar(text: str) -> str:
+    """``text`` as a YAML value that reads back as the same string: plain if it can be, else quoted."""
+    import json
+
+    import yaml
+
+    try:
+        plain = yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        plain = False
+    return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def parse(path: Path) -> Contract:
@@ -274,10 +349,35 @@ class _Parser:
             raise self.fail(where, f"min_rows {limits.min_rows} > max_rows {limits.max_rows}")
         return limits
 
-    def column(self, name: str, doc: Any) -> Column:
+    def source(self, doc: dict, key: str, where: str, default: str | None) -> str | None:
+        """A header as it arrives in landed files: any one-line text, matched exactly."""
+        if key not in doc:
+            return default
+        value, where = doc[key], f"{where}.{key}"
+        if value is None or value == "":
+            raise self.fail(where, "is empty; give the header as it arrives in landed files, or drop the key")
+        if not isinstance(value, str):
+            raise self.fail(where, f"expected the header as a string, got {type(value).__name__} {value!r} "
+                                   "(quote it in the YAML)")
+        if "\n" in value or "\r" in value:
+            raise self.fail(where, f"{value!r} contains a line break; a header is one line")
+        if value != value.strip():
+            raise self.fail(where, f"{value!r} has leading or trailing whitespace; write the header without it")
+        if len(value) > SOURCE_MAX_CHARS:
+            raise self.fail(where, f"is {len(value)} characters long; at most {SOURCE_MAX_CHARS}")
+        if value in _RESERVED_SOURCES:
+            raise self.fail(where, f"{value!r} is a column the reader adds to every landed table "
+                                   f"({', '.join(_RESERVED_SOURCES)})")
+        return value
+
+    def column(self, name: Any, doc: Any) -> Column:
         where = f"columns.{name}"
-        if not _NAME.match(str(name)):
-            raise self.fail(where, "column names must be lower-case identifiers")
+        if not isinstance(name, str) or not _NAME.match(name):
+            rule = f"column names must be lower-case identifiers ({_NAME_RULE})"
+            if not isinstance(name, str):
+                raise self.fail(where, f"{rule}; YAML read this key as {type(name).__name__} {name!r}: name the "
+                                       f"column e.g. {suggest_name(str(name))} and add source: with the header in quotes")
+            raise self.fail(where, f"{rule}; name it e.g. {suggest_name(name)} and add source: {_yaml_scalar(name)}")
         doc = self.mapping(doc, where)
         unknown = set(doc) - (set(Column.__dataclass_fields__) - {"name"})
         if unknown:
@@ -301,8 +401,18 @@ class _Parser:
             name=name, dtype=dtype, role=role, nullable=bool(doc.get("nullable", False)), min=low, max=high,
             allowed=tuple(allowed) if allowed is not None else None,
             max_null_rate=self.number(doc, "max_null_rate", where, None, 0, 1),
-            description=str(doc.get("description", "")),
+            description=str(doc.get("description", "")), source=self.source(doc, "source", where, name),
         )
+
+    def unique_sources(self, columns: tuple[Column, ...]) -> None:
+        """Each landed header feeds one column, or renaming a landed table would be ambiguous."""
+        seen: dict[str, str] = {}
+        for c in columns:
+            if c.source in seen:
+                where = f"columns.{c.name}" + (".source" if c.source != c.name else "")
+                raise self.fail(where, f"the header {c.source!r} is already the source of columns.{seen[c.source]}; "
+                                       "a landed header feeds one column")
+            seen[c.source] = c.name
 
     def contract(self, doc: Any) -> Contract:
         doc = self.mapping(doc, "top level")
@@ -310,6 +420,7 @@ class _Parser:
         if name != self.path.stem:
             raise self.fail("name", f"{name!r} must equal the file name {self.path.stem!r}")
         columns = tuple(self.column(n, d) for n, d in self.mapping(doc.get("columns"), "columns").items())
+        self.unique_sources(columns)
         names = {c.name for c in columns}
         pk = tuple(doc.get("primary_key") or ())
         if not pk or not set(pk) <= names:
@@ -327,10 +438,23 @@ class _Parser:
         observed = labels_doc.get("observed_timestamp")
         if delivery == "separate" and (not observed or not _NAME.match(observed) or observed in names):
             raise self.fail("labels.observed_timestamp", "a separate label feed needs a new timestamp column name")
+        observed_source = self.source(labels_doc, "observed_timestamp_source", "labels", None)
+        if observed_source is not None and delivery != "separate":
+            raise self.fail("labels.observed_timestamp_source",
+                            "only a separate label feed (delivery: separate) has an observed timestamp column")
+        if delivery == "separate":
+            # The parser creates this column, so its header is checked against the label feed's others here.
+            label_sources = {c.source: c.name for c in columns if c.name in (*pk, target)}
+            header = observed_source or observed
+            if header in label_sources:
+                where = "labels.observed_timestamp" + ("_source" if observed_source else "")
+                raise self.fail(where, f"the header {header!r} is already the source of "
+                                       f"columns.{label_sources[header]} in the label feed; a landed header feeds one column")
         labels = Labels(
             column=target, delivery=delivery,
             maturity_days=int(self.number(labels_doc, "maturity_days", "labels", 0, 0, 3650)),
-            observed_timestamp=observed, positive_value=labels_doc.get("positive_value", 1),
+            observed_timestamp=observed, observed_timestamp_source=observed_source or observed,
+            positive_value=labels_doc.get("positive_value", 1),
             limits=self.limits(labels_doc.get("batch"), "labels.batch", BatchLimits(min_rows=0)),
         )
         model = self.mapping(doc.get("model") or {}, "model")

@@ -15,8 +15,8 @@ from include.contract import ContractError
 from tests.conftest import CONTRACTS_DIR, CREDIT_EVENT_COLUMNS
 
 
-def test_both_shipped_contracts_load():
-    assert contract.available(CONTRACTS_DIR) == ["breast_cancer", "credit_applications"]
+def test_the_shipped_contracts_load():
+    assert contract.available(CONTRACTS_DIR) == ["breast_cancer", "card_defaults", "credit_applications"]
     for name in contract.available(CONTRACTS_DIR):
         loaded = contract.load(name, CONTRACTS_DIR)
         assert loaded.name == name
@@ -147,7 +147,7 @@ def test_unknown_dataset_lists_the_known_ones():
     message = str(info.value)
     assert "unknown dataset 'mortgages'" in message
     assert str(CONTRACTS_DIR / "mortgages.yaml") in message
-    assert message.endswith("known: breast_cancer, credit_applications")
+    assert message.endswith("known: breast_cancer, card_defaults, credit_applications")
 
 
 @pytest.mark.parametrize("name", ["../credit_applications", "../../etc/passwd", "credit/../breast_cancer", ""])
@@ -187,3 +187,164 @@ def test_the_dags_name_the_settings_when_the_default_dataset_has_no_contract(tmp
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert "MLOPS_DATASET='credit_applications' has no contract in MLOPS_CONTRACTS_DIR" in done.stdout, \
         done.stdout[-2000:] + done.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- source headers
+
+SOURCED = """\
+name: loans
+primary_key: [id]
+event_timestamp: application_time
+columns:
+  id: {dtype: string, role: id, source: ID}
+  application_time: {dtype: timestamp, role: event_timestamp, source: Application Time}
+  limit_bal: {dtype: float, min: 0, source: LIMIT_BAL}
+  age: {dtype: int, min: 18, max: 100}
+  default_payment_next_month: {dtype: int, role: target, allowed: [0, 1], source: default.payment.next.month}
+labels: {column: default_payment_next_month}
+"""
+
+
+def test_columns_keep_their_names_and_match_landed_headers_by_source(tmp_path):
+    (tmp_path / "loans.yaml").write_text(SOURCED)
+    loans = contract.load("loans", tmp_path)
+    feed = loans.events_feed()
+    assert feed.column_names == ("id", "application_time", "limit_bal", "age", "default_payment_next_month")
+    assert feed.source_names == ("ID", "Application Time", "LIMIT_BAL", "age", "default.payment.next.month")
+    assert feed.names_by_source == dict(zip(feed.source_names, feed.column_names))
+    assert loans.primary_key == ("id",) and loans.target == "default_payment_next_month"
+    assert feed.column("age").source == "age"  # no source: key, the header is the name
+    assert contract.Column("x", "int").source == "x"
+
+
+def test_shipped_contracts_have_sources_equal_to_names(credit, breast):
+    for feed in (*credit.feeds(), *breast.feeds()):
+        assert feed.source_names == feed.column_names
+
+
+def test_the_card_defaults_contract_maps_the_public_export_headers():
+    cards = contract.load("card_defaults", CONTRACTS_DIR)
+    (feed,) = cards.feeds()
+    assert feed.names_by_source["default.payment.next.month"] == "defaulted" == cards.target
+    assert feed.names_by_source["Statement Time"] == "statement_ts" == cards.event_timestamp
+    assert feed.names_by_source["AUTOPAY.ENROLLED"] == "autopay"
+    assert cards.protected == ("sex",) and "sex" not in cards.features
+    assert cards.categorical_features == ("education", "marriage")
+    assert "autopay" in cards.numeric_features and "limit_bal" in cards.numeric_features
+
+
+def _rename_column(doc: dict, old: str, new) -> None:
+    doc["columns"] = {(new if key == old else key): value for key, value in doc["columns"].items()}
+
+
+@pytest.mark.parametrize("key, fix", [
+    ("LIMIT_BAL", "name it e.g. limit_bal and add source: LIMIT_BAL"),
+    ("default.payment.next.month",
+     "name it e.g. default_payment_next_month and add source: default.payment.next.month"),
+    ("Application Time", "name it e.g. application_time and add source: Application Time"),
+    ("2nd Income", "name it e.g. column_2nd_income and add source: 2nd Income"),
+    ("10", 'name it e.g. column_10 and add source: "10"'),  # YAML would read a plain 10 as a number
+    ("a" * 65, f"name it e.g. {'a' * 64} and add source: {'a' * 65}"),
+    (12, "YAML read this key as int 12: name the column e.g. column_12 and add source: with the header in quotes"),
+])
+def test_a_header_as_column_key_is_refused_with_the_rule_and_the_fix(tmp_path, key, fix):
+    message = _error(tmp_path, lambda d: _rename_column(d, "age", key))
+    rule = "column names must be lower-case identifiers ([a-z][a-z0-9_]*, at most 64 characters)"
+    assert message.endswith(f": columns.{key}: {rule}; {fix}"), message
+
+
+def test_the_suggested_name_and_source_load(tmp_path):
+    # What the refusal suggests is accepted as written.
+    doc = _credit_doc()
+    _rename_column(doc, "age", "default_payment_next_month")
+    doc["columns"]["default_payment_next_month"]["source"] = "default.payment.next.month"
+    doc["columns"]["annual_income"]["source"] = "10"
+    _write(tmp_path, doc)
+    feed = contract.load("credit_applications", tmp_path).events_feed()
+    assert feed.names_by_source["default.payment.next.month"] == "default_payment_next_month"
+    assert feed.names_by_source["10"] == "annual_income"
+
+
+def test_two_columns_with_the_same_source_are_refused(tmp_path):
+    def same(d):
+        d["columns"]["annual_income"]["source"] = "INCOME"
+        d["columns"]["loan_amount"]["source"] = "INCOME"
+
+    message = _error(tmp_path, same)
+    assert "columns.loan_amount.source: the header 'INCOME' is already the source of columns.annual_income; " \
+           "a landed header feeds one column" in message
+    # A column without source: is landed under its name, which another column may not claim either.
+    message = _error(tmp_path, lambda d: d["columns"]["age"].update(source="credit_score"))
+    assert "columns.credit_score: the header 'credit_score' is already the source of columns.age" in message
+
+
+def test_sources_that_differ_only_in_case_are_two_headers(tmp_path):
+    doc = _credit_doc()
+    doc["columns"]["annual_income"]["source"] = "Income"
+    doc["columns"]["loan_amount"]["source"] = "INCOME"
+    _write(tmp_path, doc)
+    feed = contract.load("credit_applications", tmp_path).events_feed()
+    assert (feed.names_by_source["Income"], feed.names_by_source["INCOME"]) == ("annual_income", "loan_amount")
+
+
+@pytest.mark.parametrize("value, problem", [
+    (12, "expected the header as a string, got int 12 (quote it in the YAML)"),
+    (["AGE"], "expected the header as a string, got list ['AGE']"),
+    ("", "is empty; give the header as it arrives in landed files, or drop the key"),
+    (None, "is empty"),
+    (" AGE", "' AGE' has leading or trailing whitespace; write the header without it"),
+    ("AGE\t", "'AGE\\t' has leading or trailing whitespace"),
+    ("AGE\nYEARS", "'AGE\\nYEARS' contains a line break; a header is one line"),
+    ("A" * 257, "is 257 characters long; at most 256"),
+    ("_source_row", "'_source_row' is a column the reader adds to every landed table"),
+])
+def test_a_bad_source_is_refused_naming_the_field(tmp_path, value, problem):
+    message = _error(tmp_path, lambda d: d["columns"]["age"].update(source=value))
+    assert f"columns.age.source: {problem}" in message
+
+
+def test_a_source_of_256_characters_with_inner_spaces_and_dots_loads(tmp_path):
+    header = ("Age. In years " * 20)[:255] + "!"
+    doc = _credit_doc()
+    doc["columns"]["age"]["source"] = header
+    _write(tmp_path, doc)
+    assert contract.load("credit_applications", tmp_path).events_feed().column("age").source == header
+
+
+def test_observed_timestamp_source_names_the_label_feed_header(tmp_path, credit):
+    assert credit.labels.observed_timestamp_source == "outcome_ts"  # default: the name
+    doc = _credit_doc()
+    doc["labels"]["observed_timestamp_source"] = "Outcome Time"
+    doc["columns"]["application_id"]["source"] = "Application ID"
+    doc["columns"]["age"]["source"] = "Outcome Time"  # an events header may reappear in the label feed
+    _write(tmp_path, doc)
+    loaded = contract.load("credit_applications", tmp_path)
+    labels = loaded.label_feed()
+    assert labels.column_names == ("application_id", "outcome_ts", "defaulted")
+    assert labels.source_names == ("Application ID", "Outcome Time", "defaulted")
+    assert labels.event_timestamp == "outcome_ts" and labels.column("outcome_ts").dtype == "timestamp"
+    assert loaded.labels.observed_timestamp == "outcome_ts"
+
+
+def test_observed_timestamp_source_mistakes(tmp_path):
+    message = _error(tmp_path, lambda d: d["labels"].update(observed_timestamp_source=""))
+    assert "labels.observed_timestamp_source: is empty" in message
+    message = _error(tmp_path, lambda d: d["labels"].update(observed_timestamp_source=7))
+    assert "labels.observed_timestamp_source: expected the header as a string, got int 7" in message
+
+    def clash(d):
+        d["labels"]["observed_timestamp_source"] = "ID"
+        d["columns"]["application_id"]["source"] = "ID"
+
+    message = _error(tmp_path, clash)
+    assert "labels.observed_timestamp_source: the header 'ID' is already the source of columns.application_id " \
+           "in the label feed" in message
+    message = _error(tmp_path, lambda d: d["columns"]["defaulted"].update(source="outcome_ts"))
+    assert "labels.observed_timestamp: the header 'outcome_ts' is already the source of columns.defaulted" in message
+
+    def inline(d):
+        d["labels"].update(delivery="inline", observed_timestamp_source="Outcome Time")
+
+    message = _error(tmp_path, inline)
+    assert "labels.observed_timestamp_source: only a separate label feed (delivery: separate) has an observed " \
+           "timestamp column" in message

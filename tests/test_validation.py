@@ -643,3 +643,146 @@ def test_quarantine_of_a_clean_rerun_is_emptied(settings, credit, land, frame):
     out = ingest(settings, credit)
     assert out.counts["quarantined"] == 0
     assert list(files_of(settings, "quarantine")) == [commit.REPORT_NAME]
+
+
+# --------------------------------------------------------------------------- source headers
+
+LOANS = """\
+name: loans
+primary_key: [id]
+event_timestamp: application_time
+extra_columns: reject
+columns:
+  id: {dtype: string, role: id, source: ID}
+  application_time: {dtype: timestamp, role: event_timestamp, source: Application Time}
+  limit_bal: {dtype: float, min: 0, source: LIMIT_BAL}
+  education: {dtype: category, allowed: [graduate, university, high_school], source: EDUCATION}
+  age: {dtype: int, min: 18, max: 100}
+  default_payment_next_month: {dtype: int, role: target, allowed: [0, 1], source: default.payment.next.month}
+batch: {min_rows: 1}
+"""
+LOANS_NAMES = ["id", "application_time", "limit_bal", "education", "age", "default_payment_next_month"]
+LOANS_N = 20
+
+
+def loans_contract(tmp_path, labels: str = "labels: {column: default_payment_next_month}\n"):
+    from include import contract
+
+    folder = tmp_path / "contracts"
+    folder.mkdir(exist_ok=True)
+    (folder / "loans.yaml").write_text(LOANS + labels)
+    return contract.load("loans", folder)
+
+
+def loans_frame(n: int = LOANS_N) -> pd.DataFrame:
+    """``n`` valid loans under the producer's headers."""
+    return pd.DataFrame({
+        "ID": [f"L{i:04d}" for i in range(n)],
+        "Application Time": [f"2024-05-01T{i:02d}:30:00Z" for i in range(n)],
+        "LIMIT_BAL": [10_000.0 * (i + 1) for i in range(n)],
+        "EDUCATION": [("graduate", "university", "high_school")[i % 3] for i in range(n)],
+        "age": [20 + i for i in range(n)],
+        "default.payment.next.month": [i % 2 for i in range(n)],
+    }).astype(object)
+
+
+def test_landed_headers_are_matched_on_source_and_curated_under_contract_names(settings, land, tmp_path):
+    loans = loans_contract(tmp_path)
+    frame = loans_frame()
+    land("loans", DAY, "part-1.csv", to_csv(frame))
+    out = ingest(settings, loans, feed="loans")
+    assert out.counts == {"landed": LOANS_N, "curated": LOANS_N, "quarantined": 0}
+    assert out.report["files"][0]["columns"] == list(frame.columns)  # the report lists the file as landed
+    curated = read_curated("loans", DAY, settings=settings)
+    assert list(curated.columns) == LOANS_NAMES
+    assert str(curated["application_time"].dtype) == "datetime64[us, UTC]"
+    assert curated["limit_bal"].dtype == np.float64 and str(curated["age"].dtype) == "Int64"
+    assert str(curated["default_payment_next_month"].dtype) == "Int64"
+    assert curated["id"].tolist() == frame["ID"].tolist()
+    assert curated["limit_bal"].tolist() == frame["LIMIT_BAL"].tolist()
+    assert curated["default_payment_next_month"].tolist() == frame["default.payment.next.month"].tolist()
+    assert curated["application_time"].iloc[3] == pd.Timestamp("2024-05-01T03:30:00Z")
+
+
+def test_csv_and_parquet_with_source_headers_are_read_together(settings, land, tmp_path):
+    loans = loans_contract(tmp_path)
+    frame = loans_frame()
+    land("loans", DAY, "a.csv", to_csv(frame.iloc[:10]))
+    land("loans", DAY, "b.parquet", to_parquet(frame.iloc[10:].infer_objects()))
+    out = ingest(settings, loans, feed="loans")
+    assert out.counts == {"landed": LOANS_N, "curated": LOANS_N, "quarantined": 0}
+    assert list(out.curated.columns) == LOANS_NAMES
+    assert out.curated["age"].tolist() == frame["age"].tolist()
+
+
+def test_row_reasons_and_quarantine_use_contract_names(settings, land, tmp_path):
+    loans = relaxed(loans_contract(tmp_path), max_bad_row_share=0.5)
+    frame = loans_frame()
+    frame.loc[2, "LIMIT_BAL"] = "lots"
+    frame.loc[4, "default.payment.next.month"] = 2
+    land("loans", DAY, "a.csv", to_csv(frame))
+    out = ingest(settings, loans, feed="loans")
+    assert out.counts == {"landed": LOANS_N, "curated": LOANS_N - 2, "quarantined": 2}
+    assert out.reason(3) == "type: limit_bal='lots' is not a valid float"
+    assert out.reason(5) == "allowed: default_payment_next_month=2 is not one of [0, 1]"
+    assert [c for c in out.quarantine.columns if not c.startswith("_")] == LOANS_NAMES
+    assert out.quarantine.loc[out.quarantine["_source_row"] == 3, "limit_bal"].item() == "lots"
+
+
+def test_a_file_without_a_source_header_fails_naming_it_as_the_producer_wrote_it(settings, land, tmp_path):
+    loans = loans_contract(tmp_path)
+    land("loans", DAY, "part-1.csv", to_csv(loans_frame().drop(columns=["LIMIT_BAL"])))
+    out = ingest(settings, loans, feed="loans", expect="failed")
+    message = "part-1.csv lacks required column(s) LIMIT_BAL (limit_bal)"
+    assert f"schema_missing_columns [LIMIT_BAL]: {message}" in str(out.error)
+    check = out.check("schema_missing_columns")
+    assert (check["file"], check["column"]) == ("part-1.csv", "LIMIT_BAL")
+    assert out.reason(1, "part-1.csv").startswith(
+        f"null: limit_bal is missing (the column is not nullable); batch_rejected: schema_missing_columns: {message}")
+
+
+def test_a_column_under_the_contract_name_instead_of_the_source_is_extra(settings, land, tmp_path):
+    loans = loans_contract(tmp_path)
+    land("loans", DAY, "a.csv", to_csv(loans_frame().rename(columns={"LIMIT_BAL": "limit_bal"})))
+    out = ingest(settings, loans, feed="loans", expect="failed")
+    assert out.check("schema_missing_columns")["column"] == "LIMIT_BAL"
+    extra = out.check("schema_extra_columns")
+    assert (extra["status"], extra["column"]) == ("failed", "limit_bal")
+    assert extra["message"] == ("a.csv has column(s) limit_bal that the contract does not declare "
+                                "(files are matched on source headers: use LIMIT_BAL for limit_bal)")
+
+
+def test_with_extra_columns_ignore_a_contract_name_column_is_dropped_not_taken(settings, land, tmp_path):
+    loans = dataclasses.replace(loans_contract(tmp_path), extra_columns="ignore")
+    frame = loans_frame().assign(limit_bal=-1.0, Age="old")  # would be out of range / not an int if taken
+    land("loans", DAY, "a.csv", to_csv(frame))
+    out = ingest(settings, loans, feed="loans")
+    extra = out.check("schema_extra_columns")
+    assert (extra["status"], extra["column"]) == ("warning", "Age,limit_bal")
+    assert extra["message"].endswith("(files are matched on source headers: use LIMIT_BAL for limit_bal) (dropped)")
+    assert out.counts == {"landed": LOANS_N, "curated": LOANS_N, "quarantined": 0}
+    assert list(out.curated.columns) == LOANS_NAMES
+    assert out.curated["limit_bal"].tolist() == frame["LIMIT_BAL"].tolist()
+    assert out.curated["age"].tolist() == frame["age"].tolist()
+
+
+def test_a_separate_label_feed_matches_the_observed_timestamp_source(settings, land, tmp_path):
+    loans = loans_contract(tmp_path, "labels:\n  column: default_payment_next_month\n  delivery: separate\n"
+                                     "  observed_timestamp: outcome_ts\n  observed_timestamp_source: Outcome Time\n")
+    frame = loans_frame()
+    land("loans", DAY, "events.csv", to_csv(frame.drop(columns=["default.payment.next.month"])))
+    assert ingest(settings, loans, feed="loans").counts["curated"] == LOANS_N
+    labels = pd.DataFrame({"ID": frame["ID"], "Outcome Time": frame["Application Time"],
+                           "default.payment.next.month": frame["default.payment.next.month"]})
+    land("loans_labels", DAY, "labels.csv", to_csv(labels))
+    out = ingest(settings, loans, feed="loans_labels")
+    assert out.counts == {"landed": LOANS_N, "curated": LOANS_N, "quarantined": 0}
+    curated = read_curated("loans_labels", DAY, settings=settings)
+    assert list(curated.columns) == ["id", "outcome_ts", "default_payment_next_month"]
+    assert str(curated["outcome_ts"].dtype) == "datetime64[us, UTC]"
+    assert curated["default_payment_next_month"].tolist() == frame["default.payment.next.month"].tolist()
+
+    # The label file must carry the source header, not the timestamp's contract name.
+    land("loans_labels", DAY, "labels.csv", to_csv(labels.rename(columns={"Outcome Time": "outcome_ts"})))
+    failed = ingest(settings, loans, feed="loans_labels", expect="failed")
+    assert "labels.csv lacks required column(s) Outcome Time (outcome_ts)" in str(failed.error)

@@ -4,6 +4,10 @@ Row checks (types, NaN/inf, nulls, ranges, allowed values, future timestamps, du
 keys) give each failing row one reason, joining several problems with "; ". Batch checks
 (files, schema, row count, null rates, bad-row share, freshness) decide whether the batch
 may be committed. Nothing is dropped: every landed row ends up valid or quarantined.
+
+Landed files are matched on the contract's source headers (a column's ``source:``, by default
+its name); once the schema is checked each table is renamed to contract names, which is all
+that the row checks, curated and quarantine files see.
 """
 
 from __future__ import annotations
@@ -107,9 +111,17 @@ def _fmt(value) -> str:
     return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _shown(feed: Feed, header: str) -> str:
+    """A header as the producer wrote it, with the contract name when that differs."""
+    name = feed.names_by_source.get(header, header)
+    return header if name == header else f"{header} ({name})"
+
+
 def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
     checks: list[Check] = []
-    expected = set(feed.column_names)
+    expected = set(feed.source_names)
+    # A header equal to a contract name but not to its source is an extra column: say which one it meant.
+    meant = {c.name: c.source for c in feed.columns if c.name != c.source and c.name not in expected}
     data_files = [f for f in batch.files if f.status not in ("marker",)]
     if not data_files:
         checks.append(Check("files_present", "failed", "the landing partition holds no data file (only markers)"))
@@ -125,12 +137,14 @@ def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
         extra = sorted(present - expected)
         if missing:
             checks.append(Check("schema_missing_columns", "failed",
-                                f"{f.name} lacks required column(s) {', '.join(missing)}", file=f.name,
-                                column=",".join(missing)))
+                                f"{f.name} lacks required column(s) {', '.join(_shown(feed, m) for m in missing)}",
+                                file=f.name, column=",".join(missing)))
         if extra:
             status = "failed" if feed.extra_columns == "reject" else "warning"
+            hints = [f"use {meant[x]} for {x}" for x in extra if x in meant]
             checks.append(Check("schema_extra_columns", status,
                                 f"{f.name} has column(s) {', '.join(extra)} that the contract does not declare"
+                                + (f" (files are matched on source headers: {', '.join(hints)})" if hints else "")
                                 + (" (dropped)" if status == "warning" else ""), file=f.name, column=",".join(extra)))
     return checks
 
@@ -138,10 +152,7 @@ def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
 def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end: datetime) -> ValidationResult:
     """Validate ``batch`` for the partition covering [window_start, window_end) (tz-aware)."""
     checks = _schema_checks(feed, batch)
-    # A file lacking a column fails the schema check above, but its rows are still landed
-    # rows: the missing columns are added as nulls so that every row is counted and quarantined.
-    tables = [_add_missing_columns(t, feed).select([c for c in feed.column_names] + [SOURCE_FILE, SOURCE_ROW])
-              for f, t in batch.tables]
+    tables = [_to_contract_names(t, feed) for f, t in batch.tables]
     if tables:
         unified = _unify(tables, feed)
     else:
@@ -204,11 +215,20 @@ def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end:
     return ValidationResult(feed.name, landed, valid, quarantined, checks, unified, reasons.by_row, batch.undecodable)
 
 
-def _add_missing_columns(table: pa.Table, feed: Feed) -> pa.Table:
+def _to_contract_names(table: pa.Table, feed: Feed) -> pa.Table:
+    """The feed's columns of a landed table, renamed from source headers to contract names and in
+    contract order; extra columns are left out (the schema checks reported them).
+
+    A file lacking a column fails the schema checks, but its rows are still landed rows: the
+    missing columns are added as nulls so that every row is counted and quarantined.
+    """
+    present = [c for c in feed.columns if c.source in table.column_names]
+    table = table.select([c.source for c in present] + [SOURCE_FILE, SOURCE_ROW]).rename_columns(
+        [c.name for c in present] + [SOURCE_FILE, SOURCE_ROW])
     for name in feed.column_names:
         if name not in table.column_names:
             table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
-    return table
+    return table.select([*feed.column_names, SOURCE_FILE, SOURCE_ROW])
 
 
 def _unify(tables: list[pa.Table], feed: Feed) -> pa.Table:
