@@ -11,15 +11,16 @@ so those come to about ROWS.
 Each measurement then runs in a fresh child process, on the same clock as the challenger's
 step timings (``time.perf_counter``):
 
-- ``challenger``: one ``train_challenger`` call with the default ``Policy`` (full grid of both
-  families, 300 s search budget) and a fresh MLflow store in the temporary directory, so there
-  is no champion. A thread samples VmRSS from /proc/self/status every 50 ms; each sample is
+- ``challenger``: one ``train_challenger`` call with the default ``Policy`` (the whole search
+  plan: 11 candidates of both families) on ``MLOPS_THREADS`` BLAS/OpenMP threads (1 unless the
+  caller sets it) and a fresh MLflow store in the temporary directory, so there is no champion. A thread samples VmRSS from /proc/self/status every 50 ms; each sample is
   attributed to the step whose [start, start + seconds] holds it. The kernel's peak mark
   (VmHWM) is reset after the imports, so the overall peak also catches spikes between samples.
 - ``peer``: what a hand-rolled cron job would do on the same split: one gradient-boosting fit
   with default parameters and the same seed (``candidates.gradient_boosting``, i.e. the
   ordinal encoding the categories need plus ``HistGradientBoostingClassifier()``) and a
-  predict on the holdout. No search, gates, latency check, profile or MLflow logging.
+  predict on the holdout, on the same number of threads. No search, gates, latency check,
+  profile or MLflow logging.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SAMPLE_SECONDS = 0.05
 def _env(tmp: str, per_day: int) -> dict[str, str]:
     """The caller's environment without any MLOPS_/MLFLOW_ setting, so nothing outside tmp is used."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    return {**env, "MLOPS_LOCAL_DIR": tmp, "MLOPS_SIMULATOR_ROWS_PER_DAY": str(per_day),
+    return {**env, "MLOPS_THREADS": os.environ.get("MLOPS_THREADS", "1"), "MLOPS_LOCAL_DIR": tmp, "MLOPS_SIMULATOR_ROWS_PER_DAY": str(per_day),
             "MLOPS_SIMULATOR_SEED": "42", "MLOPS_SIMULATOR_SCENARIO": "stable", "MLOPS_SIMULATOR_FORMAT": "csv",
             "MLOPS_SIMULATOR_DEFECT_RATE": "0.002", "MLOPS_TIMEZONE": "UTC"}
 
@@ -103,7 +104,7 @@ def _land_and_ingest(tmp: str, per_day: int) -> dict:
 
 
 def _child(mode: str, tmp: str, per_day: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_")) or k == "MLOPS_THREADS"}
     out = subprocess.run([sys.executable, "-m", "bench.retraining", mode, tmp, str(per_day)], check=True,
                          stdout=subprocess.PIPE, text=True, cwd=_project_root(), env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -197,7 +198,6 @@ class _Sampler:
 
 def _challenger(tmp: str, per_day: int) -> dict:
     from include import registry
-    from include.training.candidates import FAMILIES, _grid
     from include.training.challenger import Policy, train_challenger
 
     s = _settings(tmp, per_day)
@@ -227,7 +227,7 @@ def _challenger(tmp: str, per_day: int) -> dict:
     lineage = json.load(open(client.download_artifacts(outcome.run_id, "lineage.json", tmp)))
     best = max(trials, key=lambda t: t["validation_auc"])  # first of equals, as the search keeps it
     return {
-        "policy": {"search_budget_seconds": policy.search_budget_seconds, "seed": policy.seed},
+        "policy": {"search_candidates": len(trials), "seed": policy.seed, "threads": s.threads},
         "matured_rows_used": int(run.data.metrics["training_rows"]),
         "partitions_read": len(lineage),
         "total_seconds": round(finished - started, 2),
@@ -242,17 +242,18 @@ def _challenger(tmp: str, per_day: int) -> dict:
                  "validation_auc": round(best["validation_auc"], 4)},
         "trials": [f"{t['family']} {json.dumps(t['params'], sort_keys=True)}: validation AUC "
                    f"{t['validation_auc']:.4f}, {t['seconds']:.2f} s" for t in trials],
-        "search_budget_exhausted": len(trials) < sum(len(_grid(space)) for _, space in FAMILIES.values()),
         "holdout": {k: round(outcome.holdout[k], 4) for k in ("roc_auc", "pr_auc", "ks", "brier")},
         "gates_passed": outcome.gates_passed,
         "gates": {g["name"]: g["passed"] for g in outcome.gates},
         "latency_ms": {k: round(v, 2) for k, v in outcome.latency.items() if k.endswith("_ms")},
+        "latency_gate": next(g["message"] for g in outcome.gates if g["name"] == "latency_p99"),
         "version": outcome.version,
     }
 
 
 def _peer(tmp: str, per_day: int) -> dict:
     from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
 
     from include.training.candidates import features, gradient_boosting
     from include.training.dataset import assemble, time_split
@@ -261,20 +262,22 @@ def _peer(tmp: str, per_day: int) -> dict:
     credit = _contract(s)
     training = assemble(credit, END, _window_days(), min_rows=1000, settings=s)
     splits = time_split(training.frame, credit)
-    x_train, y_train = features(splits.train, credit), splits.train[credit.target].astype(int).to_numpy()
-    x_holdout, y_holdout = features(splits.holdout, credit), splits.holdout[credit.target].astype(int).to_numpy()
+    x_train, y_train = features(splits.train, credit), credit.outcome(splits.train)
+    x_holdout, y_holdout = features(splits.holdout, credit), credit.outcome(splits.holdout)
     del training
     rss_before = _status_kb("VmRSS")
     _reset_peak()
-    started = time.perf_counter()
-    model = gradient_boosting(credit, seed=0).fit(x_train, y_train)
-    fitted = time.perf_counter()
-    scores = model.predict_proba(x_holdout)[:, 1]
-    finished = time.perf_counter()
+    with threadpool_limits(limits=s.threads):
+        started = time.perf_counter()
+        model = gradient_boosting(credit, seed=0).fit(x_train, y_train)
+        fitted = time.perf_counter()
+        scores = model.predict_proba(x_holdout)[:, 1]
+        finished = time.perf_counter()
     peak_kb = _status_kb("VmHWM")
     return {
         "what": "one HistGradientBoostingClassifier fit (default params, random_state=0, categories ordinal-encoded) "
-                "on the train split + predict_proba on the holdout",
+                "on the train split + predict_proba on the holdout, on the same threads",
+        "threads": s.threads,
         "rows": {"train": len(splits.train), "validation": len(splits.validation), "holdout": len(splits.holdout)},
         "seconds": round(finished - started, 2),
         "fit_seconds": round(fitted - started, 2),

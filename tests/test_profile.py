@@ -15,7 +15,7 @@ import pytest
 from include import contract as contract_module
 from include.drift.profile import (
     DEFAULT_K, FORMAT_VERSION, MAX_EXACT_COUNTS, TAIL_VALUES, Categorical, Numeric, Profile, ProfileError,
-    feature_kinds, merge_all, profile,
+    merge_all, profile,
 )
 from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
@@ -274,15 +274,6 @@ def test_extra_numeric_columns_are_profiled_after_the_features(whole):
         profile(frame, CREDIT, extra_numeric=["age"])
     with pytest.raises(ProfileError, match="feature 'score' is in only one"):
         p.merge(profile(whole, CREDIT))
-
-
-def test_feature_kinds_are_the_model_pipelines_kinds():
-    from include.training.candidates import feature_columns
-
-    for name in contract_module.available(PROJECT_ROOT / "include" / "contracts"):
-        contract = contract_module.load(name, PROJECT_ROOT / "include" / "contracts")
-        assert feature_kinds(contract) == feature_columns(contract), name
-    assert feature_kinds(CREDIT) == (NUMERIC, CATEGORICAL)
 
 
 def test_exact_records_survive_json():

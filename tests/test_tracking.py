@@ -20,7 +20,7 @@ from include.training.dataset import time_split
 from include.training.evaluation import evaluate
 from include.training.challenger import reference_profile
 from include.training.reasons import typical_values
-from include.training.tracking import log_and_register
+from include.training.tracking import log_and_register, scoring_model
 
 CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
 NAME = "credit_default"
@@ -33,7 +33,7 @@ def logged(tmp_path_factory):
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(4)]
     data = simulator.labelled_applications(days, seed=3, rows=1500, maturity_days=CREDIT.labels.maturity_days)
     splits = time_split(data, CREDIT)
-    result = search(CREDIT, splits.train, splits.validation, budget_seconds=0)  # one trial is enough here
+    result = search(CREDIT, splits.train, splits.validation, candidates=1)  # one trial is enough here
     x_holdout, y_holdout = features(splits.holdout, CREDIT), splits.holdout["defaulted"]
     holdout = evaluate(y_holdout, result.best.predict_proba(x_holdout)[:, 1], CREDIT.decision_threshold)
     table = gates.fairness_table(y_holdout, result.best.predict_proba(x_holdout)[:, 1], splits.holdout["gender"],
@@ -42,14 +42,17 @@ def logged(tmp_path_factory):
     gate_results = [gates.auc_floor(holdout["roc_auc"], CREDIT.auc_floor).as_dict()]
     lineage = [{"feed": CREDIT.name, "partition": f"2026-03-0{n + 1}", "data_version": f"sha256:{n}", "rows": 1500}
                for n in range(4)]
-    run_id, version = log_and_register(
-        settings=s, contract=CREDIT, model_name=NAME, model=result.best, family=result.best_trial.family,
-        params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout, holdout=holdout,
-        train_auc=result.best_trial.train_auc, trials=result.trials, gates=gate_results, fairness=fairness,
-        training_frame=data, typical=typical_values(features(splits.train, CREDIT)),
-        reference=reference_profile(data, CREDIT), lineage=lineage, counts={"labelled": len(data), "not_matured": 0},
-        window=("2026-03-01", "2026-03-04"), author="schedule", reason="weekly", created="2026-03-09T03:00:00+00:00",
-        dag_run_id="scheduled__2026-03-09", latency={"p99_ms": 1.0}, comparison={"champion_version": None})
+    typical = typical_values(features(splits.train, CREDIT))
+    with scoring_model(result.best, CREDIT, splits.holdout, typical, threads=1) as scoring:
+        run_id, version = log_and_register(
+            settings=s, contract=CREDIT, model_name=NAME, model=result.best, family=result.best_trial.family,
+            params=result.best_trial.params, x_holdout=x_holdout, y_holdout=y_holdout, holdout=holdout,
+            train_auc=result.best_trial.train_auc, trials=result.trials, gates=gate_results, fairness=fairness,
+            training_frame=data, scoring=scoring, reference=reference_profile(data, CREDIT), lineage=lineage,
+            counts={"labelled": len(data), "not_matured": 0}, window=("2026-03-01", "2026-03-04"),
+            author="schedule", reason="weekly", created="2026-03-09T03:00:00+00:00",
+            dag_run_id="scheduled__2026-03-09", latency={"p99_ms": 1.0}, comparison={"champion_version": None},
+            plan=result.plan)
     return s, run_id, version, holdout
 
 
@@ -67,7 +70,9 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
     client = registry.client(s)
     run = client.get_run(run_id)
     assert run.data.metrics["holdout_roc_auc"] == pytest.approx(holdout["roc_auc"])
-    assert {"family", "window_start", "window_end", "reason", "seed"} <= set(run.data.params)
+    assert {"family", "window_start", "window_end", "reason", "seed", "threads", "search_candidates"} <= set(
+        run.data.params)
+    assert run.data.params["search_candidates"] == "1" and run.data.params["threads"] == "1"
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "credit_applications_2026-03-01_2026-03-04"
     assert f"{s.storage_root}/curated/credit_applications" in dataset_input.dataset.source
@@ -75,7 +80,10 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
         a.path for d in ("plots", "evaluation", "search") for a in client.list_artifacts(run_id, d)}
     assert {"lineage.json", "gates.json", "fairness.json", "feature_importance.json", "model_card.md",
             "plots/roc.png", "plots/calibration.png", "evaluation/holdout.json", "search/trials.json",
-            "reference_profile.json", "comparison.json", "latency.json"} <= artifacts
+            "reference_profile.json", "comparison.json", "latency.json", "search/plan.json"} <= artifacts
+    plan = json.loads(Path(client.download_artifacts(run_id, "search/plan.json")).read_text())
+    assert (plan["seed"], plan["threads"], len(plan["candidates"])) == (0, 1, 11)
+    assert [c["fitted"] for c in plan["candidates"]] == [True] + [False] * 10
     local = client.download_artifacts(run_id, "lineage.json")
     assert json.loads(Path(local).read_text())[0]["data_version"] == "sha256:0"
     reference = Profile.from_dict(json.loads(Path(client.download_artifacts(run_id, "reference_profile.json"))
@@ -110,15 +118,16 @@ def test_the_registered_model_returns_scores_decisions_and_reason_codes(logged):
     registry.use(s)
     scorer = mlflow.pyfunc.load_model(f"models:/{NAME}/{version}")
     days = [date(2026, 3, 5)]
-    x = features(simulator.labelled_applications(days, seed=4, rows=200, maturity_days=0), CREDIT).head(20)
-    risky = x.iloc[[0]].assign(credit_score=480.0, debt_to_income=1.4, recent_delinquencies=6.0)
+    rows = simulator.labelled_applications(days, seed=4, rows=200, maturity_days=0).head(20)[list(CREDIT.features)]
+    risky = rows.iloc[[0]].assign(credit_score=480, debt_to_income=1.4, recent_delinquencies=6)
     out = scorer.predict(risky, params={"top_k": 5})
     assert list(out.columns) == ["score", "decision", "reason_1", "reason_2", "reason_3", "reason_4", "reason_5"]
     assert out.loc[0, "decision"] == "decline"
     assert {"credit_score", "debt_to_income", "recent_delinquencies"} & set(out.loc[0, ["reason_1", "reason_2",
                                                                                        "reason_3"]])
     pipeline = load_pipeline(s, NAME, version)
-    assert scorer.predict(x)["score"].tolist() == pytest.approx(pipeline.predict_proba(x)[:, 1].tolist())
+    expected = pipeline.predict_proba(features(rows, CREDIT))[:, 1]
+    assert scorer.predict(rows)["score"].tolist() == pytest.approx(expected.tolist())
 
 
 def test_the_registered_model_loads_outside_the_checkout(logged, tmp_path):

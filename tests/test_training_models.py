@@ -11,7 +11,7 @@ import pytest
 from include import contract as contract_module
 from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
-from include.training.candidates import feature_columns, features, search
+from include.training.candidates import features, plan, search
 from include.training.dataset import time_split
 from include.training.evaluation import evaluate
 
@@ -37,7 +37,7 @@ def test_a_single_class_holdout_is_refused():
 
 
 def test_only_contract_features_enter_the_model():
-    numeric, categorical = feature_columns(CREDIT)
+    numeric, categorical = list(CREDIT.numeric_features), list(CREDIT.categorical_features)
     assert "gender" not in numeric + categorical  # protected
     assert "application_id" not in numeric + categorical and "application_ts" not in numeric + categorical
     assert categorical == ["home_ownership", "loan_purpose"]
@@ -56,12 +56,12 @@ def labelled():
 
 @pytest.fixture(scope="module")
 def searched(labelled):
-    return search(CREDIT, labelled.train, labelled.validation, seed=0, budget_seconds=600)
+    return search(CREDIT, labelled.train, labelled.validation, seed=0)
 
 
 def test_search_tries_both_families_and_the_best_generalises(searched, labelled):
     assert {t.family for t in searched.trials} == {"hist_gradient_boosting", "logistic_scorecard"}
-    assert len(searched.trials) == 11 and not searched.budget_exhausted
+    assert len(searched.trials) == len(plan()) == 11 and all(c["fitted"] for c in searched.plan)
     assert searched.best_trial.validation_auc == max(t.validation_auc for t in searched.trials)
     holdout = evaluate(labelled.holdout["defaulted"], searched.best.predict_proba(
         features(labelled.holdout, CREDIT))[:, 1], threshold=CREDIT.decision_threshold)
@@ -70,13 +70,18 @@ def test_search_tries_both_families_and_the_best_generalises(searched, labelled)
 
 
 def test_same_data_and_seed_give_the_same_metrics(searched, labelled):
-    again = search(CREDIT, labelled.train, labelled.validation, seed=0, budget_seconds=600)
+    again = search(CREDIT, labelled.train, labelled.validation, seed=0)
     assert [t.validation_auc for t in again.trials] == [t.validation_auc for t in searched.trials]
 
 
-def test_the_wall_clock_cap_stops_the_search_and_says_so(labelled):
-    result = search(CREDIT, labelled.train, labelled.validation, seed=0, budget_seconds=0)
-    assert len(result.trials) == 1 and result.budget_exhausted
+def test_a_smaller_search_fits_the_first_candidates_of_the_plan_and_covers_both_families(searched, labelled):
+    smaller = search(CREDIT, labelled.train, labelled.validation, seed=0, candidates=4)
+    assert [(t.family, t.params) for t in smaller.trials] == [(t.family, t.params) for t in searched.trials[:4]]
+    assert [t.validation_auc for t in smaller.trials] == [t.validation_auc for t in searched.trials[:4]]
+    assert {t.family for t in smaller.trials} == {"hist_gradient_boosting", "logistic_scorecard"}
+    assert [c["fitted"] for c in smaller.plan] == [True] * 4 + [False] * 7
+    with pytest.raises(ValueError, match="1 to 11 candidates, not 0"):
+        search(CREDIT, labelled.train, labelled.validation, candidates=0)
 
 
 def test_a_single_class_split_is_refused_before_training(labelled):

@@ -9,7 +9,7 @@ Promotion itself is a separate step (automatic or after a person's approval).
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,13 +19,12 @@ from include import audit, registry
 from include import settings as settings_module
 from include.contract import Contract
 from include.drift.profile import merge_all, profile
-from include.training import gates
+from include.training import gates, tracking
 from include.training.candidates import features, search
 from include.training.dataset import assemble, time_split
 from include.training.evaluation import evaluate
 from include.training.reasons import typical_values
-from include.training.scoring_model import ReasonCodeModel
-from include.training.tracking import load_pipeline, log_and_register
+from include.training.tracking import load_pipeline
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Policy:
     max_tpr_gap: float = 0.1
     min_group_defaulters: int = 30  # fewer and a group's true-positive rate is too noisy to judge
     p99_latency_ms: float = 200.0
-    search_budget_seconds: float = 300.0
+    search_candidates: int | None = None  # the first N of candidates.plan(); None: the whole plan
     seed: int = 0
 
 
@@ -102,9 +101,15 @@ def _reuse(settings, version) -> Outcome:
 
 
 def train_challenger(contract: Contract, *, end: date, window_days: int, force: bool, reason: str, actor: str,
-                     dag_run_id: str, created: str, policy: Policy = Policy(), schema_change_reason: str | None = None,
+                     dag_run_id: str, created: str, policy: Policy | None = None,
+                     schema_change_reason: str | None = None,
                      settings: settings_module.Settings | None = None) -> Outcome:
+    """Train, judge and register a challenger. ``policy`` defaults to the team guides' gates with
+    the search of ``MLOPS_SEARCH_CANDIDATES``; every BLAS/OpenMP pool runs on ``MLOPS_THREADS``."""
+    from threadpoolctl import threadpool_limits
+
     s = settings or settings_module.get()
+    policy = policy or Policy(search_candidates=s.search_candidates)
     client = registry.client(s)
     # The registry is read before any training: when it is down the run fails in seconds.
     champion = registry.by_alias(client, contract.name, registry.CHAMPION)
@@ -112,40 +117,54 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
         if registry.GATES_TAG in earlier.tags:
             return _reuse(s, earlier)  # a retry of a run that registered its challenger: no second version
         registry.discard(client, contract.name, earlier.version)  # a retry of a run that died half way
-    steps = Steps()
+    with threadpool_limits(limits=s.threads):
+        return _train(contract, end=end, window_days=window_days, force=force, reason=reason, actor=actor,
+                      dag_run_id=dag_run_id, created=created, policy=policy,
+                      schema_change_reason=schema_change_reason, settings=s, champion=champion)
+
+
+def _train(contract: Contract, *, end, window_days, force, reason, actor, dag_run_id, created, policy: Policy,
+           schema_change_reason, settings: settings_module.Settings, champion) -> Outcome:
+    s, client, steps = settings, registry.client(settings), Steps()
     with steps("assemble"):
         training = assemble(contract, end, window_days, min_rows=policy.min_rows, settings=s)
     with steps("split"):
         splits = time_split(training.frame, contract)
     with steps("search"):
         result = search(contract, splits.train, splits.validation, seed=policy.seed,
-                        budget_seconds=policy.search_budget_seconds)
+                        candidates=policy.search_candidates)
     with steps("evaluate"):
-        x_holdout, y_holdout = features(splits.holdout, contract), splits.holdout[contract.target].astype(int)
+        x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
         scores = result.best.predict_proba(x_holdout)[:, 1]
         holdout = evaluate(y_holdout, scores, contract.decision_threshold)
-        train_auc = float(roc_auc_score(splits.train[contract.target].astype(int),
+        train_auc = float(roc_auc_score(contract.outcome(splits.train),
                                         result.best.predict_proba(features(splits.train, contract))[:, 1]))
         champion_auc, champion_columns = _champion_auc(s, contract.name, champion, x_holdout, y_holdout)
-    with steps("gates"):
-        results, fairness, latency, typical = _gates(contract, policy, force, schema_change_reason, result.best,
-                                                     splits, x_holdout, y_holdout, scores, holdout, train_auc,
-                                                     champion_auc, champion_columns)
-    gate_dicts = [g.as_dict() for g in results]
-    passed = all(g.passed for g in results)
-    with steps("reference_profile"):
-        reference = reference_profile(training.frame, contract, result.best)
-    with steps("log_and_register"):
-        run_id, version = log_and_register(
-            settings=s, contract=contract, model_name=contract.name, model=result.best,
-            family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout,
-            y_holdout=y_holdout, holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts,
-            fairness=fairness, training_frame=training.frame, typical=typical, reference=reference,
-            lineage=training.lineage, counts=training.counts,
-            window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor, reason=reason,
-            created=created, dag_run_id=dag_run_id, latency=latency,
-            comparison={"champion_version": champion.version if champion else None, "champion_auc": champion_auc},
-            seed=policy.seed)
+    with ExitStack() as packaged:
+        with steps("package_model"):
+            typical = typical_values(features(splits.train, contract))
+            scoring = packaged.enter_context(
+                tracking.scoring_model(result.best, contract, splits.holdout, typical, threads=s.threads))
+        with steps("gates"):
+            results, fairness, latency = _gates(contract, policy, force, schema_change_reason, splits, x_holdout,
+                                                y_holdout, scores, holdout, train_auc, champion_auc, champion_columns,
+                                                scoring, s.threads)
+        gate_dicts = [g.as_dict() for g in results]
+        passed = all(g.passed for g in results)
+        with steps("reference_profile"):
+            reference = reference_profile(training.frame, contract, result.best)
+        with steps("log_and_register"):
+            run_id, version = tracking.log_and_register(
+                settings=s, contract=contract, model_name=contract.name, model=result.best,
+                family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout,
+                y_holdout=y_holdout, holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts,
+                fairness=fairness, training_frame=training.frame, scoring=scoring, reference=reference,
+                lineage=training.lineage, counts=training.counts,
+                window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor,
+                reason=reason, created=created, dag_run_id=dag_run_id, latency=latency,
+                comparison={"champion_version": champion.version if champion else None,
+                            "champion_auc": champion_auc},
+                plan=result.plan, seed=policy.seed, threads=s.threads)
     common = {"time": created, "actor": actor, "dag_run_id": dag_run_id, "model": contract.name, "version": version}
     try:
         audit.record([{**common, "type": "registered", "run_id": run_id, "reason": reason,
@@ -162,9 +181,9 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
                    champion.version if champion else None, champion_auc, latency, steps.records)
 
 
-def _gates(contract, policy, force, schema_change_reason, model, splits, x_holdout, y_holdout, scores, holdout,
-           train_auc, champion_auc, champion_columns):
-    """Every gate's result, the fairness tables, the latency figures and the typical values."""
+def _gates(contract, policy, force, schema_change_reason, splits, x_holdout, y_holdout, scores, holdout, train_auc,
+           champion_auc, champion_columns, scoring: dict, threads: int):
+    """Every gate's result, the fairness tables and the latency figures."""
     fairness = {}
     results = [gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
                gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
@@ -176,13 +195,12 @@ def _gates(contract, policy, force, schema_change_reason, model, splits, x_holdo
         results += gates.fairness(attribute, table, policy.min_approval_ratio, policy.max_tpr_gap,
                                   policy.min_group_defaulters)
     results.append(gates.schema_compatible(list(x_holdout.columns), champion_columns, schema_change_reason))
-    # Timed as production calls it: the registered pyfunc, score plus reason codes.
-    typical = typical_values(features(splits.train, contract))
-    scorer = ReasonCodeModel(model, typical, contract.decision_threshold)
-    latency_gate, latency = gates.latency(lambda rows: scorer.predict(None, rows), x_holdout.head(500),
-                                          policy.p99_latency_ms)
+    # Timed as production calls it: the registered pyfunc, saved and loaded back, on curated rows.
+    scorer = tracking.load_scoring_model(scoring)
+    latency_gate, latency = gates.latency(scorer.predict, splits.holdout[list(contract.features)].head(500),
+                                          policy.p99_latency_ms, threads=threads)
     results.append(latency_gate)
-    return results, fairness, latency, typical
+    return results, fairness, latency
 
 
 class Steps:

@@ -2,9 +2,15 @@
 
 MLflow logs this file as the model's code ("models from code", no pickle). ``load_context``
 loads the trained scikit-learn Pipeline and the training data's typical values from the
-model's artifacts; ``predict`` returns, per application, the default probability, the
-decision at the contract's threshold and the features that raised the risk most
-(``reason_1`` .. ``reason_<top_k>``), the reason codes a regulator asks for.
+model's artifacts; ``predict`` takes rows as the package stores them (the curated zone's
+types: ints, nullable ints, bools, text categories; no cast by the caller) and returns, per
+application, the default probability, the decision at the contract's threshold and the
+features that raised the risk most (``reason_1`` .. ``reason_<top_k>``), the reason codes a
+regulator asks for.
+
+Scoring runs on ``threads`` BLAS/OpenMP threads (``MLOPS_THREADS`` when it was trained): the
+same count the latency gate measured it with. Left to their defaults, OpenMP's idle threads
+spin on a busy machine and one application costs seconds of CPU instead of milliseconds.
 """
 
 from __future__ import annotations
@@ -15,24 +21,30 @@ from pathlib import Path
 import mlflow
 from mlflow.pyfunc import PythonModel
 
+from include.training.model_input import frame as model_frame
 from include.training.reasons import explain
 
 
 class ReasonCodeModel(PythonModel):
-    def __init__(self, pipeline=None, typical: dict | None = None, threshold: float = 0.5, top_k: int = 3):
-        self.pipeline, self.typical, self.threshold, self.top_k = pipeline, typical, threshold, top_k
-
     def load_context(self, context):
         import mlflow.sklearn
+        from threadpoolctl import ThreadpoolController
 
+        config = context.model_config
         self.pipeline = mlflow.sklearn.load_model(context.artifacts["pipeline"])
         self.typical = json.loads(Path(context.artifacts["typical_values"]).read_text())
-        self.threshold = float(context.model_config["decision_threshold"])
-        self.top_k = int(context.model_config.get("top_k", 3))
+        self.threshold = float(config["decision_threshold"])
+        self.top_k = int(config.get("top_k", 3))
+        self.numeric, self.categorical = list(config["numeric"]), list(config["categorical"])
+        self.threads = int(config.get("threads", 1))
+        # Created once: it looks up the loaded thread pools, which costs milliseconds per call.
+        self.pools = ThreadpoolController()
 
     def predict(self, context, model_input, params=None):
         top_k = int((params or {}).get("top_k", self.top_k))
-        return explain(self.pipeline, model_input, self.typical, self.threshold, top_k)
+        with self.pools.limit(limits=self.threads):
+            x = model_frame(model_input, self.numeric, self.categorical)
+            return explain(self.pipeline, x, self.typical, self.threshold, top_k)
 
 
 mlflow.models.set_model(ReasonCodeModel())

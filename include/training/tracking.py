@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -65,29 +66,73 @@ def _figures(y_true, scores, holdout: dict):
     return {"plots/roc.png": roc, "plots/calibration.png": calibration}
 
 
-def _log_scoring_model(model, contract: Contract, x_holdout: pd.DataFrame, typical: dict):
-    """Log the pyfunc that returns scores with reason codes (models from code, see scoring_model)."""
+MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string"}
+
+
+def input_schema(contract: Contract):
+    """The registered model's input: each feature in the type the curated zone stores it in.
+
+    MLflow's schema enforcement has no nullable integer or boolean (it refuses a missing value
+    in a ``long`` column and an int64 in a ``double`` one), so a nullable int or bool column is
+    declared ``Any``: the model reads it as a number itself (``model_input.frame``)."""
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    columns = {c.name: c for c in contract.columns}
+    specs = []
+    for name in contract.features:
+        column = columns[name]
+        exact = column.nullable and column.dtype in ("int", "bool")
+        specs.append(ColSpec(AnyType() if exact else MLFLOW_TYPES[column.dtype], name))
+    return Schema(specs)
+
+
+def _signature(contract: Contract, top_k: int):
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    outputs = Schema([ColSpec("double", "score"), ColSpec("string", "decision")]
+                     + [ColSpec("string", f"reason_{k + 1}") for k in range(top_k)])
+    return ModelSignature(inputs=input_schema(contract), outputs=outputs,
+                          params=ParamSchema([ParamSpec("top_k", "long", top_k)]))
+
+
+@contextmanager
+def scoring_model(model, contract: Contract, examples: pd.DataFrame, typical: dict, *, threads: int, top_k: int = 3):
+    """The keyword arguments that save or log the scoring pyfunc (models from code, see
+    ``scoring_model``), valid inside the block. ``examples``: rows in the curated zone's types."""
     import mlflow
-    from mlflow.models import infer_signature
 
-    from include.training import scoring_model
+    from include.training import scoring_model as code
 
-    # The model input is candidates.features(): every number a double (a missing value is NaN).
-    # MLflow refuses int64 for a double column, so callers cast their frame the same way.
-    sample = x_holdout.head(100)
-    explained = scoring_model.ReasonCodeModel(model, typical, contract.decision_threshold).predict(None, sample)
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = Path(tmp) / "pipeline"
-        mlflow.sklearn.save_model(model, str(pipeline), skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        # Pinned requirements given: MLflow would otherwise infer them in a subprocess that loads
+        # the model again (about 8 s a save).
+        mlflow.sklearn.save_model(model, str(pipeline), skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                                  pip_requirements=_pins())
         (Path(tmp) / "typical_values.json").write_text(json.dumps(typical, default=str))
-        return mlflow.pyfunc.log_model(
-            name="model", python_model=scoring_model.__file__,
-            artifacts={"pipeline": str(pipeline), "typical_values": str(Path(tmp) / "typical_values.json")},
-            model_config={"decision_threshold": contract.decision_threshold, "top_k": 3},
-            # The model's code imports include.training.reasons; the package travels with it.
-            code_paths=[str(PROJECT_ROOT / "include")],
-            signature=infer_signature(sample, explained, params={"top_k": 3}),
-            input_example=sample.head(3), pip_requirements=_pins())
+        yield {
+            "python_model": code.__file__,
+            "artifacts": {"pipeline": str(pipeline), "typical_values": str(Path(tmp) / "typical_values.json")},
+            "model_config": {"decision_threshold": contract.decision_threshold, "top_k": top_k, "threads": threads,
+                             "numeric": list(contract.numeric_features),
+                             "categorical": list(contract.categorical_features)},
+            # The model's code imports include.training (reasons, model_input); the package travels with it.
+            "code_paths": [str(PROJECT_ROOT / "include")],
+            "signature": _signature(contract, top_k),
+            "input_example": examples[list(contract.features)].head(3),
+            "pip_requirements": _pins(),
+        }
+
+
+def load_scoring_model(scoring: dict):
+    """The scoring pyfunc as MLflow serves it (schema enforcement, model config, thread limit),
+    saved from ``scoring`` (``scoring_model``'s arguments) into a temporary folder and loaded back."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.pyfunc.save_model(path=str(Path(tmp) / "model"), **scoring)
+        return mlflow.pyfunc.load_model(str(Path(tmp) / "model"))
 
 
 def load_pipeline(settings: settings_module.Settings, name: str, version: str):
@@ -112,10 +157,14 @@ def experiment_id(settings: settings_module.Settings, name: str) -> str:
 
 def log_and_register(*, settings: settings_module.Settings, contract: Contract, model_name: str, model, family: str,
                      params: dict, x_holdout: pd.DataFrame, y_holdout, holdout: dict, train_auc: float, trials: list,
-                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame, typical: dict, reference: dict,
-                     lineage: list[dict], counts: dict, window: tuple[str, str], author: str, reason: str,
-                     created: str, dag_run_id: str, latency: dict, comparison: dict, seed: int = 0) -> tuple[str, str]:
-    """Log everything in one MLflow run and register the model; return (run_id, version)."""
+                     gates: list[dict], fairness: dict[str, list[dict]], training_frame: pd.DataFrame, scoring: dict,
+                     reference: dict, lineage: list[dict], counts: dict, window: tuple[str, str], author: str,
+                     reason: str, created: str, dag_run_id: str, latency: dict, comparison: dict, plan: list[dict],
+                     seed: int = 0, threads: int = 1) -> tuple[str, str]:
+    """Log everything in one MLflow run and register the model; return (run_id, version).
+
+    ``scoring``: the scoring pyfunc's keyword arguments (``scoring_model``); ``plan``: the
+    search's full plan, each candidate marked fitted or not."""
     import matplotlib.pyplot as plt
     import mlflow
     from sklearn.inspection import permutation_importance
@@ -128,7 +177,8 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
     with mlflow.start_run(experiment_id=experiment_id(settings, model_name),
                           run_name=f"{family} {window[0]}..{window[1]}") as run:
         mlflow.log_params({"family": family, **params, "window_start": window[0], "window_end": window[1],
-                           "reason": reason[:500], "seed": seed})
+                           "reason": reason[:500], "seed": seed, "threads": threads,
+                           "search_candidates": sum(c["fitted"] for c in plan)})
         mlflow.log_metrics({f"holdout_{k}": holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")}
                            | {"train_auc": train_auc, "train_holdout_gap": train_auc - holdout["roc_auc"],
                               "training_rows": counts.get("labelled", len(training_frame))})
@@ -140,6 +190,7 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
         mlflow.log_dict(lineage, "lineage.json")
         mlflow.log_dict(holdout, "evaluation/holdout.json")
         mlflow.log_dict([asdict(t) for t in trials], "search/trials.json")
+        mlflow.log_dict({"seed": seed, "threads": threads, "candidates": plan}, "search/plan.json")
         mlflow.log_dict(reference, REFERENCE_PROFILE)
         mlflow.log_dict(gates, "gates.json")
         mlflow.log_dict(comparison, "comparison.json")
@@ -159,7 +210,7 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
                                  counts=counts, holdout=holdout, train_auc=train_auc, gates=gates, fairness=fairness,
                                  reason=reason)
         mlflow.log_text(card, "model_card.md")
-        info = _log_scoring_model(model, contract, x_holdout, typical)
+        info = mlflow.pyfunc.log_model(name="model", **scoring)
         run_id = run.info.run_id
     client = registry.client(settings)
     version = registry.call(client, f"register {model_name}", mlflow.register_model, info.model_uri, model_name,
