@@ -59,7 +59,8 @@ import numpy as np
 import pandas as pd
 
 from include.contract import DRIFT_METHODS, Contract
-from include.drift.profile import MAX_EXACT_COUNTS, Categorical, Numeric, Profile, feature_kinds
+from include.drift.profile import MAX_EXACT_COUNTS, Categorical, Numeric, Profile
+from include.errors import MlopsError
 
 # scipy.stats is imported where a p-value test needs it: the usual hourly path (references of
 # more than 1,000 rows: Wasserstein, Jensen-Shannon, PSI) runs on numpy alone, which keeps
@@ -89,7 +90,7 @@ UNSEEN_CATEGORY_SHARE = 0.01
 SCALE_CHANGE_FACTOR = 5.0
 
 
-class DriftError(ValueError):
+class DriftError(MlopsError, ValueError):
     """The window cannot be judged against the profile; the message names the column."""
 
 
@@ -465,8 +466,9 @@ def _quality(name: str, kind: str, ref: Numeric | Categorical, win: _Window, con
         issues.append(QualityIssue(name, "out_of_range", share, OUT_OF_RANGE_SHARE,
                                    f"{name}: {share:.1%} of the window's values are {rule} (the contract); "
                                    f"allowed {OUT_OF_RANGE_SHARE:.0%}"))
-    one_signed = kind == "numeric" and ref.count and (ref.min >= 0 or ref.max <= 0)
-    if one_signed and win.sorted.size:  # the median of a feature centred on zero says nothing about its scale
+    # The median of a feature centred on zero says nothing about its scale, nor does a bool's.
+    one_signed = kind == "numeric" and spec.dtype != "bool" and ref.count and (ref.min >= 0 or ref.max <= 0)
+    if one_signed and win.sorted.size:
         ref_median = _median(*ref.distribution)
         if ref_median != 0:
             ratio = float(np.median(win.sorted)) / ref_median
@@ -495,7 +497,7 @@ def _judge(name: str, kind: str, ref: Numeric | Categorical, win: _Window, contr
 def detect(reference: Profile, current: pd.DataFrame, contract: Contract, *,
            score_column: str = "score") -> DriftResult:
     """Judge the window ``current`` against the ``reference`` profile (see the module docstring)."""
-    numeric, categorical = feature_kinds(contract)
+    numeric = set(contract.numeric_features)
     planned = [(name, "numeric" if name in numeric else "categorical") for name in contract.features]
     has_score = score_column in reference.features and score_column in current.columns
     if has_score:

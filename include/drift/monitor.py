@@ -169,13 +169,13 @@ def champion_scorer(settings: settings_module.Settings, name: str):
     import mlflow
 
     from include import contract as contract_module
-    from include.training.candidates import features
 
     registry.use(settings)
     model = registry.call(registry.client(settings), f"load {name} v{version}", mlflow.pyfunc.load_model,
                           f"models:/{name}/{version}")
-    data = contract_module.load(name, settings.contracts_dir)
-    return lambda frame: (model.predict(features(frame, data))["score"].to_numpy(), version)
+    inputs = list(contract_module.load(name, settings.contracts_dir).features)
+    # The rows as the service receives them: the registered model takes the contract's types.
+    return lambda frame: (model.predict(frame[inputs])["score"].to_numpy(), version)
 
 
 def _first_time(settings, dataset: str, name: str) -> bool:

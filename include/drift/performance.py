@@ -63,11 +63,12 @@ def realized(contract: Contract, cohort: date, *, settings: settings_module.Sett
               "labelled": len(joined), "auc_floor": contract.auc_floor,
               "model_versions": {str(k): int(v) for k, v in joined["model_version"].value_counts().items()}
               if len(joined) else {}}
-    positives = int(joined[contract.target].sum()) if len(joined) else 0
+    outcome = contract.outcome(joined) if len(joined) else []
+    positives = int(sum(outcome))
     if len(joined) < MIN_LABELLED or positives == 0 or positives == len(joined):
         record |= {"status": "too_few_labels", "auc": None, "below_floor": False}
     else:
-        auc = float(roc_auc_score(joined[contract.target].astype(int), joined["score"]))
+        auc = float(roc_auc_score(outcome, joined["score"]))
         record |= {"status": "judged", "auc": auc, "below_floor": auc < contract.auc_floor,
                    "default_rate": positives / len(joined)}
     storage.write_bytes_atomic(path, json.dumps(record, sort_keys=True, indent=1).encode())

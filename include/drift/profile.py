@@ -78,6 +78,7 @@ import pandas as pd
 from datasketches import kll_doubles_sketch
 
 from include.contract import Contract
+from include.errors import MlopsError
 
 FORMAT_VERSION = 2
 NULL_KEY = "__null__"
@@ -86,19 +87,7 @@ MAX_EXACT_COUNTS = 64  # Evidently needs exact counts up to 5 (test choice) and 
 TAIL_VALUES = 1000  # exact smallest and largest values kept: see the module docstring
 
 
-NUMERIC_DTYPES = ("int", "float")  # as include.training.candidates.NUMERIC (tests check they agree)
-
-
-def feature_kinds(contract: Contract) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) feature names in contract order, split exactly as the model
-    pipelines split them (``include.training.candidates.feature_columns``). Repeated here so
-    that the hourly drift path does not import scikit-learn (about 1 s and 30 MB)."""
-    features = [c for c in contract.columns if c.role == "feature"]
-    return ([c.name for c in features if c.dtype in NUMERIC_DTYPES],
-            [c.name for c in features if c.dtype not in NUMERIC_DTYPES])
-
-
-class ProfileError(ValueError):
+class ProfileError(MlopsError, ValueError):
     """A profile cannot be built, merged, read or queried; the message names the feature."""
 
 
@@ -376,7 +365,7 @@ def profile(frame: pd.DataFrame, contract: Contract, *, partition: str | None = 
             extra_numeric: Sequence[str] = (), k: int = DEFAULT_K) -> Profile:
     """Profile the contract's model features in ``frame`` (one partition, usually), then the
     ``extra_numeric`` columns (e.g. the model's ``score``, for prediction drift) as numbers."""
-    numeric, categorical = feature_kinds(contract)
+    numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
     extra = list(extra_numeric)
     for name in extra:
         if name in contract.features or extra.count(name) > 1:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from include.contract import Contract
-from include.training.candidates import feature_columns
+from include.training import model_input
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 
@@ -35,10 +35,19 @@ def columns_for(contract: Contract, reference: pd.DataFrame, current: pd.DataFra
                 score_column: str = "score") -> tuple[list[str], list[str]]:
     """(numerical, categorical) columns to judge: the contract's features, numbers as the model
     pipelines decide, plus the score when both frames have it."""
-    numeric, categorical = feature_columns(contract)
+    numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
     if score_column in reference.columns and score_column in current.columns and score_column not in numeric:
         numeric = numeric + [score_column]
     return numeric, categorical
+
+
+def plain(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The columns as Evidently 0.7 handles them: numbers as float64 with NaN, categories as text.
+
+    Curated ints are pandas' nullable ``Int64``, whose values numpy sees as objects; Evidently's
+    correlation step then fails ("'float' object has no attribute 'shape'"), and only when the
+    reference holds no missing value at all, the one case it runs that step."""
+    return model_input.frame(frame, numeric, categorical)
 
 
 def run(reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, *, score_column: str = "score"):
@@ -57,8 +66,8 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, *, s
                              per_column_method=methods or None, per_column_threshold=thresholds or None)
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     return Report([preset], include_tests=True).run(
-        Dataset.from_pandas(current[columns], data_definition=definition),
-        Dataset.from_pandas(reference[columns], data_definition=definition))
+        Dataset.from_pandas(plain(current, numeric, categorical), data_definition=definition),
+        Dataset.from_pandas(plain(reference, numeric, categorical), data_definition=definition))
 
 
 def _method_names() -> dict[str, str]:
