@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from include import storage
 from include.contract import Contract
 from include.settings import Settings
-from include.simulator import breast_cancer, credit, defects
+from include.simulator import breast_cancer, card_defaults, credit, defects
 from include.simulator.credit import Scorer, as_utc
 
 DEFECT_STREAM = 9001  # RNG stream of the injected defects, apart from the generators' streams
@@ -99,6 +99,12 @@ def _breast_cancer_day(contract: Contract, day: date, settings: Settings) -> dic
     return {contract.name: breast_cancer.batch(day)}
 
 
+def _card_defaults_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
+    return {contract.name: card_defaults.statements(day, seed=settings.simulator_seed,
+                                                    rows=settings.simulator_rows_per_day,
+                                                    scenario=settings.simulator_scenario, onset=onset_of(settings))}
+
+
 def _credit_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
     return credit.capture(hour_start, seed=settings.simulator_seed, rows_per_day=settings.simulator_rows_per_day,
                           scenario=settings.simulator_scenario, onset=onset_of(settings), scorer=scorer,
@@ -109,8 +115,15 @@ def _breast_cancer_capture(hour_start: datetime, settings: Settings, scorer: Sco
     return breast_cancer.capture(hour_start, scorer=scorer)
 
 
-DAY_GENERATORS = {"credit_applications": _credit_day, "breast_cancer": _breast_cancer_day}
-CAPTURE_GENERATORS = {"credit_applications": _credit_capture, "breast_cancer": _breast_cancer_capture}
+def _card_defaults_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
+    return card_defaults.capture(hour_start, seed=settings.simulator_seed, rows_per_day=settings.simulator_rows_per_day,
+                                 scenario=settings.simulator_scenario, onset=onset_of(settings), scorer=scorer)
+
+
+DAY_GENERATORS = {"credit_applications": _credit_day, "breast_cancer": _breast_cancer_day,
+                  "card_defaults": _card_defaults_day}
+CAPTURE_GENERATORS = {"credit_applications": _credit_capture, "breast_cancer": _breast_cancer_capture,
+                      "card_defaults": _card_defaults_capture}
 
 
 def _generator(registry: dict, contract: Contract):
@@ -139,7 +152,9 @@ def land_day(contract: Contract, day: date, *, settings: Settings) -> list[str]:
     written = []
     for feed in contract.feeds():
         directory = storage.partition("landing", feed.name, day, settings=settings)
-        written.append(_write(directory / f"{feed.name}-{day.isoformat()}.{fmt}", SERIALISERS[fmt](frames[feed.name])))
+        # As the producer exports it: the headers are the contract's source names.
+        landed = frames[feed.name].rename(columns={c.name: c.source for c in feed.columns})
+        written.append(_write(directory / f"{feed.name}-{day.isoformat()}.{fmt}", SERIALISERS[fmt](landed)))
     return written
 
 

@@ -1,0 +1,115 @@
+"""The whole loop on a dataset the package was not tuned on: card statements exported with the
+public "default of credit card clients" headers (upper case, dots, a space), whole-number
+features with no missing value anywhere, categories with numeric codes and a bool.
+
+Through the real DAGs (dag.test): nightly ingestion of 7 days, a first champion from
+weekly_retraining, the champion scoring curated rows exactly as read, hourly drift monitoring
+through a credit-limit increase with Evidently's report, the sensor triggering retraining, and
+the triggered run's champion.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.test_drift_monitoring_dag import _finish_left_over_retraining_runs
+
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+NAME = "card_defaults"
+DAYS = [date(2026, 7, 1) + timedelta(days=n) for n in range(7)]
+ONSET = datetime.combine(DAYS[-1] + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
+def _dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(DAGS / f"{dag_id}.py")).dags[dag_id]
+
+
+def _states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def _champion_scores_curated_rows(s, day: date):
+    import mlflow
+    import pandas as pd
+
+    from include import contract, registry
+    from include.ingestion.partition import read_curated
+
+    registry.use(s)
+    rows = read_curated(NAME, day, settings=s)
+    inputs = rows[list(contract.load(NAME).features)]  # as read: nullable Int64, boolean, text codes
+    assert str(inputs["limit_bal"].dtype) == "Int64" and str(inputs["autopay"].dtype) == "boolean"
+    scored = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(inputs)
+    assert len(scored) == len(rows) and scored["score"].between(0, 1).all()
+    assert set(scored["decision"]) <= {"approve", "decline"} and (scored["reason_1"] != "").any()
+    return pd.Series(scored["score"])
+
+
+@pytest.mark.integration
+def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
+    from airflow.utils import db
+
+    from include import registry, storage
+    from include.drift import history
+    from include.ingestion.partition import read_curated
+
+    s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_DATASET=NAME, MLOPS_SIMULATOR_ROWS_PER_DAY="2400",
+                MLOPS_SIMULATOR_DEFECT_RATE="0", MLOPS_SIMULATOR_SCENARIO="stable", MLOPS_SIMULATOR_ONSET="")
+    db.initdb()
+    _finish_left_over_retraining_runs()
+
+    ingestion = _dag("nightly_ingestion")
+    for day in DAYS:
+        run = ingestion.test(logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc))
+        assert str(run.state) == "success", _states(run)
+    (landed,) = storage.list_files(storage.partition("landing", NAME, DAYS[0], settings=s))
+    header = next(csv.reader(io.StringIO(storage.read_bytes(landed).decode().split("\n", 1)[0])))
+    assert header[:3] == ["ID", "Statement Time", "LIMIT_BAL"] and "default.payment.next.month" in header
+    curated = read_curated(NAME, DAYS[0], settings=s)
+    assert len(curated) == 2400 and not curated.isna().any().any()  # no missing value anywhere
+    assert {"limit_bal", "autopay", "defaulted"} <= set(curated.columns) and "LIMIT_BAL" not in curated.columns
+
+    first = _dag("weekly_retraining").test(
+        logical_date=datetime.combine(DAYS[-1] + timedelta(days=1), time(3), tzinfo=timezone.utc),
+        run_conf={"reason": "first card model", "window_days": 7})
+    states = _states(first)
+    assert str(first.state) == "success" and states["promote"] == "success", states
+    client = registry.client(s)
+    assert registry.by_alias(client, NAME, registry.CHAMPION).version == "1"
+    _champion_scores_curated_rows(s, DAYS[-1])
+
+    use_env(MLOPS_SIMULATOR_SCENARIO="income_shift", MLOPS_SIMULATOR_ONSET=ONSET.isoformat())
+    monitoring, triggered, reports = _dag("drift_monitoring"), None, []
+    for hours in range(0, 13):
+        hour = ONSET + timedelta(hours=hours)
+        run = monitoring.test(logical_date=hour + timedelta(minutes=5))
+        states = _states(run)
+        assert states["check_drift"] == "success", states
+        record = history.read_record(NAME, hour, s)
+        assert record["status"] == "judged", record
+        if hours == 0:  # six hours before the onset: the stable traffic raises nothing
+            assert not record["alert"], record["result"]["drifted_columns"]
+        if record["alert"]:
+            reports.append(record["report"])
+        if states.get("trigger_retraining") == "success":
+            triggered = hour
+            break
+    assert triggered is not None, "no retraining triggered within 12 hours of the limit increase"
+    assert "limit_bal" in record["result"]["drifted_columns"] and not record["result"]["data_quality_incident"]
+    assert reports and all(Path(r.removeprefix("file://")).read_text().lstrip().startswith("<") for r in reports)
+
+    from airflow.models import DagRun
+
+    (retraining,) = [r for r in DagRun.find(dag_id="weekly_retraining") if r.run_id.startswith(f"drift__{NAME}__")]
+    second = _dag("weekly_retraining").test(logical_date=retraining.logical_date, run_conf=retraining.conf)
+    states = _states(second)
+    assert str(second.state) == "success" and states["train_challenger"] == "success", states
+    assert registry.by_alias(client, NAME, registry.CHALLENGER).version == "2"
+    _champion_scores_curated_rows(s, DAYS[-1])
