@@ -78,7 +78,7 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
     assert f"{s.storage_root}/curated/credit_applications" in dataset_input.dataset.source
     artifacts = {a.path for a in client.list_artifacts(run_id)} | {
         a.path for d in ("plots", "evaluation", "search") for a in client.list_artifacts(run_id, d)}
-    assert {"lineage.json", "gates.json", "fairness.json", "feature_importance.json", "model_card.md",
+    assert {"lineage.json", "gates.json", "fairness.json", "feature_importance.json", "model_card.md", "model_card.json",
             "plots/roc.png", "plots/calibration.png", "evaluation/holdout.json", "search/trials.json",
             "reference_profile.json", "comparison.json", "latency.json", "search/plan.json"} <= artifacts
     plan = json.loads(Path(client.download_artifacts(run_id, "search/plan.json")).read_text())
@@ -90,7 +90,14 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
                                              .read_text()))
     assert reference.rows == 4 * 1500 and set(reference.features) == set(CREDIT.features)
     assert reference.partitions == ("dt=2026-03-01", "dt=2026-03-02", "dt=2026-03-03", "dt=2026-03-04")
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
     card = Path(client.download_artifacts(run_id, "model_card.md")).read_text()
+    facts = json.loads(Path(client.download_artifacts(run_id, "model_card.json")).read_text())
+    version = registry.get(client, NAME, facts["version"])
+    assert version.run_id == run_id and card.startswith(f"# Model card: {NAME} v{facts['version']}")
+    assert facts["training_data"]["partitions_per_feed"] == {"credit_applications": 4}
+    assert "4 of credit_applications" in card and f"{facts['training_data']['labelled_rows']} labelled rows" in card
+    assert all(isinstance(b["rows"], int) for b in facts["biases"]) and ".0 |" not in card.split("## Biases")[1]
     for heading in ("## Training data", "## Test data and metrics", "## Gates", "## Biases", "## Intended use",
                     "## Out-of-scope use", "## Limitations", "## Ethical considerations", "## Recommendations"):
         assert heading in card

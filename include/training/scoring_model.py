@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from include.training.model_input import frame as model_frame
@@ -40,7 +41,9 @@ class ReasonCodeModel(PythonModel):
         # Created once: it looks up the loaded thread pools, which costs milliseconds per call.
         self.pools = ThreadpoolController()
 
-    def predict(self, context, model_input, params=None):
+    # A DataFrame type hint: MLflow infers nothing from it and validates nothing by it (the
+    # signature logged with the model does); without a hint it warns at every load.
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         top_k = int((params or {}).get("top_k", self.top_k))
         with self.pools.limit(limits=self.threads):
             x = model_frame(model_input, self.numeric, self.categorical)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -147,12 +148,21 @@ def load_pipeline(settings: settings_module.Settings, name: str, version: str):
     return model.unwrap_python_model().pipeline
 
 
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, an assistant);
+# these are classic model-training experiments.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def experiment_id(settings: settings_module.Settings, name: str) -> str:
     client = registry.client(settings)
     existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    return client.create_experiment(name, artifact_location=settings.mlflow_artifact_root.rstrip("/") + f"/{name}")
+    if existing is None:
+        return client.create_experiment(name, artifact_location=settings.mlflow_artifact_root.rstrip("/") + f"/{name}",
+                                        tags=EXPERIMENT_KIND)
+    for key, value in EXPERIMENT_KIND.items():
+        if existing.tags.get(key) != value:  # created by an earlier version of the package
+            client.set_experiment_tag(existing.experiment_id, key, value)
+    return existing.experiment_id
 
 
 def log_and_register(*, settings: settings_module.Settings, contract: Contract, model_name: str, model, family: str,
@@ -184,8 +194,11 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
                               "training_rows": counts.get("labelled", len(training_frame))})
         # The source is the curated feed; lineage.json lists its partitions and data versions.
         source = storage.describe(storage.path("curated", contract.name, settings=settings))
-        dataset = mlflow.data.from_pandas(training_frame, source=source, targets=contract.target,
-                                          name=f"{contract.name}_{window[0]}_{window[1]}", digest=lineage_digest)
+        with warnings.catch_warnings():
+            # Two of MLflow's dataset sources claim a file:// URI; either records it as given.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            dataset = mlflow.data.from_pandas(training_frame, source=source, targets=contract.target,
+                                              name=f"{contract.name}_{window[0]}_{window[1]}", digest=lineage_digest)
         mlflow.log_input(dataset, context="training")
         mlflow.log_dict(lineage, "lineage.json")
         mlflow.log_dict(holdout, "evaluation/holdout.json")
@@ -205,11 +218,6 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
         mlflow.log_dict({name: {"mean": float(m), "std": float(s)} for name, m, s in
                          zip(x_holdout.columns, importance.importances_mean, importance.importances_std)},
                         "feature_importance.json")
-        card = model_card.render(contract=contract, model_name=model_name, version=None, created=created,
-                                 author=author, family=family, params=params, window=window, lineage=lineage,
-                                 counts=counts, holdout=holdout, train_auc=train_auc, gates=gates, fairness=fairness,
-                                 reason=reason)
-        mlflow.log_text(card, "model_card.md")
         info = mlflow.pyfunc.log_model(name="model", **scoring)
         run_id = run.info.run_id
     client = registry.client(settings)
@@ -217,9 +225,17 @@ def log_and_register(*, settings: settings_module.Settings, contract: Contract, 
                              tags={"window": f"{window[0]}..{window[1]}", "lineage_digest": lineage_digest,
                                    "reason": reason[:500], "family": family, "run_id": run_id,
                                    "dag_run_id": dag_run_id}).version
+    # The card names the registered version, so it is written once the registry gave the number.
+    card = model_card.facts(contract=contract, model_name=model_name, version=str(version), created=created,
+                            author=author, family=family, params=params, window=window, lineage=lineage,
+                            counts=counts, holdout=holdout, train_auc=train_auc, gates=gates, fairness=fairness,
+                            reason=reason)
+    markdown = model_card.render(card)
     try:
+        registry.call(client, "log the model card", client.log_dict, run_id, card, "model_card.json")
+        registry.call(client, "log the model card", client.log_text, run_id, markdown, "model_card.md")
         registry.call(client, "describe the version", client.update_model_version, model_name, version,
-                      description=card.split("\n## Training data")[0].replace("(unregistered)", f"v{version}"))
+                      description=markdown.split("\n## Training data")[0])
     except registry.RegistryError:
         registry.discard(client, model_name, str(version))
         raise
