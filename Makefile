@@ -54,10 +54,12 @@ system-packages:
 bench: $(STAMP)
 	@$(BIN)/python -m bench
 
-# The Airflow UI and scheduler on the embedded defaults (http://localhost:8080). standalone
-# starts its components as `airflow ...` subprocesses, so the venv must be on PATH.
+# The Airflow UI, scheduler, dag-processor and triggerer on the embedded defaults. PORT moves the
+# UI and the execution API together; Ctrl-C or SIGTERM stops every process it started.
+PORT ?= 8080
+
 airflow: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+	$(BIN)/python -m include.local_airflow --port $(PORT)
 
 # The same environment for your shell: eval "$$(make -s env)", then .venv/bin/airflow ...
 env:
