@@ -34,7 +34,7 @@ Window k is the one ending k hours after the onset (it holds min(k, 3) shifted h
   nightly ingestion of the day (scenario on), then ``performance_monitoring``'s 04:30 check the
   next morning (``realized`` on ``cohort_for`` of that run; cohorts from the onset day on). A
   cohort below the floor is handled as the performance trigger does: ``performance_alert``
-  builds the conf (window_days 8, the DAG's default, force false), ``request.resolve`` turns it
+  builds the conf (window_days 8, the DAG's default, force true), ``request.resolve`` turns it
   into the retraining request (ending on the last ingested day), ``train_challenger`` trains,
   ``promotion.promote`` / ``reject`` decide. Goal: detection by the day onset + 8 (label delay
   7 days + one day). After the detection the loop goes on for at most 10 more days and stops
@@ -133,11 +133,15 @@ def _world(tmp: str, scenario: str, calls_per_hour: int) -> tuple:
 # ----------------------------------------------------------------------------- hourly
 def _hour(credit, s, run_end: datetime) -> dict:
     """One run of drift_monitoring whose data interval ends at ``run_end`` (hh:05)."""
-    from include.drift import monitor
+    from include.monitoring.alerts import record_retrain_trigger
+    from include.monitoring.capture import land_missing_capture
+    from include.monitoring.check import check
+    from include.monitoring.sustained import decide
+    from include.training.request import monitor_request
 
     started = time.perf_counter()
-    monitor.land_missing_capture(credit, run_end, settings=s)
-    record = monitor.check(credit, run_end, settings=s)
+    land_missing_capture(credit, run_end, settings=s)
+    record = check(credit, run_end, settings=s)
     window_end = datetime.fromisoformat(record["window_end"])
     result = record.get("result") or {}
     row = {"window_end": record["window_end"], "k": round((window_end - ONSET).total_seconds() / 3600),
@@ -152,15 +156,13 @@ def _hour(credit, s, run_end: datetime) -> dict:
     if record["status"] == "no_champion":
         row.update(retrain=False, reason="no champion", triggered=False)
         return row
-    decision = monitor.decide(credit, window_end, settings=s)
+    decision = decide(credit, window_end, settings=s)
     triggered = decision.retrain and not decision.already_triggered
     if decision.retrain:
-        conf = {"reason": f"drift: {decision.reason}", "window_days": 28, "promotion_mode": "auto", "force": True,
-                "dataset": credit.name,
-                "evidence": {"source": "monitor", "kind": "drift", "window_end": window_end.isoformat(),
-                             "windows": decision.windows, "drifted_features": decision.drifted_features,
-                             "reports": decision.reports}}
-        monitor.record_retrain_trigger(credit, conf, dag_run_id=f"scheduled__{run_end.isoformat()}", settings=s)
+        conf = monitor_request(credit, kind="drift", reason=f"drift: {decision.reason}", window_days=28,
+                               evidence={"window_end": window_end.isoformat(), "windows": decision.windows,
+                                         "drifted_features": decision.drifted_features, "reports": decision.reports})
+        record_retrain_trigger(credit, conf, dag_run_id=f"scheduled__{run_end.isoformat()}", settings=s)
     row.update(retrain=decision.retrain, reason=decision.reason, triggered=triggered,
                seconds=round(time.perf_counter() - started, 3))
     return row
@@ -285,7 +287,7 @@ def _retrain(credit, s, result: dict, run_end: datetime, *, window_days: int, da
              promote: bool) -> dict:
     """What the triggered weekly_retraining run does: request, train, promote or reject."""
     from include import promotion
-    from include.drift.monitor import performance_alert
+    from include.monitoring.alerts import performance_alert
     from include.training.challenger import train_challenger
     from include.training.dataset import TrainingDataError
     from include.training.request import resolve
@@ -323,9 +325,9 @@ def _retrain(credit, s, result: dict, run_end: datetime, *, window_days: int, da
 
 
 def _concept(credit, s) -> dict:
-    from include.drift.monitor import champion_version
-    from include.drift.performance import cohort_for, realized
     from include.ingestion.partition import ingest_partition
+    from include.monitoring.performance import cohort_for, realized
+    from include.monitoring.reference import champion_version
     from include.simulator.land import land_day
 
     hourly, days, retrainings = [], [], []

@@ -49,7 +49,7 @@ def drift_monitoring():
     @fail_fast
     def land_capture(params=None, dag_run=None, data_interval_end=None) -> list[str]:
         """Simulator only: the scoring side's capture of the window's hours, when missing."""
-        from include.drift.monitor import land_missing_capture
+        from include.monitoring.capture import land_missing_capture
         from include.run_target import interval_end
 
         if not config.simulator_enabled:
@@ -62,7 +62,7 @@ def drift_monitoring():
     def check_drift(landed: list[str], params=None, dag_run=None, data_interval_end=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from include.drift.monitor import check
+        from include.monitoring.check import check
         from include.run_target import interval_end
 
         record = check(contract.load(params["dataset"]), interval_end(data_interval_end, dag_run.run_after),
@@ -86,7 +86,7 @@ def drift_monitoring():
     @fail_fast
     def publish(summary: dict, params=None, dag_run=None) -> str | None:
         """Alert on drift or a data-quality incident, and redraw the drift plot."""
-        from include.drift.monitor import publish_alert
+        from include.monitoring.alerts import publish_alert
 
         return publish_alert(contract.load(params["dataset"]), summary, dag_run_id=dag_run.run_id)
 
@@ -114,7 +114,7 @@ def drift_monitoring():
     @fail_fast
     def record_trigger(conf: dict, params=None, dag_run=None) -> str:
         """Recorded before the trigger, so the cooldown holds even if this run dies after it."""
-        from include.drift.monitor import record_retrain_trigger
+        from include.monitoring.alerts import record_retrain_trigger
 
         return record_retrain_trigger(contract.load(params["dataset"]), conf, dag_run_id=dag_run.run_id)
 

@@ -47,7 +47,7 @@ def performance_monitoring():
     @fail_fast
     def check_performance(params=None, dag_run=None, data_interval_end=None) -> dict | bool:
         """The cohort's realized AUC; continues to the trigger only when it is below the floor."""
-        from include.drift.performance import cohort_for, realized
+        from include.monitoring.performance import cohort_for, realized
         from include.run_target import interval_end
 
         data = contract.load(params["dataset"])
@@ -60,7 +60,7 @@ def performance_monitoring():
     @task
     @fail_fast
     def alert(result: dict, params=None, dag_run=None) -> dict:
-        from include.drift.monitor import performance_alert
+        from include.monitoring.alerts import performance_alert
 
         return performance_alert(contract.load(params["dataset"]), result, window_days=params["window_days"],
                                  dag_run_id=dag_run.run_id)

@@ -125,7 +125,7 @@ def monitor(onset: datetime, timeline: list[str]):
     from airflow.models import DagRun
 
     from include import settings
-    from include.drift import history
+    from include.monitoring import history
 
     os.environ.update({"MLOPS_SIMULATOR_SCENARIO": "income_shift", "MLOPS_SIMULATOR_ONSET": onset.isoformat()})
     settings.get.cache_clear()

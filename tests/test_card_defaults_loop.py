@@ -57,7 +57,7 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
     from airflow.utils import db
 
     from include import registry, storage
-    from include.drift import history
+    from include.monitoring import history
     from include.ingestion.partition import read_curated
 
     s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_DATASET=NAME, MLOPS_SIMULATOR_ROWS_PER_DAY="2400",

@@ -82,7 +82,7 @@ def _retraining_runs() -> list:
 @pytest.mark.integration
 def test_sustained_income_shift_triggers_retraining_once(world):
     from include import audit, notify
-    from include.drift import history
+    from include.monitoring import history
 
     credit, scenario = world
     s = scenario("income_shift")
@@ -122,7 +122,7 @@ def test_sustained_income_shift_triggers_retraining_once(world):
 @pytest.mark.integration
 def test_a_data_quality_incident_alerts_and_never_triggers_retraining(world):
     from include import notify
-    from include.drift import history
+    from include.monitoring import history
 
     credit, scenario = world
     s = scenario("data_quality_incident")
@@ -140,7 +140,7 @@ def test_a_data_quality_incident_alerts_and_never_triggers_retraining(world):
 
 @pytest.mark.integration
 def test_stable_traffic_is_judged_without_alerts(world):
-    from include.drift import history
+    from include.monitoring import history
 
     credit, scenario = world
     s = scenario("stable")

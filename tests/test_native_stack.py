@@ -123,7 +123,7 @@ def _gates_failed(story: Story, run_id: str) -> list[str]:
 @pytest.mark.integration
 def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     from include import audit, contract, registry
-    from include.drift import history
+    from include.monitoring import history
 
     stack, started = native_stack, time.monotonic()
     story = Story(stack)

@@ -23,8 +23,8 @@ def _world(tmp_path, use_env, scenario: str):
 
     from include import contract, registry
     from include.simulator.land import land_capture_hour
+    from include.monitoring.capture import champion_scorer
     from include.training.challenger import train_challenger
-    from include.drift.monitor import champion_scorer
 
     s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_SIMULATOR_ROWS_PER_DAY="3000",
                 MLOPS_SIMULATOR_SCENARIO=scenario, MLOPS_SIMULATOR_ONSET=f"{ONSET}T00:00:00+00:00")
@@ -61,7 +61,7 @@ def _triggered() -> list:
 @pytest.mark.integration
 def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_once(tmp_path, use_env):
     from include import notify
-    from include.drift.performance import realized
+    from include.monitoring.performance import realized
 
     credit, s = _world(tmp_path, use_env, "concept_drift")
     before = len(_triggered())
@@ -72,6 +72,8 @@ def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_onc
     (triggered,) = _triggered()[before:]
     assert triggered.run_id == "performance__credit_applications__2026-05-08"
     assert triggered.conf["reason"].startswith("performance: realized AUC") and triggered.conf["window_days"] == 8
+    # The champion is known to be failing: the same policy as drift (no improvement margin).
+    assert triggered.conf["force"] is True and triggered.conf["promotion_mode"] == "auto"
     # The retraining's window ends with this check's interval, whenever the check really ran.
     assert triggered.data_interval_end == datetime(2026, 5, 16, 4, 30, tzinfo=timezone.utc)
     again, states = _run()
@@ -81,7 +83,7 @@ def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_onc
 
 @pytest.mark.integration
 def test_a_healthy_cohort_triggers_nothing(tmp_path, use_env):
-    from include.drift.performance import realized
+    from include.monitoring.performance import realized
 
     credit, s = _world(tmp_path, use_env, "stable")
     before = len(_triggered())

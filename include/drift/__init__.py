@@ -1,1 +1,1 @@
-"""Drift monitoring: reference profiles and drift statistics."""
+"""Drift statistics: reference profiles, the drift engine, and Evidently's report."""

@@ -1,4 +1,5 @@
-"""What a retraining run was asked to do, from its Params, run type and data interval.
+"""What a retraining run was asked to do, from its Params, run type and data interval; and the
+conf a monitor sends to ask for one.
 
 Validated here as well as by the trigger form: a manual run needs a reason, the window
 and mode must be in range, the dataset must have a contract.
@@ -15,6 +16,7 @@ from include import settings as settings_module
 from include.run_target import RunParamsError
 
 MODES = ("auto", "manual")
+MONITOR_KINDS = ("drift", "performance")
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,19 @@ def resolve(params: dict, *, run_type, interval_end: datetime, triggered_by: str
     end = interval_end.astimezone(ZoneInfo(s.timezone)).date() - timedelta(days=1)
     return RetrainRequest(dataset, end.isoformat(), window, mode, force, reason[:500], actor,
                           dict(params.get("evidence") or {}))
+
+
+def monitor_request(contract: contract_module.Contract, *, kind: str, reason: str, window_days: int,
+                    evidence: dict) -> dict:
+    """The conf a monitor sends to ``weekly_retraining`` (``resolve`` reads it; ``source:
+    monitor`` in the evidence makes the monitor its actor).
+
+    One policy for every monitor: it triggers only when the champion is known to be failing
+    (sustained input drift, or realized AUC below the floor), so the challenger replaces it when
+    it passes the hard gates and does not regress, without the improvement margin:
+    ``force=True`` and ``promotion_mode="auto"`` for every kind.
+    """
+    if kind not in MONITOR_KINDS:
+        raise ValueError(f"monitor kind {kind!r} must be one of {MONITOR_KINDS}")
+    return {"reason": reason, "window_days": window_days, "promotion_mode": "auto", "force": True,
+            "dataset": contract.name, "evidence": {"source": "monitor", "kind": kind, **evidence}}

@@ -2,7 +2,9 @@
 
 It succeeds (and hands the retraining conf to the next task) when the last k windows all
 drifted by the contract's rule, the latest has no data-quality incident and no drift-triggered
-retraining happened within the cooldown. It skips, saying why, when that is not the case.
+retraining happened within the cooldown (``include.monitoring.sustained``); the conf is the
+monitor's retraining request (``include.training.request.monitor_request``). It skips, saying
+why, when that is not the case.
 While a retraining run is queued or running it waits (reschedule mode: no worker slot held)
 and starts the next one only after it; its timeout is a skip, not a failure.
 """
@@ -31,11 +33,13 @@ class SustainedDriftSensor(BaseSensorOperator):
 
     def poke(self, context) -> PokeReturnValue | bool:
         from include import contract
-        from include.drift import monitor
+        from include.monitoring.sustained import decide
+        from include.training.request import monitor_request
 
         end = datetime.fromisoformat(self.window_end)
         with permanent_errors_fail_now():
-            decision = monitor.decide(contract.load(self.dataset), end)
+            data = contract.load(self.dataset)
+            decision = decide(data, end)
         if not decision.retrain:
             raise AirflowSkipException(f"no retraining: {decision.reason}")
         active = 0 if decision.already_triggered else context["ti"].get_dr_count(
@@ -45,15 +49,7 @@ class SustainedDriftSensor(BaseSensorOperator):
                           self.retrain_dag_id)
             return False
         self.log.info("drift sustained: %s", decision.reason)
-        return PokeReturnValue(is_done=True, xcom_value={
-            "reason": f"drift: {decision.reason}",
-            "window_days": self.window_days,
-            "promotion_mode": "auto",
-            # The champion no longer matches the traffic: a challenger that passes the hard
-            # gates and does not regress replaces it without the improvement margin.
-            "force": True,
-            "dataset": self.dataset,
-            "evidence": {"source": "monitor", "kind": "drift", "window_end": end.isoformat(),
-                         "windows": decision.windows, "drifted_features": decision.drifted_features,
-                         "reports": decision.reports},
-        })
+        return PokeReturnValue(is_done=True, xcom_value=monitor_request(
+            data, kind="drift", reason=f"drift: {decision.reason}", window_days=self.window_days,
+            evidence={"window_end": end.isoformat(), "windows": decision.windows,
+                      "drifted_features": decision.drifted_features, "reports": decision.reports}))

@@ -17,7 +17,7 @@ import pandas as pd
 from include import settings as settings_module
 from include import storage
 from include.contract import Contract
-from include.drift import window as window_module
+from include.monitoring import window as window_module
 
 MIN_LABELLED = 200  # fewer matured outcomes (or no defaulter / no non-defaulter) and the AUC is not judged
 

@@ -1,4 +1,5 @@
-"""The hourly monitor's window, history and decision rules, on a real storage root."""
+"""The monitors' window, history, sustained-drift rule, alerts and retraining request, on a real
+storage root."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from include.drift import history, monitor, window
+from include.monitoring import history, window
+from include.monitoring.sustained import decide
 
 END = datetime(2026, 3, 10, 10, tzinfo=timezone.utc)
 
@@ -74,7 +76,7 @@ def test_sustained_drift_rule(settings, credit, windows, retrain, reason):
         if spec is not None:
             end = END - timedelta(hours=n)
             history.write_record(credit.name, end, _record(end, **spec), settings)
-    decision = monitor.decide(credit, END, settings=settings)
+    decision = decide(credit, END, settings=settings)
     assert decision.retrain is retrain and reason in decision.reason
 
 
@@ -83,7 +85,7 @@ def test_the_cooldown_blocks_a_second_trigger_within_24_hours(settings, credit):
         end = END - timedelta(hours=n)
         history.write_record(credit.name, end, _record(end), settings)
     history.record_trigger(credit.name, END - timedelta(hours=2), {"reason": "drift"}, settings)
-    blocked = monitor.decide(credit, END, settings=settings)
+    blocked = decide(credit, END, settings=settings)
     assert not blocked.retrain and "cooldown" in blocked.reason and blocked.drifted_features == ["annual_income"]
     assert history.last_trigger(credit.name, END, settings) == END - timedelta(hours=2)
     # 24 hours after that trigger the same drift may trigger again.
@@ -91,4 +93,43 @@ def test_the_cooldown_blocks_a_second_trigger_within_24_hours(settings, credit):
     for n in range(2):
         end = later - timedelta(hours=n)
         history.write_record(credit.name, end, _record(end), settings)
-    assert monitor.decide(credit, later, settings=settings).retrain
+    assert decide(credit, later, settings=settings).retrain
+
+
+@pytest.mark.parametrize("kind", ["drift", "performance"])
+def test_a_monitor_asks_for_a_forced_automatic_retraining(settings, credit, kind):
+    from include.training.request import monitor_request, resolve
+
+    conf = monitor_request(credit, kind=kind, reason=f"{kind}: the champion is failing", window_days=8,
+                           evidence={"window_end": END.isoformat()})
+    assert conf["force"] is True and conf["promotion_mode"] == "auto" and conf["dataset"] == credit.name
+    assert conf["evidence"] == {"source": "monitor", "kind": kind, "window_end": END.isoformat()}
+    request = resolve(conf, run_type="manual", interval_end=END, settings=settings)
+    assert request.force and request.mode == "auto" and request.actor == "monitor" and request.window_days == 8
+    with pytest.raises(ValueError, match="monitor kind"):
+        monitor_request(credit, kind="latency", reason="x", window_days=8, evidence={})
+
+
+def test_each_alert_is_audited_and_sent_once_across_reruns(settings, credit):
+    from include import audit, notify
+    from include.monitoring.alerts import performance_alert, publish_alert, record_retrain_trigger
+    from include.training.request import monitor_request
+
+    cohort = (END - timedelta(days=8)).date()
+    summary = {"window_end": END.isoformat(), "alert": True, "data_quality_incident": False, "model_version": "1",
+               "drifted_columns": ["annual_income"], "share_drifted": 0.4, "quality": [], "report": None}
+    trigger = monitor_request(credit, kind="drift", reason="drift: sustained", window_days=28,
+                              evidence={"window_end": END.isoformat(), "windows": [END.isoformat()],
+                                        "drifted_features": ["annual_income"], "reports": []})
+    result = {"cohort": cohort.isoformat(), "auc": 0.71, "auc_floor": credit.auc_floor, "labelled": 900,
+              "model_versions": {"1": 900}}
+    for run in ("run-1", "run-2"):  # the second is a rerun of the same window and cohort
+        assert publish_alert(credit, summary, dag_run_id=run, settings=settings) is None  # nothing judged to plot
+        record_retrain_trigger(credit, trigger, dag_run_id=run, settings=settings)
+        conf = performance_alert(credit, result, window_days=8, dag_run_id=run, settings=settings)
+        assert conf["force"] is True and conf["evidence"]["kind"] == "performance"
+    assert history.last_trigger(credit.name, END + timedelta(hours=1), settings) == END
+    kinds = [e["type"] for e in audit.read(cohort, END.date(), settings=settings)]
+    assert sorted(kinds) == ["drift_detected", "retrain_triggered", "retrain_triggered"]
+    sent = [n["kind"] for n in notify.read_outbox(cohort, END.date(), settings=settings)]
+    assert sorted(sent) == ["drift_alert", "performance_alert", "retrain_triggered"]

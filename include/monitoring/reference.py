@@ -1,0 +1,36 @@
+"""What a window is compared with: the reference profile logged with a registered model version
+(never the training data itself), and which version is the champion."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from include import registry
+from include import settings as settings_module
+from include.drift.profile import Profile
+
+
+@lru_cache(maxsize=8)
+def _reference(tracking_uri: str, name: str, version: str) -> tuple[Profile, str, list[dict]]:
+    settings = settings_module.load({"MLFLOW_TRACKING_URI": tracking_uri})
+    client = registry.client(settings)
+    found = registry.get(client, name, version)
+
+    def artifact(path: str):
+        local = registry.call(client, f"read {path} of {name} v{version} (run {found.run_id})",
+                              client.download_artifacts, found.run_id, path)
+        return json.loads(Path(local).read_text())
+
+    return Profile.from_dict(artifact("reference_profile.json")), found.run_id, artifact("lineage.json")
+
+
+def reference(settings: settings_module.Settings, name: str, version: str) -> tuple[Profile, str, list[dict]]:
+    """The reference profile logged with a registered version, its run id and its lineage."""
+    return _reference(settings.mlflow_tracking_uri, name, str(version))
+
+
+def champion_version(settings: settings_module.Settings, name: str) -> str | None:
+    current = registry.by_alias(registry.client(settings), name, registry.CHAMPION)
+    return current.version if current else None
