@@ -1,0 +1,3 @@
+from include.demo.story import main
+
+raise SystemExit(main())
