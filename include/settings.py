@@ -1,8 +1,9 @@
 """The one module that reads configuration.
 
-Every knob comes from an environment variable listed in ``VARIABLES`` (and documented in
-the README). Defaults are the embedded set-up: everything under ``.local/`` in the
-checkout. Nothing else in the package reads ``os.environ`` or hard-codes a path.
+Every knob comes from an environment variable listed in ``VARIABLES`` (documented in
+docs/configuration.md, which ``configuration_page`` generates). Defaults are the embedded set-up:
+everything under ``.local/`` in the checkout. Nothing else in the package reads ``os.environ``
+or hard-codes a path.
 """
 
 from __future__ import annotations
@@ -212,3 +213,53 @@ def mlflow_http_limits() -> None:
 def get() -> Settings:
     """Settings of this process, read once."""
     return load()
+
+
+REGENERATE = ".venv/bin/python -m include.settings > docs/configuration.md"
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell, readable as written: ``|`` and ``<`` escaped."""
+    return text.replace("|", "\\|").replace("<", "\\<")
+
+
+def configuration_page() -> str:
+    """docs/configuration.md: where settings are read, every variable of ``VARIABLES``, and the
+    MLflow HTTP defaults this package sets. Regenerate the file with ``REGENERATE``."""
+    variables = "\n".join(f"| `{v.name}` | {f'`{v.default}`' if v.default else '(empty)'} | "
+                          f"{_cell(v.description)} |" for v in VARIABLES)
+    mlflow = "\n".join(f"| `{name}` | `{value}` |" for name, value in MLFLOW_HTTP_DEFAULTS.items())
+    return f"""# Configuration
+
+<!-- Generated from include/settings.py; do not edit. Regenerate: {REGENERATE} -->
+
+`include/settings.py` is the only module that reads configuration. Every setting is an
+environment variable below, read once per process: restart the Airflow services after changing
+one. A malformed value fails with a message that names the variable. S3 and SNS credentials
+are not settings: they come from the Airflow connections that `MLOPS_STORAGE_CONN_ID` and
+`MLOPS_NOTIFY_CONN_ID` name. Airflow's own settings (`AIRFLOW_HOME`, `AIRFLOW__...`) keep
+their usual names; `make` sets `AIRFLOW_HOME=.local/airflow`, the DAG and plugin folders and
+`PYTHONPATH` (the checkout and `plugins/`), and `eval "$(make -s env)"` gives your shell the
+same. In the docker compose stack the variables come from `.env` ([docker-compose.md](docker-compose.md)).
+
+| variable | default | what it changes |
+|---|---|---|
+{variables}
+
+## MLflow's HTTP client
+
+MLflow's own client retries a refused connection 7 times with backoff (4-5 minutes) and waits
+120 s for an answer. Each time this package connects to the registry it first sets these
+defaults in its process, unless the variable is already set: a few quick retries, and an answer
+within a minute (large artifact uploads stream within it). Then it probes an http(s) tracking
+server: one that does not answer within `MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS` fails the task at
+once, naming the URI.
+
+| variable | default here |
+|---|---|
+{mlflow}
+"""
+
+
+if __name__ == "__main__":
+    print(configuration_page(), end="")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from include.settings import PROJECT_ROOT, SettingsError, load
+from include.settings import PROJECT_ROOT, REGENERATE, VARIABLES, SettingsError, configuration_page, load
 
 
 def test_embedded_defaults_live_under_one_local_folder():
@@ -36,3 +36,11 @@ def test_production_values_are_configuration_not_code():
 def test_each_malformed_value_names_the_variable(env, message):
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
         load(env)
+
+
+def test_the_configuration_page_is_generated_from_the_settings():
+    """docs/configuration.md is exactly what ``configuration_page`` renders, every variable in it."""
+    page = configuration_page()
+    assert [v.name for v in VARIABLES if f"| `{v.name}` |" not in page] == []
+    written = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert written == page, f"docs/configuration.md is out of date with include/settings.py: run {REGENERATE}"
