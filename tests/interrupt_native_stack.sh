@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Manual check that Ctrl-C stops the whole native stack (tests/native_stack.py), even twice.
+# Manual check that Ctrl-C stops the whole native stack (tests/support/native_stack.py), even twice.
 # Starts the story test, sends SIGINT once the scheduler has finished a task (and a second one
 # 3 s later), then lists every service process left and the Postgres cluster folders.
 #   bash tests/interrupt_native_stack.sh      (as root, from the checkout; about 1 minute)

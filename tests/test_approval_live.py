@@ -20,8 +20,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from tests.conftest import simulate_days
-from tests.live_airflow import STARTUP_TIMEOUT, live_airflow, wait_for
+from tests.support.data import simulate_days
+from tests.support.live_airflow import STARTUP_TIMEOUT, live_airflow
 
 DAG_ID = "weekly_retraining"
 ROWS_PER_DAY = 3000
@@ -53,8 +53,8 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
     extra = {"MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
              "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk_officer:admin"}
     with live_airflow(tmp_path, extra) as (api, services, env):
-        wait_for(f"{DAG_ID} to be parsed", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"), services,
-                 STARTUP_TIMEOUT)
+        services.wait_for(f"{DAG_ID} to be parsed", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"),
+                          STARTUP_TIMEOUT)
 
         def run_state(run_id: str):
             run = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
@@ -66,11 +66,11 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
 
         # 1. The scheduled run makes the first champion.
         api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-        scheduled = wait_for("the scheduled run", lambda: [
+        scheduled = services.wait_for("the scheduled run", lambda: [
             r for r in api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
-            if r["run_type"] == "scheduled"], services, STARTUP_TIMEOUT)[0]
-        done = wait_for("the scheduled run to finish", lambda: run_state(scheduled["dag_run_id"]), services,
-                        RUN_TIMEOUT, interval=2)
+            if r["run_type"] == "scheduled"], STARTUP_TIMEOUT)[0]
+        done = services.wait_for("the scheduled run to finish", lambda: run_state(scheduled["dag_run_id"]),
+                                 RUN_TIMEOUT, interval=2)
         assert done["state"] == "success", task_states(scheduled["dag_run_id"])
         client = registry.client(s)
         first = registry.by_alias(client, "credit_applications", registry.CHAMPION)
@@ -79,28 +79,29 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
         def manual_run(reason: str, answer: str, minutes: int) -> str:
             # Logical dates on the same Monday morning: the window ends on the same Sunday.
             at = (scheduled_at + timedelta(minutes=minutes)).isoformat()
-            api.login(api.password_file, "admin")
+            api.login("admin")
             run = api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": at,
                 "conf": {"reason": reason, "promotion_mode": "manual", "force": True, "window_days": 14}})
             run_id = run["dag_run_id"]
-            wait_for("the approval request", lambda: task_states(run_id).get("request_approval") == "awaiting_input",
-                     services, RUN_TIMEOUT, interval=2)
+            services.wait_for("the approval request",
+                              lambda: task_states(run_id).get("request_approval") == "awaiting_input",
+                              RUN_TIMEOUT, interval=2)
             # Airflow 3.3.2 race: an answer that lands before the scheduler has handled the parked
             # worker's exit gets the resumed task failed as "state mismatch" (queued vs success), and
             # the retry asks again. A person never answers that fast; wait as they would, for the
             # scheduler's own record of the exit rather than for a fixed time.
             parked = f"task_id=request_approval, run_id={run_id}, "
-            wait_for("the scheduler to handle the parked task", lambda: any(
+            services.wait_for("the scheduler to handle the parked task", lambda: any(
                 "TaskInstance Finished" in line and parked in line
                 for line in services.logs["scheduler"].read_text(errors="replace").splitlines()),
-                services, RUN_TIMEOUT, interval=1)
+                RUN_TIMEOUT, interval=1)
             detail = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
                                         "/hitlDetails")
             assert detail["options"] == ["Approve", "Reject"] and "PASS **auc_floor**" in detail["body"]
-            api.login(api.password_file, "risk_officer")
+            api.login("risk_officer")
             api.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
                                  "/hitlDetails", {"chosen_options": [answer]})
-            finished = wait_for("the run to finish", lambda: run_state(run_id), services, RUN_TIMEOUT, interval=2)
+            finished = services.wait_for("the run to finish", lambda: run_state(run_id), RUN_TIMEOUT, interval=2)
             assert finished["state"] == "success", task_states(run_id)
             return run_id
 

@@ -8,6 +8,7 @@ import pytest
 
 from include import audit, storage
 from include import settings as settings_module
+from tests.support.moto import aws_client, set_aws_connection
 
 DAY = date(2026, 3, 2)
 RUN = "scheduled__2026-03-02T03:00:00+00:00"
@@ -81,11 +82,9 @@ def test_the_trail_is_written_and_kept_in_a_bucket_under_the_readmes_object_lock
 
     from botocore.exceptions import ClientError
 
-    from tests.conftest import s3_client, set_aws_connection
-
     token = uuid.uuid4().hex[:12]
     bucket, conn_id = f"mlops-audit-{token}", f"moto_lock_{token}"
-    s3 = s3_client(moto_server)
+    s3 = aws_client("s3", moto_server)
     s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     readme_rule = '{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Mode":"COMPLIANCE","Years":7}}}'
     s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=json.loads(readme_rule))

@@ -35,7 +35,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_airflow import ROOT, STARTUP_TIMEOUT, airflow_cmd, live_airflow, tail, wait_for
+from tests.support.live_airflow import STARTUP_TIMEOUT, airflow_cmd, live_airflow
+from tests.support.paths import PROJECT_ROOT
+from tests.support.processes import tail
 
 DAG_ID = "nightly_ingestion"
 FEEDS = ("credit_applications", "credit_applications_labels")
@@ -53,7 +55,7 @@ def _backfill_create(env: dict[str, str], log_dir: Path, attempts: int = 4) -> N
     args = airflow_cmd("backfill", "create", "--dag-id", DAG_ID, "--from-date", FROM_DATE, "--to-date", TO_DATE,
                        "--max-active-runs", "1")
     for attempt in range(1, attempts + 1):
-        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
         (log_dir / f"backfill-create-{attempt}.log").write_text(done.stdout + done.stderr)
         if done.returncode == 0:
             return
@@ -81,8 +83,8 @@ def test_backfill_create_runs_three_nights_on_a_live_airflow(tmp_path):
 
 
 def _backfill_nights(api, services, env, log_dir, started, tmp_path):
-    dag = wait_for(f"{DAG_ID} to be parsed and serialized", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"),
-                   services, STARTUP_TIMEOUT)
+    dag = services.wait_for(f"{DAG_ID} to be parsed and serialized",
+                            lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"), STARTUP_TIMEOUT)
     assert dag["is_paused"] is True  # dags_are_paused_at_creation: no run starts before we unpause
 
     def runs_finished(run_type: str | None, count: int):
@@ -96,7 +98,7 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
     #    the curated_<feed> assets; letting it finish first keeps the backfill's parallel runs
     #    out of Airflow's race on creating an alias-resolved asset (module docstring).
     api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-    first = wait_for("the first scheduled run", runs_finished("scheduled", 1), services, RUNS_TIMEOUT)
+    first = services.wait_for("the first scheduled run", runs_finished("scheduled", 1), RUNS_TIMEOUT)
     assert [r["state"] for r in first] == ["success"], first
 
     # 2. Create the backfill while the DAG is paused (a partial backfill removed after "database
@@ -108,8 +110,8 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
     assert {r["state"] for r in created} == {"queued"}, created
     api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
 
-    runs = wait_for("every backfill run to finish", runs_finished("backfill", len(DAYS)), services, RUNS_TIMEOUT,
-                    interval=2.0)
+    runs = services.wait_for("every backfill run to finish", runs_finished("backfill", len(DAYS)), RUNS_TIMEOUT,
+                             interval=2.0)
     elapsed = time.monotonic() - started
 
     states = {r["dag_run_id"]: r["state"] for r in runs}

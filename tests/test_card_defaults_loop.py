@@ -17,22 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_drift_monitoring_dag import _finish_left_over_retraining_runs
+from tests.support.airflow_runs import dag_from_file, finish_left_over_retraining_runs, task_states
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
 NAME = "card_defaults"
 DAYS = [date(2026, 7, 1) + timedelta(days=n) for n in range(7)]
 ONSET = datetime.combine(DAYS[-1] + timedelta(days=1), time(0), tzinfo=timezone.utc)
-
-
-def _dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS / f"{dag_id}.py")).dags[dag_id]
-
-
-def _states(run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
 def _champion_scores_curated_rows(s, day: date):
@@ -63,12 +52,12 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
     s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_DATASET=NAME, MLOPS_SIMULATOR_ROWS_PER_DAY="2400",
                 MLOPS_SIMULATOR_DEFECT_RATE="0", MLOPS_SIMULATOR_SCENARIO="stable", MLOPS_SIMULATOR_ONSET="")
     db.initdb()
-    _finish_left_over_retraining_runs()
+    finish_left_over_retraining_runs()
 
-    ingestion = _dag("nightly_ingestion")
+    ingestion = dag_from_file("nightly_ingestion")
     for day in DAYS:
         run = ingestion.test(logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc))
-        assert str(run.state) == "success", _states(run)
+        assert str(run.state) == "success", task_states(run)
     (landed,) = storage.list_files(storage.partition("landing", NAME, DAYS[0], settings=s))
     header = next(csv.reader(io.StringIO(storage.read_bytes(landed).decode().split("\n", 1)[0])))
     assert header[:3] == ["ID", "Statement Time", "LIMIT_BAL"] and "default.payment.next.month" in header
@@ -76,21 +65,21 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
     assert len(curated) == 2400 and not curated.isna().any().any()  # no missing value anywhere
     assert {"limit_bal", "autopay", "defaulted"} <= set(curated.columns) and "LIMIT_BAL" not in curated.columns
 
-    first = _dag("weekly_retraining").test(
+    first = dag_from_file("weekly_retraining").test(
         logical_date=datetime.combine(DAYS[-1] + timedelta(days=1), time(3), tzinfo=timezone.utc),
         run_conf={"reason": "first card model", "window_days": 7})
-    states = _states(first)
+    states = task_states(first)
     assert str(first.state) == "success" and states["promote"] == "success", states
     client = registry.client(s)
     assert registry.by_alias(client, NAME, registry.CHAMPION).version == "1"
     _champion_scores_curated_rows(s, DAYS[-1])
 
     use_env(MLOPS_SIMULATOR_SCENARIO="income_shift", MLOPS_SIMULATOR_ONSET=ONSET.isoformat())
-    monitoring, triggered, reports = _dag("drift_monitoring"), None, []
+    monitoring, triggered, reports = dag_from_file("drift_monitoring"), None, []
     for hours in range(0, 13):
         hour = ONSET + timedelta(hours=hours)
         run = monitoring.test(logical_date=hour + timedelta(minutes=5))
-        states = _states(run)
+        states = task_states(run)
         assert states["check_drift"] == "success", states
         record = history.read_record(NAME, hour, s)
         assert record["status"] == "judged", record
@@ -108,8 +97,9 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
     from airflow.models import DagRun
 
     (retraining,) = [r for r in DagRun.find(dag_id="weekly_retraining") if r.run_id.startswith(f"drift__{NAME}__")]
-    second = _dag("weekly_retraining").test(logical_date=retraining.logical_date, run_conf=retraining.conf)
-    states = _states(second)
+    second = dag_from_file("weekly_retraining").test(logical_date=retraining.logical_date,
+                                                     run_conf=retraining.conf)
+    states = task_states(second)
     assert str(second.state) == "success" and states["train_challenger"] == "success", states
     assert registry.by_alias(client, NAME, registry.CHALLENGER).version == "2"
     _champion_scores_curated_rows(s, DAYS[-1])

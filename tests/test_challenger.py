@@ -9,11 +9,11 @@ import pytest
 from include import audit, registry
 from include import contract as contract_module
 from include import settings as settings_module
-from include.settings import PROJECT_ROOT
 from include.training.challenger import Policy, train_challenger
-from tests.conftest import simulate_days
+from tests.support.data import simulate_days
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 DAYS = [date(2026, 3, 1) + timedelta(days=n) for n in range(14)]
 END = DAYS[-1]
 POLICY = Policy(min_rows=1000)

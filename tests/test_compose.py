@@ -20,13 +20,13 @@ import pytest
 import yaml
 
 from include import settings as settings_module
+from tests.support.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE_FILE = ROOT / "docker-compose.yaml"
-ENV_EXAMPLE = ROOT / ".env.example"
-AIRFLOW_DOCKERFILE = ROOT / "Dockerfile"
-REQUIREMENTS = ROOT / "requirements.txt"
-POSTGRES_INIT_DIR = ROOT / "docker" / "postgres-init"
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yaml"
+ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+AIRFLOW_DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
+POSTGRES_INIT_DIR = PROJECT_ROOT / "docker" / "postgres-init"
 
 AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker")
@@ -350,7 +350,7 @@ def test_every_env_example_variable_has_a_comment():
 
 def test_env_is_git_ignored_and_env_example_is_not():
     def ignored(path: str) -> bool:
-        return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=PROJECT_ROOT).returncode == 0
 
     assert ignored(".env"), ".env is not git-ignored: secrets could be committed"
     assert not ignored(".env.example"), ".env.example is git-ignored"
@@ -376,7 +376,7 @@ def test_airflow_dockerfile_extends_the_pinned_airflow_image_and_installs_requir
 
 def test_mlflow_image_pins_what_requirements_txt_pins(services):
     build = services["mlflow"]["build"]
-    dockerfile = ROOT / build["context"] / build["dockerfile"]
+    dockerfile = PROJECT_ROOT / build["context"] / build["dockerfile"]
     text = dockerfile.read_text()
     assert re.search(r"^FROM python:3\.11", text, re.M), f"{dockerfile.name} is not built on Python 3.11"
     pinned = dict(re.findall(r"\b([a-z0-9][a-z0-9_.\-]*)==([0-9][^\s\\]*)", text))
@@ -412,7 +412,7 @@ def test_postgres_init_creates_the_mlflow_database(services, env_example):
     postgres = services["postgres"]
     mounts = dict(volume.split(":")[:2] for volume in postgres["volumes"])
     init_dir = next((src for src, dst in mounts.items() if dst == "/docker-entrypoint-initdb.d"), None)
-    assert init_dir and (ROOT / init_dir).resolve() == POSTGRES_INIT_DIR, "postgres does not mount docker/postgres-init"
+    assert init_dir and (PROJECT_ROOT / init_dir).resolve() == POSTGRES_INIT_DIR, "postgres does not mount docker/postgres-init"
     scripts = "\n".join(p.read_text() for p in sorted(POSTGRES_INIT_DIR.glob("*")) if p.suffix in (".sh", ".sql"))
     database, user = backend.path.lstrip("/"), backend.username
     assert re.search(rf"CREATE DATABASE {database} OWNER {user}\b", scripts), \

@@ -12,7 +12,8 @@ import yaml
 
 from include import contract
 from include.contract import ContractError
-from tests.conftest import CONTRACTS_DIR, CREDIT_EVENT_COLUMNS
+from tests.support.data import CREDIT_EVENT_COLUMNS
+from tests.support.paths import CONTRACTS_DIR
 
 
 def test_the_shipped_contracts_load():

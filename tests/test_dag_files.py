@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bench.dag_parse import measure
+from tests.support.paths import DAGS_DIR
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
 HEAVY = ("pandas", "sklearn", "mlflow", "evidently", "pyarrow", "scipy")
 
 # Bound on a file's parse time over the reference: the three Airflow example DAGs of
@@ -32,13 +31,13 @@ def slow_dag_files(paths) -> tuple[dict[str, float], dict]:
     measurement. Raises if a file does not import cleanly."""
     from airflow.dag_processing.dagbag import DagBag
 
-    DagBag(str(DAGS))  # warm: Airflow, the SDK and our light modules are imported once
+    DagBag(str(DAGS_DIR))  # warm: Airflow, the SDK and our light modules are imported once
     result = measure(paths)
     return {name: ratio for name, ratio in result["ratio"].items() if ratio > MAX_RATIO}, result
 
 
 def test_every_dag_file_imports_cleanly_and_parses_about_as_fast_as_airflow_examples():
-    slow, result = slow_dag_files(sorted(DAGS.glob("*.py")))
+    slow, result = slow_dag_files(sorted(DAGS_DIR.glob("*.py")))
     print(result)
     assert slow == {}, f"parse time over {MAX_RATIO} x Airflow's example DAGs: {slow}; {result}"
 
@@ -48,7 +47,7 @@ def test_the_parse_check_flags_a_module_level_sleep_and_heavy_work(tmp_path):
     30 ms of CPU work at module level. The work stands for a heavy import: the dag-processor
     parses each file in a fresh child process, so ``import pandas`` costs its full import time
     at every parse (a warm DagBag would pay it once; the subprocess test below catches it)."""
-    small = (DAGS / "model_rollback.py").read_text(encoding="utf-8")
+    small = (DAGS_DIR / "model_rollback.py").read_text(encoding="utf-8")
     sleepy, busy = tmp_path / "sleepy_rollback.py", tmp_path / "busy_rollback.py"
     sleepy.write_text(small + "\nimport time\n\ntime.sleep(0.03)\n", encoding="utf-8")
     busy.write_text(small + "\nimport time\n\n_start = time.thread_time()\n"
@@ -59,7 +58,7 @@ def test_the_parse_check_flags_a_module_level_sleep_and_heavy_work(tmp_path):
     assert set(slow) == {sleepy.name, busy.name}, result
 
 
-@pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
 def test_parsing_a_dag_file_imports_no_heavy_library(path):
     """The dag-processor parses every file every 30 s: pandas, scikit-learn, MLflow and
     Evidently are imported inside tasks only."""

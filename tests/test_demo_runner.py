@@ -6,17 +6,10 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
-
-
-def _dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS / f"{dag_id}.py")).dags[dag_id]
+from tests.support.airflow_runs import dag_from_file
 
 
 def _log_lines(ti) -> list[dict]:
@@ -35,7 +28,7 @@ def test_a_demo_run_is_a_manual_run_by_the_user_with_its_real_duration_and_task_
     logical = datetime(2026, 1, 6, 2, tzinfo=timezone.utc)
     before = datetime.now(timezone.utc)
     with task_logs_captured():
-        dag_run = run(_dag("nightly_ingestion"), logical_date=logical,
+        dag_run = run(dag_from_file("nightly_ingestion"), logical_date=logical,
                       conf={"dataset": "breast_cancer", "date": "2026-01-05", "dry_run": True})
     assert str(dag_run.state) == "success"
     assert (dag_run.run_type, dag_run.triggered_by.value, dag_run.triggering_user_name) == (
@@ -55,7 +48,7 @@ def test_a_queued_run_is_executed_under_its_own_id_and_trigger():
     from include.demo.runner import run
 
     db.initdb()
-    dag = _dag("nightly_ingestion")
+    dag = dag_from_file("nightly_ingestion")
     run(dag, logical_date=datetime(2026, 1, 8, 2, tzinfo=timezone.utc),  # writes the DAG to the database
         conf={"dataset": "breast_cancer", "date": "2026-01-07", "dry_run": True})
     logical = datetime(2026, 1, 9, 2, tzinfo=timezone.utc)

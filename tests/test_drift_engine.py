@@ -17,10 +17,10 @@ from include import contract as contract_module
 from include.contract import Column, ColumnDrift, Monitoring
 from include.drift.engine import DriftError, DriftResult, detect
 from include.drift.profile import merge_all, profile
-from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 NO_OVERRIDES = dataclasses.replace(CREDIT, monitoring=dataclasses.replace(CREDIT.monitoring, columns={}))
 REFERENCE_DAYS = [date(2026, 3, 1), date(2026, 3, 2)]
 WINDOW_DAY = date(2026, 3, 9)

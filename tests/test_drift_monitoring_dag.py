@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from include.training.challenger import Policy
-from tests.conftest import simulate_days
+from tests.support.airflow_runs import dag_from_file, finish_left_over_retraining_runs, task_states
+from tests.support.data import simulate_days
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
 # The whole plan is searched: the setup's champion is the production search's.
 SETUP_POLICY = Policy()
 DAYS = [date(2026, 5, 1) + timedelta(days=n) for n in range(14)]
@@ -33,7 +33,7 @@ def world(tmp_path, use_env):
 
     s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_SIMULATOR_ROWS_PER_DAY="6000")
     db.initdb()
-    _finish_left_over_retraining_runs()
+    finish_left_over_retraining_runs()
     credit = contract.load("credit_applications")
     simulate_days(credit, DAYS, settings=s)
     outcome = train_challenger(credit, end=DAYS[-1], window_days=14, force=False, reason="first", actor="schedule",
@@ -48,29 +48,10 @@ def world(tmp_path, use_env):
     return credit, scenario
 
 
-def _finish_left_over_retraining_runs() -> None:
-    """Runs that earlier tests triggered stay queued (dag.test has no scheduler); the sensor
-    would rightly wait for them, so this test's database starts without active retraining."""
-    from airflow.models import DagRun
-    from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState
-
-    with create_session() as session:
-        for run in session.query(DagRun).filter(DagRun.dag_id == "weekly_retraining",
-                                                DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING])):
-            run.state = DagRunState.FAILED
-
-
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS / "drift_monitoring.py")).dags["drift_monitoring"]
-
-
 def _hourly(hour: datetime):
     """The run due 5 minutes past ``hour``: its window is the 3 hours before ``hour``."""
-    run = _dag().test(logical_date=hour + timedelta(minutes=5))
-    return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    run = dag_from_file("drift_monitoring").test(logical_date=hour + timedelta(minutes=5))
+    return run, task_states(run)
 
 
 def _retraining_runs() -> list:
@@ -150,6 +131,6 @@ def test_stable_traffic_is_judged_without_alerts(world):
     record = history.read_record(credit.name, ONSET + timedelta(hours=4), s)
     assert record["status"] == "judged" and not record["alert"] and record["report"] is None
     # Triggered with no logical date (the CLI's default): the window ends at the run's run_after.
-    run = _dag().test(logical_date=None, run_after=ONSET + timedelta(hours=5))
+    run = dag_from_file("drift_monitoring").test(logical_date=None, run_after=ONSET + timedelta(hours=5))
     assert run.data_interval_end is None and str(run.state) == "success"
     assert history.read_record(credit.name, ONSET + timedelta(hours=5), s)["status"] == "judged"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, _free_port
+from tests.support.paths import PROJECT_ROOT
+from tests.support.processes import free_port
 
 READY_SECONDS = 420
 
@@ -94,7 +95,7 @@ def _run_a_dag(env: dict[str, str]) -> str:
 
 @pytest.mark.integration
 def test_make_airflow_on_another_port_runs_tasks_and_stops_everything(tmp_path):
-    env, port = _environment(tmp_path), _free_port()
+    env, port = _environment(tmp_path), free_port()
     log = tmp_path / "make-airflow.log"
     make = _start(env, port, log)
     try:

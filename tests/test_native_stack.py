@@ -1,5 +1,5 @@
-"""The whole loop on the production topology (tests/native_stack.py), driven through Airflow's
-REST API as the UI drives it:
+"""The whole loop on the production topology (tests/support/native_stack.py), driven through
+Airflow's REST API as the UI drives it:
 
 1. 12 older days are pre-seeded into S3 with the library; the backfill endpoint makes
    ``nightly_ingestion`` land, validate and publish the last two.
@@ -12,7 +12,7 @@ REST API as the UI drives it:
    trail and the MLflow model artifacts in S3; aliases through the tracking server; the
    notifications a subscriber of the SNS topic received; nothing under MLOPS_LOCAL_DIR.
 
-Then, on the same running stack, a person in headless Chromium (tests/web_ui.py):
+Then, on the same running stack, a person in headless Chromium (tests/support/web_ui.py):
 
 5. ``admin`` signs in, fills the ``weekly_retraining`` trigger form (Logical Date and Params)
    and watches the run page until the run succeeds and promotes.
@@ -33,10 +33,9 @@ import time
 from datetime import date, datetime, timedelta, timezone
 import pytest
 
-from tests.conftest import simulate_days
-from tests.native_stack import native_stack, native_stack_env  # noqa: F401  (fixtures)
-from tests.web_ui import (Screenshots, answer_required_action, require_browser, signed_in, trigger_dag,
-                          wait_for_run_page_state)
+from tests.support.data import simulate_days
+from tests.support.web_ui import (Screenshots, answer_required_action, require_browser, signed_in, trigger_dag,
+                                  wait_for_run_page_state)
 
 INGEST, RETRAIN, MONITOR = "nightly_ingestion", "weekly_retraining", "drift_monitoring"
 DATASET = "credit_applications"
@@ -52,7 +51,7 @@ RUN_TIMEOUT = 480
 
 
 @pytest.fixture(scope="module")
-def native_stack_env() -> dict[str, str]:  # noqa: F811  (this module's services)
+def native_stack_env() -> dict[str, str]:  # this module's services (overrides tests/conftest.py's)
     return {
         "MLOPS_SIMULATOR_ROWS_PER_DAY": "3000",
         "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR": "2000",
@@ -212,7 +211,7 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     local = [p for p in (stack.settings.local_dir).rglob("*") if p.is_file()]
     assert local == [], f"files under MLOPS_LOCAL_DIR although every store is remote: {local[:5]}"
     # Tasks ran on the Celery worker, not in the scheduler.
-    worker_log = stack.processes.logs["airflow-celery-worker"].read_text(errors="replace")
+    worker_log = stack.services.logs["airflow-celery-worker"].read_text(errors="replace")
     assert "execute_workload" in worker_log and "succeeded" in worker_log
     print(f"story done in {time.monotonic() - started:.0f} s")
 
@@ -269,7 +268,7 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
     # Airflow 3.3.2 race (see test_approval_live): an answer before the scheduler has handled the
     # parked worker's exit fails the resumed task. Wait, as a person would, for that record.
     parked = f"task_id=request_approval, run_id={manual_run}, "
-    scheduler_log = stack.processes.logs["airflow-scheduler"]
+    scheduler_log = stack.services.logs["airflow-scheduler"]
     stack.wait_for("the scheduler to handle the parked task", lambda: any(
         "TaskInstance Finished" in line and parked in line
         for line in scheduler_log.read_text(errors="replace").splitlines()), RUN_TIMEOUT, interval=1)

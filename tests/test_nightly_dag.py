@@ -93,7 +93,7 @@ def test_a_broken_contract_fails_the_run_at_once_naming_the_key(airflow_db, use_
     from airflow.dag_processing.dagbag import DagBag
 
     from include import notify
-    from tests.conftest import CONTRACTS_DIR
+    from tests.support.paths import CONTRACTS_DIR
 
     text = (CONTRACTS_DIR / "credit_applications.yaml").read_text()
     typo = text.replace("employment_years: {dtype: float", "employment_years: {dtype: flaot")
@@ -189,11 +189,3 @@ def test_landing_sensor_times_out_naming_the_missing_path():
     expected = storage.describe(storage.partition("landing", "breast_cancer", date(1999, 1, 1)))
     with pytest.raises(AirflowSensorTimeout, match="no data landed in " + expected):
         sensor.execute({})
-
-
-def test_readme_documents_every_setting():
-    from include.settings import PROJECT_ROOT, VARIABLES
-
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    missing = [v.name for v in VARIABLES if f"| `{v.name}` |" not in readme]
-    assert missing == []

@@ -13,7 +13,8 @@ import pytest
 from include import notify
 from include import settings as settings_module
 from include import storage
-from tests.conftest import moto_enable_iam, set_aws_connection, start_moto_server
+from tests.support.moto import (aws_client, moto_enable_iam, set_aws_connection, start_moto_server,
+                                 subscribed_queue)
 
 DAY = date(2026, 4, 6)
 KEY = "weekly_retraining/scheduled__2026-04-06T00:00:00+00:00/promote"
@@ -98,13 +99,6 @@ def test_body_ends_with_the_facts_as_a_json_block():
 
 # --------------------------------------------------------------------------- SNS (moto server)
 
-def _aws(service: str, endpoint: str):
-    import boto3
-
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def _sns_settings(monkeypatch, tmp_path, endpoint: str, topic_arn: str, **env):
     conn_id = f"moto_sns_{uuid.uuid4().hex[:12]}"
     set_aws_connection(monkeypatch, conn_id, endpoint, **env)
@@ -112,26 +106,18 @@ def _sns_settings(monkeypatch, tmp_path, endpoint: str, topic_arn: str, **env):
                                  "MLOPS_NOTIFY_SNS_TOPIC_ARN": topic_arn, "MLOPS_NOTIFY_CONN_ID": conn_id})
 
 
-def _subscribed_queue(endpoint: str, topic_arn: str) -> str:
-    sqs, sns = _aws("sqs", endpoint), _aws("sns", endpoint)
-    queue_url = sqs.create_queue(QueueName=f"notify-{uuid.uuid4().hex[:12]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return queue_url
-
-
 @pytest.mark.integration
 def test_sns_publish_reaches_a_subscribed_queue(moto_server, monkeypatch, tmp_path):
-    topic_arn = _aws("sns", moto_server).create_topic(Name=f"mlops-{uuid.uuid4().hex[:12]}")["TopicArn"]
-    queue_url = _subscribed_queue(moto_server, topic_arn)
+    topic_arn = aws_client("sns", moto_server).create_topic(Name=f"mlops-{uuid.uuid4().hex[:12]}")["TopicArn"]
+    queue_url = subscribed_queue(moto_server, topic_arn, f"notify-{uuid.uuid4().hex[:12]}")
     s = _sns_settings(monkeypatch, tmp_path, moto_server, topic_arn)
     subject = "credit_default v7 promoted to champion after passing every gate " + "and more " * 10
 
     result = _promoted(s, subject=subject)
 
     assert result.startswith("sns:") and len(result) > len("sns:")
-    received = _aws("sqs", moto_server).receive_message(QueueUrl=queue_url, WaitTimeSeconds=5,
-                                                        MaxNumberOfMessages=10)["Messages"]
+    received = aws_client("sqs", moto_server).receive_message(QueueUrl=queue_url, WaitTimeSeconds=5,
+                                                              MaxNumberOfMessages=10)["Messages"]
     assert len(received) == 1
     envelope = json.loads(received[0]["Body"])
     assert envelope["TopicArn"] == topic_arn
@@ -158,11 +144,11 @@ def test_sns_unknown_topic_names_the_topic_and_the_connection(moto_server, monke
 
 
 @pytest.mark.integration
-def test_sns_publish_denied_is_named(monkeypatch, tmp_path):
+def test_sns_publish_denied_is_named(monkeypatch, tmp_path, tmp_path_factory):
     """A user without sns:Publish, on a moto server of its own (IAM checks are server-wide)."""
-    with start_moto_server() as endpoint:
-        topic_arn = _aws("sns", endpoint).create_topic(Name="mlops-denied")["TopicArn"]
-        iam = _aws("iam", endpoint)
+    with start_moto_server(tmp_path_factory.mktemp("moto_server")) as endpoint:
+        topic_arn = aws_client("sns", endpoint).create_topic(Name="mlops-denied")["TopicArn"]
+        iam = aws_client("iam", endpoint)
         iam.create_user(UserName="bystander")
         iam.put_user_policy(UserName="bystander", PolicyName="list-only", PolicyDocument=json.dumps({
             "Version": "2012-10-17",
@@ -179,8 +165,8 @@ def test_sns_publish_denied_is_named(monkeypatch, tmp_path):
 
 
 @pytest.mark.integration
-def test_sns_unreachable_endpoint_is_named(monkeypatch, tmp_path):
-    with start_moto_server() as endpoint:
+def test_sns_unreachable_endpoint_is_named(monkeypatch, tmp_path, tmp_path_factory):
+    with start_moto_server(tmp_path_factory.mktemp("moto_server")) as endpoint:
         pass  # the server is gone: nothing listens on its port any more
     topic_arn = "arn:aws:sns:us-east-1:123456789012:mlops-gone"
     s = _sns_settings(monkeypatch, tmp_path, endpoint, topic_arn)

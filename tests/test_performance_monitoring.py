@@ -4,14 +4,13 @@ matured cohort, retraining triggered once; a healthy cohort triggers nothing."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from include.training.challenger import Policy
-from tests.conftest import simulate_days
+from tests.support.airflow_runs import dag_from_file, task_states
+from tests.support.data import simulate_days
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
 # The whole plan is searched: the setup's champion is the production search's.
 SETUP_POLICY = Policy()
 ONSET = date(2026, 5, 8)
@@ -44,12 +43,10 @@ def _world(tmp_path, use_env, scenario: str):
 
 
 def _run():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(str(DAGS / "performance_monitoring.py")).dags["performance_monitoring"]
+    dag = dag_from_file("performance_monitoring")
     # The 04:30 run on 05-16 judges the cohort 05-08 (outcomes observed 05-15, ingested that night).
     run = dag.test(logical_date=datetime(2026, 5, 16, 4, 30, tzinfo=timezone.utc))
-    return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    return run, task_states(run)
 
 
 def _triggered() -> list:

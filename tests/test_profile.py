@@ -17,10 +17,10 @@ from include.drift.profile import (
     DEFAULT_K, FORMAT_VERSION, MAX_EXACT_COUNTS, TAIL_VALUES, Categorical, Numeric, Profile, ProfileError,
     merge_all, profile,
 )
-from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 NUMERIC = ["age", "annual_income", "employment_years", "loan_amount", "loan_term_months", "debt_to_income",
            "credit_score", "open_accounts", "recent_delinquencies"]
 CATEGORICAL = ["home_ownership", "loan_purpose"]

@@ -9,12 +9,12 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from include import contract as contract_module
-from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
 from include.training.candidates import features, logistic_scorecard
 from include.training.reasons import contributions, reason_codes, typical_values
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 
 
 def test_only_the_features_the_model_uses_are_named_and_in_the_right_order():

@@ -16,11 +16,11 @@ import pytest
 from include import contract as contract_module
 from include import registry
 from include import settings as settings_module
-from include.settings import PROJECT_ROOT
 from include.training.challenger import train_challenger
-from tests.conftest import simulate_days
+from tests.support.data import simulate_days
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 DAYS = [date(2026, 8, 1) + timedelta(days=n) for n in range(14)]
 
 

@@ -13,8 +13,8 @@ import pytest
 from include import settings as settings_module
 from include import storage
 from include.ingestion.partition import ingest_partition, read_curated
-from tests.conftest import (credit_frame, land_bytes, moto_enable_iam, s3_client, set_aws_connection,
-                            start_moto_server, to_csv)
+from tests.support.data import credit_frame, land_bytes, to_csv
+from tests.support.moto import aws_client, moto_enable_iam, set_aws_connection, start_moto_server
 
 DAY = date(2024, 5, 1)
 FEED = "credit_applications"
@@ -125,25 +125,22 @@ def test_full_ingest_round_trip_gives_the_same_data_version_on_both_roots(settin
     # A second run on S3 replaces nothing and gives the same report.
     assert ingest_partition(credit, FEED, DAY, settings=s3_settings) == reports["s3"]
     bucket, prefix = s3_settings.storage_root[len("s3://"):].split("/", 1)
-    keys = sorted(o["Key"] for o in s3_client(moto_server).list_objects_v2(Bucket=bucket)["Contents"])
+    keys = sorted(o["Key"] for o in aws_client("s3", moto_server).list_objects_v2(Bucket=bucket)["Contents"])
     assert [k.split("/")[:2] for k in keys] == [[prefix, zone] for zone in
                                                  ("curated", "curated", "landing", "landing", "quarantine", "quarantine")]
 
 
 # --------------------------------------------------------------------------- permissions
 
-def test_denied_s3_permissions_are_named_in_the_storage_error(monkeypatch, credit):
+def test_denied_s3_permissions_are_named_in_the_storage_error(monkeypatch, credit, tmp_path_factory):
     """A read-only IAM user on a moto server of its own (IAM checks are server-wide)."""
-    with start_moto_server() as endpoint:
+    with start_moto_server(tmp_path_factory.mktemp("moto_server")) as endpoint:
         bucket = f"perm-{uuid.uuid4().hex[:12]}"
-        admin = s3_client(endpoint)
+        admin = aws_client("s3", endpoint)
         admin.create_bucket(Bucket=bucket)
         admin.put_object(Bucket=bucket, Key=f"root/landing/{FEED}/dt=2024-05-01/a.csv",
                          Body=to_csv(credit_frame(DAY, 120)))
-        import boto3
-
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam = aws_client("iam", endpoint)
         iam.create_user(UserName="reader")
         iam.put_user_policy(UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps({
             "Version": "2012-10-17",
@@ -183,7 +180,7 @@ def test_a_long_lived_process_sees_objects_another_writer_added_after_it_listed(
     later = directory / "b.json"
     assert not storage.exists(later)
     bucket, prefix = s3_settings.storage_root.removeprefix("s3://").split("/", 1)
-    s3_client(moto_server).put_object(Bucket=bucket, Key=f"{prefix}/audit/dt=2024-05-01/b.json", Body=b"{}")
+    aws_client("s3", moto_server).put_object(Bucket=bucket, Key=f"{prefix}/audit/dt=2024-05-01/b.json", Body=b"{}")
     assert [p.name for p in storage.list_files(directory)] == ["a.json", "b.json"]
     assert storage.exists(later)
     assert [p.name for p in storage.list_dirs(storage.path("audit", settings=s3_settings))] == ["dt=2024-05-01"]

@@ -21,8 +21,9 @@ from include.training.evaluation import evaluate
 from include.training.challenger import reference_profile
 from include.training.reasons import typical_values
 from include.training.tracking import log_and_register, scoring_model
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 NAME = "credit_default"
 
 

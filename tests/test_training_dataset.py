@@ -10,19 +10,18 @@ import pytest
 from include import contract as contract_module
 from include import settings as settings_module
 from include.ingestion.partition import ingest_partition, read_curated
-from include.settings import PROJECT_ROOT
 from include.simulator.land import land_day
 from include.training.dataset import TrainingDataError, assemble, time_split
-from tests.conftest import simulate_days
+from tests.support.data import simulate_days
+from tests.support.paths import CONTRACTS_DIR
 
-CONTRACTS = PROJECT_ROOT / "include" / "contracts"
 FIRST = date(2026, 3, 1)
 DAYS = [FIRST + timedelta(days=n) for n in range(14)]
 
 
 @pytest.fixture(scope="module")
 def credit():
-    return contract_module.load("credit_applications", CONTRACTS)
+    return contract_module.load("credit_applications", CONTRACTS_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def test_an_id_seen_in_two_splits_is_kept_only_in_the_latest(credit):
 
 
 def test_inline_labels_need_no_label_feed(tmp_path):
-    breast = contract_module.load("breast_cancer", CONTRACTS)
+    breast = contract_module.load("breast_cancer", CONTRACTS_DIR)
     s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
     for day in DAYS[:3]:
         land_day(breast, day, settings=s)

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from include import contract as contract_module
-from include.settings import PROJECT_ROOT
 from include.simulator import credit as simulator
 from include.training.candidates import features, plan, search
 from include.training.dataset import time_split
 from include.training.evaluation import evaluate
+from tests.support.paths import CONTRACTS_DIR
 
-CREDIT = contract_module.load("credit_applications", PROJECT_ROOT / "include" / "contracts")
+CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 
 
 def test_metrics_match_values_computed_by_hand():

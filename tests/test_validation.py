@@ -22,7 +22,7 @@ import pytest
 from include import storage
 from include.ingestion import commit
 from include.ingestion.partition import BatchRejected, ingest_partition, read_curated
-from tests.conftest import credit_frame, credit_labels_frame, land_bytes, to_csv, to_parquet
+from tests.support.data import credit_frame, credit_labels_frame, land_bytes, to_csv, to_parquet
 
 FEED = "credit_applications"
 LABELS = "credit_applications_labels"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import simulate_days
+from tests.support.airflow_runs import dag_from_file, task_states
+from tests.support.data import simulate_days
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
+RETRAINING, ROLLBACK = "weekly_retraining", "model_rollback"
 RUN_AFTER = datetime(2026, 4, 6, 3, tzinfo=timezone.utc)  # a Monday: trains on partitions up to 2026-04-05
 DAYS = [date(2026, 4, 5) - timedelta(days=n) for n in range(13, -1, -1)]
 
@@ -31,37 +31,22 @@ def curated():
     return credit
 
 
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS / "weekly_retraining.py")).dags["weekly_retraining"]
-
-
-def _rollback_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS / "model_rollback.py")).dags["model_rollback"]
-
-
-def _states(run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-
-
 @pytest.mark.integration
 def test_promotion_rejection_forced_promotion_and_rollback(curated):
     from include import audit, notify, registry, settings
 
     conf = {"reason": "first model for the credit team", "window_days": 14}
-    first = _dag().test(logical_date=RUN_AFTER, run_conf=conf)
-    states = _states(first)
+    first = dag_from_file(RETRAINING).test(logical_date=RUN_AFTER, run_conf=conf)
+    states = task_states(first)
     assert str(first.state) == "success", states
     assert states["promote"] == "success" and states["record_rejection"] == "skipped"
     client = registry.client(settings.get())
     champion = registry.by_alias(client, "credit_applications", registry.CHAMPION)
     assert champion is not None and champion.tags["promotion_reason"] == "first model for the credit team"
 
-    second = _dag().test(logical_date=RUN_AFTER + timedelta(hours=1), run_conf=conf | {"reason": "rerun"})
-    states = _states(second)
+    second = dag_from_file(RETRAINING).test(logical_date=RUN_AFTER + timedelta(hours=1),
+                                            run_conf=conf | {"reason": "rerun"})
+    states = task_states(second)
     assert str(second.state) == "success", states  # a rejection is a normal outcome
     assert states["record_rejection"] == "success" and states["promote"] == "skipped"
     assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == champion.version
@@ -74,14 +59,16 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
     assert sorted(sent) == [("promoted", champion.version), ("rejected", str(int(champion.version) + 1))]
 
     # Forced: the same model again, promoted without the margin; the first champion becomes previous.
-    forced = _dag().test(logical_date=RUN_AFTER + timedelta(hours=3),
-                         run_conf=conf | {"reason": "forced for the rollback drill", "force": True})
-    assert str(forced.state) == "success" and _states(forced)["promote"] == "success"
+    forced = dag_from_file(RETRAINING).test(
+        logical_date=RUN_AFTER + timedelta(hours=3),
+        run_conf=conf | {"reason": "forced for the rollback drill", "force": True})
+    assert str(forced.state) == "success" and task_states(forced)["promote"] == "success"
     newest = registry.by_alias(client, "credit_applications", registry.CHAMPION)
     assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == champion.version
 
-    rollback = _rollback_dag().test(run_conf={"target": "previous", "reason": "drill: restore the first model"})
-    assert str(rollback.state) == "success", _states(rollback)
+    rollback = dag_from_file(ROLLBACK).test(run_conf={"target": "previous",
+                                                      "reason": "drill: restore the first model"})
+    assert str(rollback.state) == "success", task_states(rollback)
     assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == champion.version
     assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == newest.version
     seconds = (rollback.end_date - rollback.start_date).total_seconds()
@@ -98,8 +85,9 @@ def test_a_manual_run_without_a_reason_fails_before_training_and_is_notified(cur
     from include import notify
 
     # Triggered as `airflow dags trigger` does: no logical date, so no data interval.
-    run = _dag().test(logical_date=None, run_after=RUN_AFTER + timedelta(hours=2), run_conf={"window_days": 14})
-    states = _states(run)
+    run = dag_from_file(RETRAINING).test(logical_date=None, run_after=RUN_AFTER + timedelta(hours=2),
+                                         run_conf={"window_days": 14})
+    states = task_states(run)
     assert str(run.state) == "failed"
     assert states["resolve_request"] == "failed" and states["train_challenger"] == "upstream_failed"
     (failure,) = [n for n in notify.read_outbox(RUN_AFTER.date(), RUN_AFTER.date())
@@ -112,8 +100,8 @@ def test_a_window_without_matured_labels_fails_naming_the_window(curated):
     from include import notify
 
     later = datetime(2026, 6, 1, 3, tzinfo=timezone.utc)  # a Monday far past the ingested days
-    run = _dag().test(logical_date=later, run_conf={"reason": "catch up", "window_days": 14})
-    assert str(run.state) == "failed" and _states(run)["train_challenger"] == "failed"
+    run = dag_from_file(RETRAINING).test(logical_date=later, run_conf={"reason": "catch up", "window_days": 14})
+    assert str(run.state) == "failed" and task_states(run)["train_challenger"] == "failed"
     (failure,) = [n for n in notify.read_outbox(later.date(), later.date()) if n["kind"] == "run_failed"]
     assert "2026-05-18" in failure["facts"]["error"] and "2026-05-31" in failure["facts"]["error"]
 
@@ -146,7 +134,7 @@ def test_scheduled_runs_train_up_to_the_sunday_before_and_need_no_reason():
 
 @pytest.mark.integration
 def test_a_rollback_to_a_version_that_does_not_exist_fails_naming_it(curated, capfd):
-    run = _rollback_dag().test(run_conf={"target": "999", "reason": "typo drill"})
+    run = dag_from_file(ROLLBACK).test(run_conf={"target": "999", "reason": "typo drill"})
     assert str(run.state) == "failed"
     assert "cannot read version 999 of credit_applications" in capfd.readouterr().out
 
@@ -160,7 +148,7 @@ def test_the_rollback_form_refuses_a_missing_reason_and_a_malformed_target(conf,
 
     from airflow.sdk.exceptions import ParamValidationError
 
-    params = copy.deepcopy(_rollback_dag().params)  # what a trigger does: apply the conf, then validate
+    params = copy.deepcopy(dag_from_file(ROLLBACK).params)  # what a trigger does: apply the conf, then validate
     with pytest.raises(ParamValidationError, match=message):
         params.update(conf)
         params.validate()
@@ -179,7 +167,7 @@ def test_an_unreachable_tracking_server_fails_the_training_task_at_once_naming_i
         port = unused.getsockname()[1]
     use_env(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}")
     run_after = datetime(2026, 4, 13, 3, tzinfo=timezone.utc)
-    run = _dag().test(logical_date=run_after, run_conf={"reason": "server down", "window_days": 14})
+    run = dag_from_file(RETRAINING).test(logical_date=run_after, run_conf={"reason": "server down", "window_days": 14})
     (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "train_challenger"]
     assert (str(run.state), str(ti.state), ti.try_number) == ("failed", "failed", 1)
     (failure,) = [n for n in notify.read_outbox(run_after.date(), run_after.date()) if n["kind"] == "run_failed"]

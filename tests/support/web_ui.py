@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOT_ROOT = ROOT / ".local" / "screenshots" / "web_ui"
+from tests.support.paths import PROJECT_ROOT
+
+SCREENSHOT_ROOT = PROJECT_ROOT / ".local" / "screenshots" / "web_ui"
 CHROMIUM = os.environ.get("WEB_UI_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("WEB_UI_CHROMEDRIVER", "/usr/bin/chromedriver")
 PAGE_TIMEOUT = 30  # a page or element on a busy 2-core machine

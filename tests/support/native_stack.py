@@ -4,10 +4,10 @@ PostgreSQL (Airflow's metadata DB, Celery's result backend, MLflow's backend sto
 (Celery's broker), a moto server (S3 for storage and MLflow artifacts, SNS + SQS for
 notifications), an MLflow tracking server, and Airflow's api-server, scheduler, dag-processor,
 triggerer and one Celery worker. Every service is a subprocess on a free loopback port, in a
-session (process group) of its own; ``running_stack()`` stops them all in ``finally``, also on
-Ctrl-C, even a second one (``bash tests/interrupt_native_stack.sh`` checks that), and prints
-the tails of their logs when the block fails. Logs stay under
-``<tmp_path>/logs``.
+session (process group) of its own (``Services``, tests/support/processes.py); ``running_stack()``
+stops them all in ``finally``, also on Ctrl-C, even a second one (``bash
+tests/interrupt_native_stack.sh`` checks that), and prints the tails of their logs when the
+block fails. Logs stay under ``<tmp_path>/logs``.
 
 MLflow serves the artifacts itself (``--serve-artifacts --artifacts-destination s3://...``),
 and the package's experiments point at ``mlflow-artifacts:/`` (MLOPS_MLFLOW_ARTIFACT_ROOT): the
@@ -16,9 +16,9 @@ credentials for MLflow. With ``--default-artifact-root s3://...`` instead, every
 need AWS credentials and MLFLOW_S3_ENDPOINT_URL in its environment, a second way into S3 next
 to the Airflow connection. Only the MLflow server has those here.
 
-Another test module reuses a running stack through the ``native_stack`` fixture (module
-scope): ``from tests.native_stack import native_stack, native_stack_env  # noqa: F401``; to add
-variables to every service's environment, the module defines its own ``native_stack_env`` fixture.
+A test module uses a running stack through the ``native_stack`` fixture (tests/conftest.py,
+module scope); to add variables to every service's environment, the module defines its own
+``native_stack_env`` fixture.
 """
 
 from __future__ import annotations
@@ -29,12 +29,8 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,16 +39,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_airflow import ROOT, Api, airflow_cmd, airflow_env, free_port, tail, uninterrupted, wait_for
+from tests.support.live_airflow import Api, airflow_cmd, airflow_env, generated_passwords_file
+from tests.support.moto import AWS_KEYS, aws_client, aws_connection, start_moto, subscribed_queue
+from tests.support.processes import Services, free_port, http_ok, run_logged, uninterrupted
 
 STARTUP_TIMEOUT = 180  # 2 shared cores: five Airflow processes import at the same time
-AWS_REGION = "us-east-1"
-AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": AWS_REGION}
 DEBIAN_PACKAGES = "postgresql redis-server"
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker")
 # Variables of the pytest session (tests/airflow_env.py) or the shell that would change what the
 # services do; the stack sets its own.
 INHERITED_PREFIXES = ("MLOPS_", "MLFLOW_", "AWS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
+# Services.start tiers: stop() ends Airflow first (it holds connections to every store), then
+# Redis, moto and MLflow, Postgres last.
+STORES_TIER, SERVERS_TIER, AIRFLOW_TIER = 0, 1, 2
 
 
 # --------------------------------------------------------------------------- system packages
@@ -87,93 +86,7 @@ def require_system_packages() -> Path:
     return pg
 
 
-# --------------------------------------------------------------------------- processes
-
-class Processes:
-    """Services of one stack, each in its own session; ``stop()`` ends them in reverse order."""
-
-    def __init__(self, log_dir: Path):
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.logs: dict[str, Path] = {}
-        self.stop_signals: dict[str, int] = {}
-
-    def start(self, name: str, cmd: list[str], *, env: dict[str, str], cwd: Path = ROOT, user: str | None = None,
-              stop_signal: int = signal.SIGTERM) -> subprocess.Popen:
-        log = self.log_dir / f"{name}.log"
-        # The log is opened here (root): a service running as another user writes through the descriptor.
-        with log.open("ab") as out:
-            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True, user=user, group=user,
-                                    extra_groups=[] if user else None)
-        self.procs[name], self.logs[name], self.stop_signals[name] = proc, log, stop_signal
-        return proc
-
-    def pids(self) -> dict[str, int]:
-        return {name: proc.pid for name, proc in self.procs.items()}
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"{name} exited with {proc.returncode}:\n{tail(self.logs[name])}")
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop every service; a second Ctrl-C while this runs is ignored, since it would leave
-        the rest running (every wait below is bounded)."""
-        with uninterrupted():
-            self._stop(timeout)
-
-    def _stop(self, timeout: float) -> None:
-        # Airflow first (it holds connections to Postgres and Redis), the stores last.
-        groups = [[n for n in self.procs if n.startswith("airflow-")], [n for n in self.procs
-                  if not n.startswith("airflow-") and n != "postgres"], [n for n in self.procs if n == "postgres"]]
-        for names in groups:
-            for name in names:
-                if self.procs[name].poll() is None:
-                    _signal_group(self.procs[name].pid, self.stop_signals[name])
-            deadline = time.monotonic() + timeout
-            for name in names:
-                proc = self.procs[name]
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
-                # Whatever is left of the group (the service after the timeout, a Celery pool process,
-                # a log server) is killed; the group id is the pid of the process we started.
-                _signal_group(proc.pid, signal.SIGKILL)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-
-    def report(self, lines: int = 60) -> str:
-        return "\n".join(f"----- tail of {log} (exit code {self.procs[name].poll()}) -----\n{tail(log, lines)}"
-                         for name, log in self.logs.items())
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _run(cmd: list[str], log: Path, *, env: dict[str, str], cwd: Path = ROOT, user: str | None = None,
-         timeout: float = 300) -> None:
-    with log.open("ab") as out:
-        done = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                              user=user, group=user, extra_groups=[] if user else None)
-    if done.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited with {done.returncode}:\n{tail(log)}")
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status < 500
-    except urllib.error.HTTPError as exc:
-        return exc.code < 500
-
+# --------------------------------------------------------------------------- probes
 
 def _redis_pong(port: int) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
@@ -201,14 +114,10 @@ class NativeStack:
     postgres_dsn: str  # the server, without a database name
     redis_url: str
     log_dir: Path
-    processes: Processes = field(repr=False)
+    services: Services = field(repr=False)
 
     def aws(self, service: str):
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.s3_endpoint, region_name=AWS_REGION,
-                            aws_access_key_id=AWS_KEYS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=AWS_KEYS["AWS_SECRET_ACCESS_KEY"])
+        return aws_client(service, self.s3_endpoint)
 
     def s3_keys(self, prefix: str) -> list[str]:
         pages = self.aws("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
@@ -231,17 +140,17 @@ class NativeStack:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def check_alive(self) -> None:
-        self.processes.check_alive()
+        self.services.check_alive()
 
     def wait_for(self, what: str, probe, timeout: float, interval: float = 2.0):
-        return wait_for(what, probe, self.processes, timeout, interval)
+        return self.services.wait_for(what, probe, timeout, interval)
 
 
 def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_PREFIXES)}
 
 
-def _start_postgres(processes: Processes, pg_bin: Path, data_root: Path, log_dir: Path) -> tuple[str, int]:
+def _start_postgres(services: Services, pg_bin: Path, data_root: Path, log_dir: Path) -> tuple[str, int]:
     """A fresh cluster owned by ``postgres`` (initdb and postgres refuse root)."""
     import pwd
 
@@ -250,15 +159,16 @@ def _start_postgres(processes: Processes, pg_bin: Path, data_root: Path, log_dir
     data = data_root / "data"
     env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     # trust on loopback only: a throwaway cluster on 127.0.0.1, gone when the test ends.
-    _run([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
-          "--no-instructions"], log_dir / "initdb.log", env=env, cwd=data_root, user="postgres", timeout=180)
+    run_logged([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                "--no-sync", "--no-instructions"], log_dir / "initdb.log", env=env, cwd=data_root, user="postgres",
+               timeout=180)
     port = free_port()
-    processes.start("postgres", [str(pg_bin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data_root),
-                                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                                 # Durability buys nothing in a cluster deleted at the end of the test.
-                                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-                    env=env, cwd=data_root, user="postgres",
-                    stop_signal=signal.SIGINT)  # "fast" shutdown; SIGTERM would wait for every client
+    services.start("postgres", [str(pg_bin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data_root),
+                                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                                # Durability buys nothing in a cluster deleted at the end of the test.
+                                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+                   env=env, cwd=data_root, user="postgres", tier=STORES_TIER,
+                   stop_signal=signal.SIGINT)  # "fast" shutdown; SIGTERM would wait for every client
     dsn = f"postgresql://postgres@127.0.0.1:{port}"
 
     def accepts() -> bool:
@@ -270,7 +180,7 @@ def _start_postgres(processes: Processes, pg_bin: Path, data_root: Path, log_dir
         except psycopg2.OperationalError:
             return False
 
-    wait_for("postgres", accepts, processes, 60, interval=0.5)
+    services.wait_for("postgres", accepts, 60, interval=0.5)
     import psycopg2
 
     connection = psycopg2.connect(f"{dsn}/postgres")
@@ -284,20 +194,9 @@ def _start_postgres(processes: Processes, pg_bin: Path, data_root: Path, log_dir
 
 def _aws_resources(endpoint: str, bucket: str) -> tuple[str, str]:
     """The bucket, the notification topic and an SQS queue subscribed to it."""
-    import boto3
-
-    def client(service):
-        return boto3.client(service, endpoint_url=endpoint, region_name=AWS_REGION,
-                            aws_access_key_id=AWS_KEYS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=AWS_KEYS["AWS_SECRET_ACCESS_KEY"])
-
-    client("s3").create_bucket(Bucket=bucket)
-    topic_arn = client("sns").create_topic(Name="mlops-notifications")["TopicArn"]
-    sqs = client("sqs")
-    queue_url = sqs.create_queue(QueueName="mlops-notifications-subscriber")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return topic_arn, queue_url
+    aws_client("s3", endpoint).create_bucket(Bucket=bucket)
+    topic_arn = aws_client("sns", endpoint).create_topic(Name="mlops-notifications")["TopicArn"]
+    return topic_arn, subscribed_queue(endpoint, topic_arn, "mlops-notifications-subscriber")
 
 
 @contextmanager
@@ -329,40 +228,35 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
     pg_bin = require_system_packages()
     log_dir = tmp_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    processes = Processes(log_dir)
+    services = Services(log_dir)
     # Not under tmp_path: pytest's base temp folder is 0700 root, which the postgres user cannot enter.
     pg_root = Path(tempfile.mkdtemp(prefix="native-stack-pg-"))
     token = uuid.uuid4().hex[:8]
     bucket = f"mlops-native-{token}"
     try:
         # The stores.
-        dsn, _ = _start_postgres(processes, pg_bin, pg_root, log_dir)
+        dsn, pg_port = _start_postgres(services, pg_bin, pg_root, log_dir)
         redis_port = free_port()
-        processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                                  "--appendonly", "no", "--dir", str(tmp_path)], env=_base_env())
-        moto_port = free_port()
-        s3_endpoint = f"http://127.0.0.1:{moto_port}"
-        moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-        assert moto, "moto_server is not installed in the venv (requirements.txt: moto[server])"
-        processes.start("moto", [moto, "-H", "127.0.0.1", "-p", str(moto_port)], env=_base_env())
-        wait_for("redis", lambda: _redis_pong(redis_port), processes, 30, interval=0.2)
-        wait_for("moto", lambda: _http_ok(f"{s3_endpoint}/moto-api/"), processes, 60, interval=0.2)
+        services.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                       env=_base_env(), tier=SERVERS_TIER)
+        s3_endpoint = start_moto(services, env=_base_env(), tier=SERVERS_TIER)
+        services.wait_for("redis", lambda: _redis_pong(redis_port), 30, interval=0.2)
         topic_arn, queue_url = _aws_resources(s3_endpoint, bucket)
 
         # MLflow: the only holder of S3 credentials for artifacts (see the module docstring).
         mlflow_port = free_port()
         mlflow_uri = f"http://127.0.0.1:{mlflow_port}"
-        processes.start("mlflow", [sys.executable, "-m", "mlflow", "server",
-                                   "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:"
-                                                          f"{dsn.rsplit(':', 1)[1]}/mlflow",
-                                   "--serve-artifacts", "--artifacts-destination", f"s3://{bucket}/mlflow-artifacts",
-                                   "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
-                        env={**_base_env(), **AWS_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint})
+        services.start("mlflow", [sys.executable, "-m", "mlflow", "server",
+                                  "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
+                                  "--serve-artifacts", "--artifacts-destination", f"s3://{bucket}/mlflow-artifacts",
+                                  "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
+                       env={**_base_env(), **AWS_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint},
+                       tier=SERVERS_TIER)
 
         # Airflow.
         api_port = free_port()
         base_url = f"http://127.0.0.1:{api_port}"
-        pg_port = dsn.rsplit(":", 1)[1]
         from cryptography.fernet import Fernet
 
         env = airflow_env(tmp_path, api_port)
@@ -386,10 +280,7 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
             # The worker and the triggerer serve their task logs to the api-server; keep parallel stacks apart.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
-                "conn_type": "aws", "login": AWS_KEYS["AWS_ACCESS_KEY_ID"],
-                "password": AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
-                "extra": {"endpoint_url": s3_endpoint, "region_name": AWS_REGION}}),
+            "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
             "MLOPS_LOCAL_DIR": str(tmp_path / "local"),  # nothing should land there: every store is remote
             "MLOPS_TIMEZONE": "UTC",
             "MLOPS_STORAGE_ROOT": f"s3://{bucket}/storage",
@@ -400,28 +291,28 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
             "MLOPS_MLFLOW_ARTIFACT_ROOT": "mlflow-artifacts:/",
         })
         env.update(extra_env or {})
-        _run(airflow_cmd("db", "migrate"), log_dir / "airflow-db-migrate.log", env=env, timeout=600)
+        run_logged(airflow_cmd("db", "migrate"), log_dir / "airflow-db-migrate.log", env=env, timeout=600)
         for name in AIRFLOW_SERVICES:
             args = (["celery", "worker", "--celery-hostname", f"native-{token}@%h"] if name == "celery-worker"
                     else [name])
             # The worker's cold shutdown (SIGQUIT): a warm one waits for the running task to end.
-            processes.start(f"airflow-{name}", airflow_cmd(*args), env=env,
-                            stop_signal=signal.SIGQUIT if name == "celery-worker" else signal.SIGTERM)
-        wait_for("the MLflow server", lambda: _http_ok(f"{mlflow_uri}/health"), processes, STARTUP_TIMEOUT)
+            services.start(f"airflow-{name}", airflow_cmd(*args), env=env, tier=AIRFLOW_TIER,
+                           stop_signal=signal.SIGQUIT if name == "celery-worker" else signal.SIGTERM)
+        services.wait_for("the MLflow server", lambda: http_ok(f"{mlflow_uri}/health"), STARTUP_TIMEOUT)
 
-        api = Api(base_url)
+        password_file = generated_passwords_file(env)
+        api = Api(base_url, password_file)
 
         def healthy() -> bool:
             health = api.request("GET", "/api/v2/monitor/health")
             return all(health[part]["status"] == "healthy"
                        for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
 
-        wait_for("the api-server, scheduler, triggerer and dag-processor", healthy, processes, STARTUP_TIMEOUT)
-        password_file = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
-        wait_for("an API token", lambda: api.login(password_file) or api.token, processes, STARTUP_TIMEOUT)
-        worker_log = processes.logs["airflow-celery-worker"]
-        wait_for("the Celery worker", lambda: " ready." in worker_log.read_text(errors="replace"), processes,
-                 STARTUP_TIMEOUT)
+        services.wait_for("the api-server, scheduler, triggerer and dag-processor", healthy, STARTUP_TIMEOUT)
+        services.wait_for("an API token", lambda: api.login() or api.token, STARTUP_TIMEOUT)
+        worker_log = services.logs["airflow-celery-worker"]
+        services.wait_for("the Celery worker", lambda: " ready." in worker_log.read_text(errors="replace"),
+                          STARTUP_TIMEOUT)
 
         from include import settings as settings_module
 
@@ -434,37 +325,22 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
                     api=api, env=env, settings=settings_module.load(env), mlflow_uri=mlflow_uri,
                     s3_endpoint=s3_endpoint, bucket=bucket, topic_arn=topic_arn, queue_url=queue_url,
                     postgres_dsn=dsn, redis_url=f"redis://127.0.0.1:{redis_port}/0", log_dir=log_dir,
-                    processes=processes)
+                    services=services)
             finally:
                 _forget_cached_store("aws_default")
     except BaseException:
-        print(f"native stack logs: {log_dir}\n{processes.report()}")
+        print(f"native stack logs: {log_dir}\n{services.report()}")
         raise
     finally:
-        processes.stop()
-        shutil.rmtree(pg_root, ignore_errors=True)
+        # The cluster folder goes too, so a Ctrl-C between the two must not cut in.
+        with uninterrupted():
+            services.stop()
+            shutil.rmtree(pg_root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def native_stack_env() -> dict[str, str]:
-    """Override in a test module to add variables to every service's environment."""
-    return {}
-
-
-@pytest.fixture(scope="module")
-def native_stack(request, tmp_path_factory, native_stack_env) -> Iterator[NativeStack]:
-    """One running stack for the test module; the log tails are printed when one of its tests failed."""
-    failed_before = request.session.testsfailed
-    with running_stack(tmp_path_factory.mktemp("native_stack"), native_stack_env) as stack:
-        yield stack
-        # A test's failure does not reach this generator (pytest reports it), so look at the count.
-        if request.session.testsfailed > failed_before:
-            _show(request.config, f"native stack logs: {stack.log_dir}\n{stack.processes.report()}")
-
-
-def _show(config, text: str) -> None:
-    """Past pytest's output capture: a module fixture's teardown output is otherwise only shown
-    with the report of the module's last test."""
+def show_past_capture(config, text: str) -> None:
+    """Print ``text`` past pytest's output capture: a module fixture's teardown output is
+    otherwise only shown with the report of the module's last test."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         print(text)
