@@ -13,7 +13,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: venv demo test test-unit test-integration system-packages bench airflow env clean
+.PHONY: venv demo test test-unit test-integration lint system-packages bench airflow env clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ demo: $(STAMP)
 # One pytest session, unit tests first (tests/conftest.py orders them), one summary line.
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest
+
+# ruff (pyproject.toml): lint, and the format every file is kept in. `ruff format .` applies it.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration"

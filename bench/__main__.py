@@ -21,11 +21,15 @@ OPT_IN = {"detection", "unreachable_registry"}  # too long for the default set: 
 def main() -> None:
     args = sys.argv[1:]
     rows = int(args.pop()) if args and args[-1].isdigit() else None
-    runners = {"dag_parse": dag_parse.run, "validation": lambda: validation.run(rows or 1_000_000),
-               "training": training.run, "retraining": lambda: retraining.run(rows or 500_000),
-               "drift": drift.run,
-               "detection": lambda: detection.run(detection.SCORING_CALLS_PER_HOUR if rows is None else rows),
-               "unreachable_registry": unreachable_registry.run}
+    runners = {
+        "dag_parse": dag_parse.run,
+        "validation": lambda: validation.run(rows or 1_000_000),
+        "training": training.run,
+        "retraining": lambda: retraining.run(rows or 500_000),
+        "drift": drift.run,
+        "detection": lambda: detection.run(detection.SCORING_CALLS_PER_HOUR if rows is None else rows),
+        "unreachable_registry": unreachable_registry.run,
+    }
     unknown = set(args) - set(runners)
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(runners)}")
@@ -33,8 +37,11 @@ def main() -> None:
     sys.stdout.flush()
     os.dup2(2, 1)
     try:
-        result = {name: runner() for name, runner in runners.items()
-                  if name in args or (not args and name not in OPT_IN)}
+        result = {
+            name: runner()
+            for name, runner in runners.items()
+            if name in args or (not args and name not in OPT_IN)
+        }
     finally:
         sys.stdout.flush()
         os.dup2(stdout, 1)

@@ -47,8 +47,10 @@ def example_dags() -> list[Path]:
     folder = Path(airflow.example_dags.__file__).parent
     missing = [name for name in EXAMPLES if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"Airflow's example DAGs {missing} are not in {folder}: pick others in "
-                                "bench/dag_parse.py EXAMPLES")
+        raise FileNotFoundError(
+            f"Airflow's example DAGs {missing} are not in {folder}: pick others in "
+            "bench/dag_parse.py EXAMPLES"
+        )
     return [folder / name for name in EXAMPLES]
 
 
@@ -119,7 +121,8 @@ def measure(paths: Iterable[Path], rounds: int = ROUNDS) -> dict:
         raise ValueError(f"file names must be unique: {names}")
     clock = _Clock()
     method = f"minimum over {rounds} rounds, " + (
-        f"wall time minus run-queue wait ({_SCHEDSTAT})" if clock.exact else "wall time")
+        f"wall time minus run-queue wait ({_SCHEDSTAT})" if clock.exact else "wall time"
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="dag-parse-pycache-") as folder, _bytecode_cache(folder):
             examples = example_dags()

@@ -3,10 +3,10 @@ code the DAGs call.
 
 Each scenario gets a fresh temporary storage root and MLflow store (``settings.load`` of the
 caller's environment without its MLOPS_/MLFLOW_ variables, plus ``MLOPS_LOCAL_DIR``, 6,000
-applications a day, 8,000 scoring calls an hour unless told otherwise, the scenario and its onset), passed as ``settings=`` to every call. While a
-scenario runs, the process environment points ``settings.get()`` at an empty sentinel folder:
-a library function that ignored the settings it was given would write there, and the scenario
-reports it (``settings_leaks``).
+applications a day, 8,000 scoring calls an hour unless told otherwise, the scenario and its
+onset), passed as ``settings=`` to every call. While a scenario runs, the process environment
+points ``settings.get()`` at an empty sentinel folder: a library function that ignored the
+settings it was given would write there, and the scenario reports it (``settings_leaks``).
 
 World: 14 stable days (2026-05-01..14) landed and ingested (``land_day`` + ``ingest_partition``
 for both feeds, the nightly DAG's calls), champion v1 trained on them (``train_challenger``,
@@ -48,7 +48,7 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 DATASET = "credit_applications"
 ROWS_PER_DAY = 6000
@@ -57,7 +57,7 @@ ROWS_PER_DAY = 6000
 SCORING_CALLS_PER_HOUR = 8000
 FIRST_DAY = date(2026, 5, 1)
 STABLE_DAYS = 14
-ONSET = datetime(2026, 5, 15, 0, tzinfo=timezone.utc)  # the day after the last ingested one
+ONSET = datetime(2026, 5, 15, 0, tzinfo=UTC)  # the day after the last ingested one
 WALK_HOURS = (-3, 6)  # window ends relative to the onset, both inclusive
 STABLE_WINDOWS = 14 * 24
 MAX_DAYS_AFTER_DETECTION = 10
@@ -69,9 +69,14 @@ GOALS = {"income_shift": 3, "employment_bimodal": 3, "data_quality_alert": 2, "c
 # ----------------------------------------------------------------------------- world
 def _env(tmp: str, scenario: str, calls_per_hour: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    return {**env, "MLOPS_LOCAL_DIR": tmp, "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
-            "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR": str(calls_per_hour),
-            "MLOPS_SIMULATOR_SCENARIO": scenario, "MLOPS_SIMULATOR_ONSET": ONSET.isoformat()}
+    return {
+        **env,
+        "MLOPS_LOCAL_DIR": tmp,
+        "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
+        "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR": str(calls_per_hour),
+        "MLOPS_SIMULATOR_SCENARIO": scenario,
+        "MLOPS_SIMULATOR_ONSET": ONSET.isoformat(),
+    }
 
 
 @contextmanager
@@ -90,8 +95,9 @@ def _sentinel(tmp: str):
     settings_module.get.cache_clear()
 
     def leaks() -> list[str]:
-        return sorted(os.path.relpath(os.path.join(d, f), sentinel)
-                      for d, _, files in os.walk(sentinel) for f in files)[:20]
+        return sorted(
+            os.path.relpath(os.path.join(d, f), sentinel) for d, _, files in os.walk(sentinel) for f in files
+        )[:20]
 
     try:
         yield leaks
@@ -119,14 +125,28 @@ def _world(tmp: str, scenario: str, calls_per_hour: int) -> tuple:
         for feed in credit.feeds():
             ingest_partition(credit, feed.name, day, settings=s)
     ingested = time.perf_counter()
-    outcome = train_challenger(credit, end=days[-1], window_days=STABLE_DAYS, force=False, reason="first model",
-                               actor="schedule", dag_run_id="bench-setup", created=f"{days[-1]}T03:00:00+00:00",
-                               settings=s)
+    outcome = train_challenger(
+        credit,
+        end=days[-1],
+        window_days=STABLE_DAYS,
+        force=False,
+        reason="first model",
+        actor="schedule",
+        dag_run_id="bench-setup",
+        created=f"{days[-1]}T03:00:00+00:00",
+        settings=s,
+    )
     registry.promote(registry.client(s), credit.name, outcome.version, actor="schedule", reason="first model")
-    facts = {"ingest_seconds": round(ingested - started, 1), "train_seconds": round(time.perf_counter() - ingested, 1),
-             "champion": {"version": outcome.version, "gates_passed": outcome.gates_passed,
-                          "holdout_auc": round(outcome.holdout["roc_auc"], 4),
-                          "window": [days[0].isoformat(), days[-1].isoformat()]}}
+    facts = {
+        "ingest_seconds": round(ingested - started, 1),
+        "train_seconds": round(time.perf_counter() - ingested, 1),
+        "champion": {
+            "version": outcome.version,
+            "gates_passed": outcome.gates_passed,
+            "holdout_auc": round(outcome.holdout["roc_auc"], 4),
+            "window": [days[0].isoformat(), days[-1].isoformat()],
+        },
+    }
     return credit, s, facts
 
 
@@ -144,27 +164,50 @@ def _hour(credit, s, run_end: datetime) -> dict:
     record = check(credit, run_end, settings=s)
     window_end = datetime.fromisoformat(record["window_end"])
     result = record.get("result") or {}
-    row = {"window_end": record["window_end"], "k": round((window_end - ONSET).total_seconds() / 3600),
-           "status": record["status"], "rows": record["rows"], "model_version": record["model_version"],
-           "drifted": result.get("drifted_columns", []), "share": result.get("share_drifted"),
-           "dataset_drift": bool(result.get("dataset_drift")),
-           "quality": sorted({f"{q['column']}:{q['check']}" for q in result.get("quality", [])}),
-           "data_quality_incident": bool(result.get("data_quality_incident")), "alert": bool(record.get("alert")),
-           "report": bool(record.get("report")),
-           "statistics": {c["column"]: [c["method"], c["statistic"], c["threshold"]] for c in result.get("columns", [])
-                          if c["column"] in credit.monitoring.critical_features}}
+    row = {
+        "window_end": record["window_end"],
+        "k": round((window_end - ONSET).total_seconds() / 3600),
+        "status": record["status"],
+        "rows": record["rows"],
+        "model_version": record["model_version"],
+        "drifted": result.get("drifted_columns", []),
+        "share": result.get("share_drifted"),
+        "dataset_drift": bool(result.get("dataset_drift")),
+        "quality": sorted({f"{q['column']}:{q['check']}" for q in result.get("quality", [])}),
+        "data_quality_incident": bool(result.get("data_quality_incident")),
+        "alert": bool(record.get("alert")),
+        "report": bool(record.get("report")),
+        "statistics": {
+            c["column"]: [c["method"], c["statistic"], c["threshold"]]
+            for c in result.get("columns", [])
+            if c["column"] in credit.monitoring.critical_features
+        },
+    }
     if record["status"] == "no_champion":
         row.update(retrain=False, reason="no champion", triggered=False)
         return row
     decision = decide(credit, window_end, settings=s)
     triggered = decision.retrain and not decision.already_triggered
     if decision.retrain:
-        conf = monitor_request(credit, kind="drift", reason=f"drift: {decision.reason}", window_days=28,
-                               evidence={"window_end": window_end.isoformat(), "windows": decision.windows,
-                                         "drifted_features": decision.drifted_features, "reports": decision.reports})
+        conf = monitor_request(
+            credit,
+            kind="drift",
+            reason=f"drift: {decision.reason}",
+            window_days=28,
+            evidence={
+                "window_end": window_end.isoformat(),
+                "windows": decision.windows,
+                "drifted_features": decision.drifted_features,
+                "reports": decision.reports,
+            },
+        )
         record_retrain_trigger(credit, conf, dag_run_id=f"scheduled__{run_end.isoformat()}", settings=s)
-    row.update(retrain=decision.retrain, reason=decision.reason, triggered=triggered,
-               seconds=round(time.perf_counter() - started, 3))
+    row.update(
+        retrain=decision.retrain,
+        reason=decision.reason,
+        triggered=triggered,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     return row
 
 
@@ -177,8 +220,10 @@ def _first(rows: list[dict], key: str) -> int | None:
 
 
 def _compact(row: dict) -> dict:
-    out = {k: row[k] for k in ("k", "window_end", "status", "rows", "drifted", "quality", "alert", "retrain",
-                                "triggered")}
+    out = {
+        k: row[k]
+        for k in ("k", "window_end", "status", "rows", "drifted", "quality", "alert", "retrain", "triggered")
+    }
     out["share"] = None if row["share"] is None else round(float(row["share"]), 3)
     out["decision"] = row["reason"]
     return out
@@ -188,27 +233,42 @@ def _hourly_scenario(credit, s, scenario: str) -> dict:
     rows = _walk(credit, s, *WALK_HOURS)
     before = [r for r in rows if r["k"] <= 0]
     after = [r for r in rows if r["k"] >= 1]
-    out = {"windows": [_compact(r) for r in rows],
-           "alerts_before_onset": sum(r["alert"] for r in before),
-           "first_alert_k": _first(rows, "alert"),
-           "first_dataset_drift_k": _first(rows, "dataset_drift"),
-           "first_data_quality_incident_k": _first(rows, "data_quality_incident"),
-           "first_trigger_k": _first(rows, "triggered"),
-           "triggers": sum(r["triggered"] for r in rows),
-           "triggers_after_onset": sum(r["triggered"] for r in after),
-           "alerts_after_onset": sum(r["alert"] for r in after)}
+    out = {
+        "windows": [_compact(r) for r in rows],
+        "alerts_before_onset": sum(r["alert"] for r in before),
+        "first_alert_k": _first(rows, "alert"),
+        "first_dataset_drift_k": _first(rows, "dataset_drift"),
+        "first_data_quality_incident_k": _first(rows, "data_quality_incident"),
+        "first_trigger_k": _first(rows, "triggered"),
+        "triggers": sum(r["triggered"] for r in rows),
+        "triggers_after_onset": sum(r["triggered"] for r in after),
+        "alerts_after_onset": sum(r["alert"] for r in after),
+    }
     if scenario == "data_quality_incident":
         goal = GOALS["data_quality_alert"]
         first = out["first_alert_k"]
         out["goals"] = {
-            "first_alert_within_2_windows": {"measured": first, "goal": f"<= {goal}",
-                                             "met": first is not None and first <= goal},
-            "no_retraining_triggered": {"measured": out["triggers"], "goal": "0", "met": out["triggers"] == 0}}
+            "first_alert_within_2_windows": {
+                "measured": first,
+                "goal": f"<= {goal}",
+                "met": first is not None and first <= goal,
+            },
+            "no_retraining_triggered": {
+                "measured": out["triggers"],
+                "goal": "0",
+                "met": out["triggers"] == 0,
+            },
+        }
     else:
         goal = GOALS[scenario]
         first = out["first_trigger_k"]
-        out["goals"] = {"trigger_within_3_windows": {"measured": first, "goal": f"<= {goal}",
-                                                     "met": first is not None and first <= goal}}
+        out["goals"] = {
+            "trigger_within_3_windows": {
+                "measured": first,
+                "goal": f"<= {goal}",
+                "met": first is not None and first <= goal,
+            }
+        }
     return out
 
 
@@ -219,24 +279,39 @@ def _stable(credit, s) -> dict:
     judged = [r for r in rows if r["status"] == "judged"]
     drifted = [r for r in judged if r["dataset_drift"]]
     per_column = Counter(c for r in drifted for c in r["drifted"])
-    out = {"windows": len(rows), "judged": len(judged),
-           "statuses": dict(Counter(r["status"] for r in rows)),
-           "drifted_windows": len(drifted),
-           "drifted_window_share": round(len(drifted) / len(judged), 4) if judged else None,
-           "quality_incident_windows": sum(r["data_quality_incident"] for r in judged),
-           "alerts": sum(r["alert"] for r in judged),
-           "drifted_windows_per_column": dict(sorted(per_column.items())),
-           "longest_drifted_run": _longest(rows),
-           "decide_retrain_windows": sum(r["retrain"] for r in rows),
-           "triggers": sum(r["triggered"] for r in rows),
-           "trigger_windows": [r["window_end"] for r in rows if r["triggered"]],
-           "critical_feature_statistics": _statistics(judged, credit),
-           "drifted_window_list": [{"window_end": r["window_end"], "drifted": r["drifted"], "quality": r["quality"],
-                                    "triggered": r["triggered"]} for r in drifted],
-           "check_seconds_median": _median([r.get("seconds") for r in rows if not r["alert"]]),
-           "check_seconds_median_with_alert": _median([r.get("seconds") for r in rows if r["alert"]])}
-    out["goals"] = {"no_drift_triggered_retraining_in_14_days": {"measured": out["triggers"], "goal": "0",
-                                                                 "met": out["triggers"] == 0}}
+    out = {
+        "windows": len(rows),
+        "judged": len(judged),
+        "statuses": dict(Counter(r["status"] for r in rows)),
+        "drifted_windows": len(drifted),
+        "drifted_window_share": round(len(drifted) / len(judged), 4) if judged else None,
+        "quality_incident_windows": sum(r["data_quality_incident"] for r in judged),
+        "alerts": sum(r["alert"] for r in judged),
+        "drifted_windows_per_column": dict(sorted(per_column.items())),
+        "longest_drifted_run": _longest(rows),
+        "decide_retrain_windows": sum(r["retrain"] for r in rows),
+        "triggers": sum(r["triggered"] for r in rows),
+        "trigger_windows": [r["window_end"] for r in rows if r["triggered"]],
+        "critical_feature_statistics": _statistics(judged, credit),
+        "drifted_window_list": [
+            {
+                "window_end": r["window_end"],
+                "drifted": r["drifted"],
+                "quality": r["quality"],
+                "triggered": r["triggered"],
+            }
+            for r in drifted
+        ],
+        "check_seconds_median": _median([r.get("seconds") for r in rows if not r["alert"]]),
+        "check_seconds_median_with_alert": _median([r.get("seconds") for r in rows if r["alert"]]),
+    }
+    out["goals"] = {
+        "no_drift_triggered_retraining_in_14_days": {
+            "measured": out["triggers"],
+            "goal": "0",
+            "met": out["triggers"] == 0,
+        }
+    }
     return out
 
 
@@ -252,9 +327,15 @@ def _statistics(rows: list[dict], credit) -> dict:
             continue
         values = np.array([f[1] for f in found], dtype=float)
         threshold = float(found[0][2])
-        out[column] = {"method": found[0][0], "threshold": threshold, "windows": len(values),
-                       "median": _json_number(np.median(values)), "p95": _json_number(np.percentile(values, 95)),
-                       "max": _json_number(values.max()), "at_or_above_threshold": int((values >= threshold).sum())}
+        out[column] = {
+            "method": found[0][0],
+            "threshold": threshold,
+            "windows": len(values),
+            "median": _json_number(np.median(values)),
+            "p95": _json_number(np.percentile(values, 95)),
+            "max": _json_number(values.max()),
+            "at_or_above_threshold": int((values >= threshold).sum()),
+        }
     return out
 
 
@@ -283,8 +364,9 @@ def _median(values: list) -> float | None:
 
 
 # ----------------------------------------------------------------------------- concept drift
-def _retrain(credit, s, result: dict, run_end: datetime, *, window_days: int, dag_run_id: str,
-             promote: bool) -> dict:
+def _retrain(
+    credit, s, result: dict, run_end: datetime, *, window_days: int, dag_run_id: str, promote: bool
+) -> dict:
     """What the triggered weekly_retraining run does: request, train, promote or reject."""
     from include import promotion
     from include.monitoring.alerts import performance_alert
@@ -292,34 +374,63 @@ def _retrain(credit, s, result: dict, run_end: datetime, *, window_days: int, da
     from include.training.dataset import TrainingDataError
     from include.training.request import resolve
 
-    conf = performance_alert(credit, result, window_days=window_days, dag_run_id=f"perf__{run_end:%Y-%m-%d}",
-                             settings=s)
+    conf = performance_alert(
+        credit, result, window_days=window_days, dag_run_id=f"perf__{run_end:%Y-%m-%d}", settings=s
+    )
     request = resolve(conf, run_type="manual", interval_end=run_end, settings=s)
-    out = {"dag_run_id": dag_run_id, "window_days": request.window_days, "end": request.end, "force": request.force}
+    out = {
+        "dag_run_id": dag_run_id,
+        "window_days": request.window_days,
+        "end": request.end,
+        "force": request.force,
+    }
     started = time.perf_counter()
     try:
-        outcome = train_challenger(credit, end=request.end_date, window_days=request.window_days, force=request.force,
-                                   reason=request.reason, actor=request.actor, dag_run_id=dag_run_id,
-                                   created=run_end.isoformat(), settings=s)
+        outcome = train_challenger(
+            credit,
+            end=request.end_date,
+            window_days=request.window_days,
+            force=request.force,
+            reason=request.reason,
+            actor=request.actor,
+            dag_run_id=dag_run_id,
+            created=run_end.isoformat(),
+            settings=s,
+        )
     except TrainingDataError as exc:
-        out.update(status="failed: TrainingDataError", error=str(exc), seconds=round(time.perf_counter() - started, 1))
+        out.update(
+            status="failed: TrainingDataError",
+            error=str(exc),
+            seconds=round(time.perf_counter() - started, 1),
+        )
         return out
     failed = [g["name"] for g in outcome.gates if not g["passed"]]
-    out.update(status="trained", version=outcome.version, gates_passed=outcome.gates_passed, failed_gates=failed,
-               holdout_auc=round(outcome.holdout["roc_auc"], 4),
-               above_floor=outcome.holdout["roc_auc"] >= credit.auc_floor,
-               champion_version=outcome.champion_version,
-               champion_auc_on_holdout=None if outcome.champion_auc is None else round(outcome.champion_auc, 4),
-               seconds=round(time.perf_counter() - started, 1),
-               step_seconds={step["step"]: round(step["seconds"], 1) for step in outcome.steps})
+    out.update(
+        status="trained",
+        version=outcome.version,
+        gates_passed=outcome.gates_passed,
+        failed_gates=failed,
+        holdout_auc=round(outcome.holdout["roc_auc"], 4),
+        above_floor=outcome.holdout["roc_auc"] >= credit.auc_floor,
+        champion_version=outcome.champion_version,
+        champion_auc_on_holdout=None if outcome.champion_auc is None else round(outcome.champion_auc, 4),
+        seconds=round(time.perf_counter() - started, 1),
+        step_seconds={step["step"]: round(step["seconds"], 1) for step in outcome.steps},
+    )
     if promote:
         if outcome.gates_passed:
-            promotion.promote(outcome.as_dict(), request.as_dict(), dag_run_id=dag_run_id, task="promote",
-                              settings=s)
+            promotion.promote(
+                outcome.as_dict(), request.as_dict(), dag_run_id=dag_run_id, task="promote", settings=s
+            )
             out["promoted"] = True
         else:
-            promotion.reject(outcome.as_dict(), request.as_dict(), dag_run_id=dag_run_id, task="record_rejection",
-                             settings=s)
+            promotion.reject(
+                outcome.as_dict(),
+                request.as_dict(),
+                dag_run_id=dag_run_id,
+                task="record_rejection",
+                settings=s,
+            )
             out["promoted"] = False
     return out
 
@@ -335,33 +446,54 @@ def _concept(credit, s) -> dict:
     last_day = ONSET.date() + timedelta(days=7 + 1 + MAX_DAYS_AFTER_DETECTION)  # bound without a detection
     day = ONSET.date()
     while day <= last_day:
-        start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
-        hourly += _walk(credit, s, round((start - ONSET).total_seconds() / 3600) + 1,
-                        round((start - ONSET).total_seconds() / 3600) + 24)
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        hourly += _walk(
+            credit,
+            s,
+            round((start - ONSET).total_seconds() / 3600) + 1,
+            round((start - ONSET).total_seconds() / 3600) + 24,
+        )
         land_day(credit, day, settings=s)  # the nightly run at 02:00 the next morning
         for feed in credit.feeds():
             ingest_partition(credit, feed.name, day, settings=s)
         run_end = start + timedelta(days=1, hours=4, minutes=30)  # performance_monitoring's run
         cohort = cohort_for(credit, run_end, s.timezone)
-        entry = {"run": run_end.isoformat(), "day_after_onset": (run_end.date() - ONSET.date()).days,
-                 "last_ingested": day.isoformat(), "cohort": cohort.isoformat(),
-                 "champion_version": champion_version(s, credit.name)}
+        entry = {
+            "run": run_end.isoformat(),
+            "day_after_onset": (run_end.date() - ONSET.date()).days,
+            "last_ingested": day.isoformat(),
+            "cohort": cohort.isoformat(),
+            "champion_version": champion_version(s, credit.name),
+        }
         if cohort >= ONSET.date():
             result = realized(credit, cohort, settings=s)
-            entry.update(status=result["status"], auc=None if result.get("auc") is None else round(result["auc"], 4),
-                         below_floor=result.get("below_floor"), labelled=result.get("labelled"),
-                         scored_by=result.get("model_versions"))
+            entry.update(
+                status=result["status"],
+                auc=None if result.get("auc") is None else round(result["auc"], 4),
+                below_floor=result.get("below_floor"),
+                labelled=result.get("labelled"),
+                scored_by=result.get("model_versions"),
+            )
             if result.get("below_floor"):
                 if detection is None:
                     detection = entry
                 run_id = f"performance__{credit.name}__{cohort.isoformat()}"
-                retraining = _retrain(credit, s, result, run_end, window_days=PERFORMANCE_WINDOW_DAYS,
-                                      dag_run_id=run_id, promote=True)
+                retraining = _retrain(
+                    credit,
+                    s,
+                    result,
+                    run_end,
+                    window_days=PERFORMANCE_WINDOW_DAYS,
+                    dag_run_id=run_id,
+                    promote=True,
+                )
                 retraining["day_after_onset"] = entry["day_after_onset"]
                 retrainings.append(retraining)
                 entry["retraining"] = retraining["status"] + (
                     f", gates {'passed' if retraining.get('gates_passed') else 'failed'}"
-                    if retraining["status"] == "trained" else "")
+                    if retraining["status"] == "trained"
+                    else ""
+                )
                 if retraining.get("promoted"):
                     promoted_on = entry["day_after_onset"]
         else:
@@ -369,38 +501,65 @@ def _concept(credit, s) -> dict:
         days.append(entry)
         if promoted_on is not None:
             break
-        if detection is not None and (entry["day_after_onset"] - detection["day_after_onset"]
-                                      >= MAX_DAYS_AFTER_DETECTION):
+        if detection is not None and (
+            entry["day_after_onset"] - detection["day_after_onset"] >= MAX_DAYS_AFTER_DETECTION
+        ):
             break
         day += timedelta(days=1)
 
     after = [r for r in hourly if r["k"] >= 1]
-    out = {"hourly": {"windows": len(after), "drifted_windows": sum(r["dataset_drift"] for r in after),
-                      "alerts": sum(r["alert"] for r in after), "triggers": sum(r["triggered"] for r in after),
-                      "drifted_window_list": [{"window_end": r["window_end"], "drifted": r["drifted"],
-                                               "quality": r["quality"], "triggered": r["triggered"]}
-                                              for r in after if r["dataset_drift"] or r["data_quality_incident"]]},
-           "daily": days, "retrainings": retrainings,
-           "detection_day_after_onset": detection["day_after_onset"] if detection else None,
-           "detection_cohort": detection["cohort"] if detection else None,
-           "detection_realized_auc": detection["auc"] if detection else None,
-           "first_retraining": retrainings[0] if retrainings else None,
-           "back_above_floor_day_after_onset": promoted_on,
-           "days_from_detection_to_promotion": (promoted_on - detection["day_after_onset"])
-           if detection and promoted_on is not None else None}
+    out = {
+        "hourly": {
+            "windows": len(after),
+            "drifted_windows": sum(r["dataset_drift"] for r in after),
+            "alerts": sum(r["alert"] for r in after),
+            "triggers": sum(r["triggered"] for r in after),
+            "drifted_window_list": [
+                {
+                    "window_end": r["window_end"],
+                    "drifted": r["drifted"],
+                    "quality": r["quality"],
+                    "triggered": r["triggered"],
+                }
+                for r in after
+                if r["dataset_drift"] or r["data_quality_incident"]
+            ],
+        },
+        "daily": days,
+        "retrainings": retrainings,
+        "detection_day_after_onset": detection["day_after_onset"] if detection else None,
+        "detection_cohort": detection["cohort"] if detection else None,
+        "detection_realized_auc": detection["auc"] if detection else None,
+        "first_retraining": retrainings[0] if retrainings else None,
+        "back_above_floor_day_after_onset": promoted_on,
+        "days_from_detection_to_promotion": (promoted_on - detection["day_after_onset"])
+        if detection and promoted_on is not None
+        else None,
+    }
     measured, within = out["detection_day_after_onset"], GOALS["concept_detection_days"]
     first = out["first_retraining"] or {}
     out["goals"] = {
-        "drift_statistics_quiet": {"measured": out["hourly"]["triggers"], "goal": "0 drift triggers",
-                                   "met": out["hourly"]["triggers"] == 0},
-        "detected_within_label_delay_plus_one_day": {"measured": measured, "goal": f"<= {within}",
-                                                      "met": measured is not None and measured <= within},
-        "first_retraining_back_above_floor": {"measured": first.get("holdout_auc", first.get("status")),
-                                              "goal": f">= {credit.auc_floor} and gates passed",
-                                              "met": bool(first.get("promoted"))},
-        "champion_back_above_floor_within_10_days": {"measured": out["days_from_detection_to_promotion"],
-                                                     "goal": f"<= {MAX_DAYS_AFTER_DETECTION}",
-                                                     "met": promoted_on is not None}}
+        "drift_statistics_quiet": {
+            "measured": out["hourly"]["triggers"],
+            "goal": "0 drift triggers",
+            "met": out["hourly"]["triggers"] == 0,
+        },
+        "detected_within_label_delay_plus_one_day": {
+            "measured": measured,
+            "goal": f"<= {within}",
+            "met": measured is not None and measured <= within,
+        },
+        "first_retraining_back_above_floor": {
+            "measured": first.get("holdout_auc", first.get("status")),
+            "goal": f">= {credit.auc_floor} and gates passed",
+            "met": bool(first.get("promoted")),
+        },
+        "champion_back_above_floor_within_10_days": {
+            "measured": out["days_from_detection_to_promotion"],
+            "goal": f"<= {MAX_DAYS_AFTER_DETECTION}",
+            "met": promoted_on is not None,
+        },
+    }
     return out
 
 
@@ -421,9 +580,14 @@ def _scenario(name: str, calls_per_hour: int) -> dict:
             facts["settings_leaks"] = leaks()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"onset": ONSET.isoformat(), **facts, "setup_seconds": round(setup - started, 1),
-            "monitoring_seconds": round(time.perf_counter() - setup, 1),
-            "seconds": round(time.perf_counter() - started, 1), **body}
+    return {
+        "onset": ONSET.isoformat(),
+        **facts,
+        "setup_seconds": round(setup - started, 1),
+        "monitoring_seconds": round(time.perf_counter() - setup, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+        **body,
+    }
 
 
 def run(calls_per_hour: int = SCORING_CALLS_PER_HOUR, scenarios: tuple[str, ...] = SCENARIOS) -> dict:
@@ -435,16 +599,29 @@ def run(calls_per_hour: int = SCORING_CALLS_PER_HOUR, scenarios: tuple[str, ...]
     started = time.perf_counter()
     load_before = [round(x, 2) for x in os.getloadavg()]
     results = {name: _scenario(name, calls_per_hour) for name in scenarios}
-    goals = [{"scenario": name, "name": goal, **verdict}
-             for name, r in results.items() for goal, verdict in r["goals"].items()]
+    goals = [
+        {"scenario": name, "name": goal, **verdict}
+        for name, r in results.items()
+        for goal, verdict in r["goals"].items()
+    ]
     return {
-        "setup": {"rows_per_day": ROWS_PER_DAY, "scoring_calls_per_hour": max(calls_per_hour, ROWS_PER_DAY // 24),
-                  "stable_days": [FIRST_DAY.isoformat(), (FIRST_DAY + timedelta(days=STABLE_DAYS - 1)).isoformat()],
-                  "onset": ONSET.isoformat(), "seed": 42,
-                  "monitoring": {"critical_features": list(m.critical_features), "drift_share": m.drift_share,
-                                 "consecutive_windows": m.consecutive_windows, "cooldown_hours": m.cooldown_hours,
-                                 "lookback_hours": m.lookback_hours, "min_window_rows": m.min_window_rows},
-                  "label_maturity_days": credit.labels.maturity_days, "auc_floor": credit.auc_floor},
+        "setup": {
+            "rows_per_day": ROWS_PER_DAY,
+            "scoring_calls_per_hour": max(calls_per_hour, ROWS_PER_DAY // 24),
+            "stable_days": [FIRST_DAY.isoformat(), (FIRST_DAY + timedelta(days=STABLE_DAYS - 1)).isoformat()],
+            "onset": ONSET.isoformat(),
+            "seed": 42,
+            "monitoring": {
+                "critical_features": list(m.critical_features),
+                "drift_share": m.drift_share,
+                "consecutive_windows": m.consecutive_windows,
+                "cooldown_hours": m.cooldown_hours,
+                "lookback_hours": m.lookback_hours,
+                "min_window_rows": m.min_window_rows,
+            },
+            "label_maturity_days": credit.labels.maturity_days,
+            "auc_floor": credit.auc_floor,
+        },
         "goals": goals,
         "goals_met": f"{sum(g['met'] for g in goals)} of {len(goals)}",
         "scenarios": results,

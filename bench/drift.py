@@ -28,17 +28,33 @@ from pathlib import Path
 REFERENCE_ROWS = 1_000_000
 CURRENT_ROWS = 100_000
 PARTITIONS = 10
-GOALS = {"speedup_at_least": 50, "memory_share_at_most": 0.1, "verdicts_identical_at_least": 0.99,
-         "statistic_tolerance": "max(1 % relative, 0.002 absolute)"}
+GOALS = {
+    "speedup_at_least": 50,
+    "memory_share_at_most": 0.1,
+    "verdicts_identical_at_least": 0.99,
+    "statistic_tolerance": "max(1 % relative, 0.002 absolute)",
+}
 
 NUMERIC = [f"n{i:02d}" for i in range(1, 21)]
 CATEGORICAL = [f"c{i}" for i in range(1, 6)]
-LEVELS = {"c1": [f"a{i}" for i in range(5)], "c2": [f"b{i}" for i in range(10)], "c3": ["w", "x", "y", "z"],
-          "c4": [f"d{i:02d}" for i in range(50)], "c5": ["yes", "no"]}
+LEVELS = {
+    "c1": [f"a{i}" for i in range(5)],
+    "c2": [f"b{i}" for i in range(10)],
+    "c3": ["w", "x", "y", "z"],
+    "c4": [f"d{i:02d}" for i in range(50)],
+    "c5": ["yes", "no"],
+}
 # Columns whose current window is drifted, and how (see _frame).
-DRIFTED = {"n02": "mean +0.3 std", "n04": "scale x1.2", "n08": "range 0..100 -> 0..120", "n10": "Poisson 3 -> 3.6",
-           "n13": "mean +0.15 std", "n15": "share of ones 0.3 -> 0.5", "n20": "std x1.5 (judged by PSI)",
-           "c3": "shares 40/30/20/10 -> 25/25/25/25"}
+DRIFTED = {
+    "n02": "mean +0.3 std",
+    "n04": "scale x1.2",
+    "n08": "range 0..100 -> 0..120",
+    "n10": "Poisson 3 -> 3.6",
+    "n13": "mean +0.15 std",
+    "n15": "share of ones 0.3 -> 0.5",
+    "n20": "std x1.5 (judged by PSI)",
+    "c3": "shares 40/30/20/10 -> 25/25/25/25",
+}
 
 _CONTRACT = """\
 name: bench_drift
@@ -62,8 +78,12 @@ monitoring:
 
 def _contract_text() -> str:
     ints = {"n09", "n10", "n11", "n14", "n15", "n16"}
-    numeric = "\n".join(f"  {n}: {{dtype: {'int' if n in ints else 'float'}, nullable: true}}" for n in NUMERIC)
-    categorical = "\n".join(f"  {c}: {{dtype: category, allowed: {json.dumps(LEVELS[c])}}}" for c in CATEGORICAL)
+    numeric = "\n".join(
+        f"  {n}: {{dtype: {'int' if n in ints else 'float'}, nullable: true}}" for n in NUMERIC
+    )
+    categorical = "\n".join(
+        f"  {c}: {{dtype: category, allowed: {json.dumps(LEVELS[c])}}}" for c in CATEGORICAL
+    )
     return _CONTRACT % {"numeric": numeric, "categorical": categorical}
 
 
@@ -127,7 +147,7 @@ def _child(step: str, directory: Path) -> dict:
     from include import contract as contract_module
 
     if step == "evidently":
-        import evidently  # noqa: F401
+        import evidently
         import evidently.presets  # noqa: F401
 
         from include.drift.report import evidently_columns
@@ -149,13 +169,16 @@ def _child(step: str, directory: Path) -> dict:
         parts, seconds = [], []
         for n in range(PARTITIONS):
             t = clock()
-            parts.append(profile(reference.iloc[n * size:(n + 1) * size], contract, partition=f"part={n}"))
+            parts.append(profile(reference.iloc[n * size : (n + 1) * size], contract, partition=f"part={n}"))
             seconds.append(clock() - t)
         t = clock()
         merged = merge_all(parts)
         out["merge_seconds"] = round(clock() - t, 3)
-        out["partition_seconds"] = {"each_max": round(max(seconds), 3), "sum": round(sum(seconds), 3),
-                                    "each_mean": round(sum(seconds) / len(seconds), 3)}
+        out["partition_seconds"] = {
+            "each_max": round(max(seconds), 3),
+            "sum": round(sum(seconds), 3),
+            "each_mean": round(sum(seconds) / len(seconds), 3),
+        }
         t = clock()
         text = json.dumps(merged.to_dict())
         (directory / "profile.json").write_text(text)
@@ -176,8 +199,10 @@ def _child(step: str, directory: Path) -> dict:
         t = clock()
         detect(reference, current, contract)
         out["detect_again_seconds"] = round(clock() - t, 3)  # the profile's distributions are cached
-        out["columns"] = {c.column: {"method": c.method, "statistic": c.statistic, "drifted": c.drifted}
-                          for c in result.columns}
+        out["columns"] = {
+            c.column: {"method": c.method, "statistic": c.statistic, "drifted": c.drifted}
+            for c in result.columns
+        }
         out["dataset_drift"], out["share_drifted"] = result.dataset_drift, result.share_drifted
         out["quality_issues"] = [f"{q.column}: {q.check}" for q in result.quality]
     elif step == "evidently":
@@ -189,8 +214,10 @@ def _child(step: str, directory: Path) -> dict:
         t = clock()
         columns = evidently_columns(reference, current, contract)
         out["seconds"] = round(clock() - t, 3)
-        out["columns"] = {name: {"method": c.method, "statistic": c.statistic, "drifted": c.drifted}
-                          for name, c in columns.items()}
+        out["columns"] = {
+            name: {"method": c.method, "statistic": c.statistic, "drifted": c.drifted}
+            for name, c in columns.items()
+        }
     else:
         raise SystemExit(f"unknown step {step!r}")
     out["peak_rss_mb"] = round(_status_mb("VmHWM"), 1)
@@ -201,8 +228,13 @@ def _child(step: str, directory: Path) -> dict:
 def _measure(step: str, directory: Path) -> dict:
     from include.settings import PROJECT_ROOT
 
-    done = subprocess.run([sys.executable, "-m", "bench.drift", step, str(directory)], check=True,
-                          capture_output=True, text=True, cwd=PROJECT_ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.drift", step, str(directory)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -212,21 +244,36 @@ def _compare(ours: dict, theirs: dict) -> dict:
     same = [n for n in names if ours[n]["drifted"] == theirs[n]["drifted"]]
     methods = [n for n in names if ours[n]["method"] == theirs[n]["method"]]
     absolute = {n: abs(ours[n]["statistic"] - theirs[n]["statistic"]) for n in names}
-    relative = {n: absolute[n] / abs(theirs[n]["statistic"]) if theirs[n]["statistic"] else 0.0 for n in names}
+    relative = {
+        n: absolute[n] / abs(theirs[n]["statistic"]) if theirs[n]["statistic"] else 0.0 for n in names
+    }
     within = [n for n in names if absolute[n] <= max(0.01 * abs(theirs[n]["statistic"]), 0.002)]
     worst = max(names, key=lambda n: absolute[n] / max(0.01 * abs(theirs[n]["statistic"]), 0.002))
     return {
         "columns": len(names),
-        "verdicts_identical": len(same), "verdicts_identical_share": round(len(same) / len(names), 4),
-        "methods_identical": len(methods), "statistics_within_tolerance": len(within),
-        "max_abs_difference": round(max(absolute.values()), 6), "max_rel_difference": round(max(relative.values()), 6),
-        "worst_column": {"column": worst, "ours": ours[worst]["statistic"], "evidently": theirs[worst]["statistic"]},
+        "verdicts_identical": len(same),
+        "verdicts_identical_share": round(len(same) / len(names), 4),
+        "methods_identical": len(methods),
+        "statistics_within_tolerance": len(within),
+        "max_abs_difference": round(max(absolute.values()), 6),
+        "max_rel_difference": round(max(relative.values()), 6),
+        "worst_column": {
+            "column": worst,
+            "ours": ours[worst]["statistic"],
+            "evidently": theirs[worst]["statistic"],
+        },
         "disagreements": [n for n in names if n not in same],
         "drifted_evidently": [n for n in names if theirs[n]["drifted"]],
         "drifted_ours": [n for n in names if ours[n]["drifted"]],
-        "per_column": {n: {"method": ours[n]["method"], "ours": round(ours[n]["statistic"], 6),
-                           "evidently": round(theirs[n]["statistic"], 6), "drifted": ours[n]["drifted"]}
-                       for n in names},
+        "per_column": {
+            n: {
+                "method": ours[n]["method"],
+                "ours": round(ours[n]["statistic"], 6),
+                "evidently": round(theirs[n]["statistic"], 6),
+                "drifted": ours[n]["drifted"],
+            }
+            for n in names
+        },
     }
 
 
@@ -243,21 +290,34 @@ def run(reference_rows: int = REFERENCE_ROWS, current_rows: int = CURRENT_ROWS) 
     comparison = _compare(engine.pop("columns"), evidently.pop("columns"))
     speedup = evidently["seconds"] / engine["seconds"]
     memory_share = engine["peak_rss_mb"] / evidently["peak_rss_mb"]
-    above_imports = ((engine["peak_rss_mb"] - engine["rss_after_imports_mb"])
-                     / (evidently["peak_rss_mb"] - evidently["rss_after_imports_mb"]))
+    above_imports = (engine["peak_rss_mb"] - engine["rss_after_imports_mb"]) / (
+        evidently["peak_rss_mb"] - evidently["rss_after_imports_mb"]
+    )
     return {
-        "reference_rows": reference_rows, "current_rows": current_rows,
-        "columns": {"numeric": len(NUMERIC), "categorical": len(CATEGORICAL), "drifted_by_construction": DRIFTED},
+        "reference_rows": reference_rows,
+        "current_rows": current_rows,
+        "columns": {
+            "numeric": len(NUMERIC),
+            "categorical": len(CATEGORICAL),
+            "drifted_by_construction": DRIFTED,
+        },
         "peer": "Evidently 0.7 Report([DataDriftPreset]) on the raw reference",
-        "engine": engine, "evidently": evidently, "profile_build": build, "agreement": comparison,
-        "speedup": round(speedup, 1), "peak_memory_share": round(memory_share, 3),
+        "engine": engine,
+        "evidently": evidently,
+        "profile_build": build,
+        "agreement": comparison,
+        "speedup": round(speedup, 1),
+        "peak_memory_share": round(memory_share, 3),
         "peak_memory_above_imports_share": round(above_imports, 3),
-        "goals": GOALS | {"met": {
-            "speedup": speedup >= GOALS["speedup_at_least"],
-            "memory": memory_share <= GOALS["memory_share_at_most"],
-            "verdicts": comparison["verdicts_identical_share"] >= GOALS["verdicts_identical_at_least"],
-            "statistics": comparison["statistics_within_tolerance"] == comparison["columns"],
-        }},
+        "goals": GOALS
+        | {
+            "met": {
+                "speedup": speedup >= GOALS["speedup_at_least"],
+                "memory": memory_share <= GOALS["memory_share_at_most"],
+                "verdicts": comparison["verdicts_identical_share"] >= GOALS["verdicts_identical_at_least"],
+                "statistics": comparison["statistics_within_tolerance"] == comparison["columns"],
+            }
+        },
     }
 
 

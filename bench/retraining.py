@@ -13,9 +13,10 @@ step timings (``time.perf_counter``):
 
 - ``challenger``: one ``train_challenger`` call with the default ``Policy`` (the whole search
   plan: 11 candidates of both families) on ``MLOPS_THREADS`` BLAS/OpenMP threads (1 unless the
-  caller sets it) and a fresh MLflow store in the temporary directory, so there is no champion. A thread samples VmRSS from /proc/self/status every 50 ms; each sample is
-  attributed to the step whose [start, start + seconds] holds it. The kernel's peak mark
-  (VmHWM) is reset after the imports, so the overall peak also catches spikes between samples.
+  caller sets it) and a fresh MLflow store in the temporary directory, so there is no champion.
+  A thread samples VmRSS from /proc/self/status every 50 ms; each sample is attributed to the
+  step whose [start, start + seconds] holds it. The kernel's peak mark (VmHWM) is reset after
+  the imports, so the overall peak also catches spikes between samples.
 - ``peer``: what a hand-rolled cron job would do on the same split: one gradient-boosting fit
   with default parameters and the same seed (``candidates.gradient_boosting``, i.e. the
   ordinal encoding the categories need plus ``HistGradientBoostingClassifier()``) and a
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 DATASET = "credit_applications"
 MATURED_DAYS = 21  # + 7 days of label maturity = the weekly DAG's default 28-day window
@@ -43,9 +45,17 @@ SAMPLE_SECONDS = 0.05
 def _env(tmp: str, per_day: int) -> dict[str, str]:
     """The caller's environment without any MLOPS_/MLFLOW_ setting, so nothing outside tmp is used."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    return {**env, "MLOPS_THREADS": os.environ.get("MLOPS_THREADS", "1"), "MLOPS_LOCAL_DIR": tmp, "MLOPS_SIMULATOR_ROWS_PER_DAY": str(per_day),
-            "MLOPS_SIMULATOR_SEED": "42", "MLOPS_SIMULATOR_SCENARIO": "stable", "MLOPS_SIMULATOR_FORMAT": "csv",
-            "MLOPS_SIMULATOR_DEFECT_RATE": "0.002", "MLOPS_TIMEZONE": "UTC"}
+    return {
+        **env,
+        "MLOPS_THREADS": os.environ.get("MLOPS_THREADS", "1"),
+        "MLOPS_LOCAL_DIR": tmp,
+        "MLOPS_SIMULATOR_ROWS_PER_DAY": str(per_day),
+        "MLOPS_SIMULATOR_SEED": "42",
+        "MLOPS_SIMULATOR_SCENARIO": "stable",
+        "MLOPS_SIMULATOR_FORMAT": "csv",
+        "MLOPS_SIMULATOR_DEFECT_RATE": "0.002",
+        "MLOPS_TIMEZONE": "UTC",
+    }
 
 
 def _settings(tmp: str, per_day: int):
@@ -98,15 +108,30 @@ def _land_and_ingest(tmp: str, per_day: int) -> dict:
             ingesting += time.perf_counter() - t
             for k in counts[feed.name]:
                 counts[feed.name][k] += report["counts"][k]
-    return {"days": len(days), "first_day": days[0].isoformat(), "last_day": days[-1].isoformat(),
-            "rows_per_day": per_day, "format": s.simulator_format, "land_seconds": round(landing, 2),
-            "ingest_seconds": round(ingesting, 2), "counts": counts}
+    return {
+        "days": len(days),
+        "first_day": days[0].isoformat(),
+        "last_day": days[-1].isoformat(),
+        "rows_per_day": per_day,
+        "format": s.simulator_format,
+        "land_seconds": round(landing, 2),
+        "ingest_seconds": round(ingesting, 2),
+        "counts": counts,
+    }
 
 
 def _child(mode: str, tmp: str, per_day: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_")) or k == "MLOPS_THREADS"}
-    out = subprocess.run([sys.executable, "-m", "bench.retraining", mode, tmp, str(per_day)], check=True,
-                         stdout=subprocess.PIPE, text=True, cwd=_project_root(), env=env)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_")) or k == "MLOPS_THREADS"
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.retraining", mode, tmp, str(per_day)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=_project_root(),
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -141,9 +166,12 @@ def run(rows: int = 500_000) -> dict:
         "benchmark_wall_seconds": round(time.perf_counter() - started, 1),  # setup and both children
         # Other processes on the two cores slow the OpenMP tree fits several-fold: a clean run
         # has close to zero CPU seconds spent outside this benchmark while it ran.
-        "machine": {"cpus": os.cpu_count(), "mem_total_mb": _mb(_meminfo_kb("MemTotal")),
-                    "loadavg_1m_at_start": load_at_start,
-                    "other_processes_cpu_seconds_during_run": round(max(others, 0.0), 1)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "mem_total_mb": _mb(_meminfo_kb("MemTotal")),
+            "loadavg_1m_at_start": load_at_start,
+            "other_processes_cpu_seconds_during_run": round(max(others, 0.0), 1),
+        },
     }
 
 
@@ -207,24 +235,40 @@ def _challenger(tmp: str, per_day: int) -> dict:
     _reset_peak()
     with _Sampler() as sampler:
         started = time.perf_counter()
-        outcome = train_challenger(credit, end=END, window_days=_window_days(), force=False,
-                                   reason="bench: retraining on matured rows", actor="bench",
-                                   dag_run_id="bench_retraining", created="2026-03-29T00:00:00+00:00",
-                                   policy=policy, settings=s)
+        outcome = train_challenger(
+            credit,
+            end=END,
+            window_days=_window_days(),
+            force=False,
+            reason="bench: retraining on matured rows",
+            actor="bench",
+            dag_run_id="bench_retraining",
+            created="2026-03-29T00:00:00+00:00",
+            policy=policy,
+            settings=s,
+        )
         finished = time.perf_counter()
     peak_kb = _status_kb("VmHWM")
 
     steps = []
     for step in outcome.steps:
         inside = [kb for t, kb in sampler.samples if step["start"] <= t <= step["start"] + step["seconds"]]
-        steps.append({"step": step["step"], "seconds": round(step["seconds"], 2),
-                      "peak_rss_mb": _mb(max(inside)) if inside else None, "samples": len(inside)})
+        steps.append(
+            {
+                "step": step["step"],
+                "seconds": round(step["seconds"], 2),
+                "peak_rss_mb": _mb(max(inside)) if inside else None,
+                "samples": len(inside),
+            }
+        )
     in_steps = sum(step["seconds"] for step in outcome.steps)
 
     client = registry.client(s)
     run = client.get_run(outcome.run_id)
-    trials = json.load(open(client.download_artifacts(outcome.run_id, "search/trials.json", tmp)))
-    lineage = json.load(open(client.download_artifacts(outcome.run_id, "lineage.json", tmp)))
+    trials = json.loads(
+        Path(client.download_artifacts(outcome.run_id, "search/trials.json", tmp)).read_text()
+    )
+    lineage = json.loads(Path(client.download_artifacts(outcome.run_id, "lineage.json", tmp)).read_text())
     best = max(trials, key=lambda t: t["validation_auc"])  # first of equals, as the search keeps it
     return {
         "policy": {"search_candidates": len(trials), "seed": policy.seed, "threads": s.threads},
@@ -238,10 +282,16 @@ def _challenger(tmp: str, per_day: int) -> dict:
         "peak_rss_above_before_mb": _mb(peak_kb - rss_before),
         "sampled_peak_rss_mb": _mb(max(kb for _, kb in sampler.samples)),
         "samples": len(sampler.samples),
-        "best": {"family": run.data.params["family"], "params": best["params"],
-                 "validation_auc": round(best["validation_auc"], 4)},
-        "trials": [f"{t['family']} {json.dumps(t['params'], sort_keys=True)}: validation AUC "
-                   f"{t['validation_auc']:.4f}, {t['seconds']:.2f} s" for t in trials],
+        "best": {
+            "family": run.data.params["family"],
+            "params": best["params"],
+            "validation_auc": round(best["validation_auc"], 4),
+        },
+        "trials": [
+            f"{t['family']} {json.dumps(t['params'], sort_keys=True)}: validation AUC "
+            f"{t['validation_auc']:.4f}, {t['seconds']:.2f} s"
+            for t in trials
+        ],
         "holdout": {k: round(outcome.holdout[k], 4) for k in ("roc_auc", "pr_auc", "ks", "brier")},
         "gates_passed": outcome.gates_passed,
         "gates": {g["name"]: g["passed"] for g in outcome.gates},
@@ -276,9 +326,13 @@ def _peer(tmp: str, per_day: int) -> dict:
     peak_kb = _status_kb("VmHWM")
     return {
         "what": "one HistGradientBoostingClassifier fit (default params, random_state=0, categories ordinal-encoded) "
-                "on the train split + predict_proba on the holdout, on the same threads",
+        "on the train split + predict_proba on the holdout, on the same threads",
         "threads": s.threads,
-        "rows": {"train": len(splits.train), "validation": len(splits.validation), "holdout": len(splits.holdout)},
+        "rows": {
+            "train": len(splits.train),
+            "validation": len(splits.validation),
+            "holdout": len(splits.holdout),
+        },
         "seconds": round(finished - started, 2),
         "fit_seconds": round(fitted - started, 2),
         "predict_seconds": round(finished - fitted, 2),

@@ -29,16 +29,28 @@ def run() -> dict:
     with threadpool_limits(limits=settings.get().threads):  # MLOPS_THREADS, as a retraining runs
         result = search(credit, splits.train, splits.validation, seed=0)
     seconds = time.perf_counter() - started
-    holdout = evaluate(credit.outcome(splits.holdout), result.best.predict_proba(
-        features(splits.holdout, credit))[:, 1], credit.decision_threshold)
+    holdout = evaluate(
+        credit.outcome(splits.holdout),
+        result.best.predict_proba(features(splits.holdout, credit))[:, 1],
+        credit.decision_threshold,
+    )
     return {
-        "rows": {"train": len(splits.train), "validation": len(splits.validation), "holdout": len(splits.holdout)},
+        "rows": {
+            "train": len(splits.train),
+            "validation": len(splits.validation),
+            "holdout": len(splits.holdout),
+        },
         "search_seconds": round(seconds, 2),
-        "best": {"family": result.best_trial.family, "params": result.best_trial.params,
-                 "validation_auc": round(result.best_trial.validation_auc, 4),
-                 "train_auc": round(result.best_trial.train_auc, 4)},
+        "best": {
+            "family": result.best_trial.family,
+            "params": result.best_trial.params,
+            "validation_auc": round(result.best_trial.validation_auc, 4),
+            "train_auc": round(result.best_trial.train_auc, 4),
+        },
         "holdout": {k: round(holdout[k], 4) for k in ("roc_auc", "pr_auc", "ks", "brier")},
-        "best_per_family": {f: round(max(t.validation_auc for t in result.trials if t.family == f), 4)
-                            for f in sorted({t.family for t in result.trials})},
+        "best_per_family": {
+            f: round(max(t.validation_auc for t in result.trials if t.family == f), 4)
+            for f in sorted({t.family for t in result.trials})
+        },
         "auc_floor": credit.auc_floor,
     }

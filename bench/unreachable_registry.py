@@ -21,8 +21,12 @@ import sys
 import tempfile
 import time
 
-MLFLOW_HTTP = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
-               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+MLFLOW_HTTP = (
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+)
 
 
 def _dead_uri() -> str:
@@ -35,8 +39,14 @@ def _child(mode: str, uri: str, tmp: str) -> dict:
     from include.settings import PROJECT_ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_") and k not in MLFLOW_HTTP}
-    out = subprocess.run([sys.executable, "-m", "bench.unreachable_registry", mode, uri, tmp], check=True,
-                         stdout=subprocess.PIPE, text=True, cwd=str(PROJECT_ROOT), env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.unreachable_registry", mode, uri, tmp],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(PROJECT_ROOT),
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -44,8 +54,12 @@ def run() -> dict:
     uri = _dead_uri()
     with tempfile.TemporaryDirectory(prefix="bench-unreachable-") as tmp:
         ours, peer = _child("ours", uri, tmp), _child("peer", uri, tmp)
-    return {"uri": uri, "ours": ours, "peer": peer,
-            "peer_over_ours_time": round(peer["seconds"] / ours["seconds"], 1) if ours["seconds"] else None}
+    return {
+        "uri": uri,
+        "ours": ours,
+        "peer": peer,
+        "peer_over_ours_time": round(peer["seconds"] / ours["seconds"], 1) if ours["seconds"] else None,
+    }
 
 
 def _ours(uri: str, tmp: str) -> dict:
@@ -58,11 +72,23 @@ def _ours(uri: str, tmp: str) -> dict:
     credit = contract.load("credit_applications", s.contracts_dir)
     started = time.perf_counter()
     try:
-        train_challenger(credit, end=date(2026, 3, 28), window_days=28, force=False, reason="bench", actor="bench",
-                         dag_run_id="bench_unreachable", created="2026-03-29T00:00:00+00:00", settings=s)
-    except Exception as exc:  # noqa: BLE001 - what it raises is the measurement
-        return {"what": "train_challenger until its error", "seconds": round(time.perf_counter() - started, 2),
-                "error": f"{type(exc).__name__}: {exc}"}
+        train_challenger(
+            credit,
+            end=date(2026, 3, 28),
+            window_days=28,
+            force=False,
+            reason="bench",
+            actor="bench",
+            dag_run_id="bench_unreachable",
+            created="2026-03-29T00:00:00+00:00",
+            settings=s,
+        )
+    except Exception as exc:
+        return {
+            "what": "train_challenger until its error",
+            "seconds": round(time.perf_counter() - started, 2),
+            "error": f"{type(exc).__name__}: {exc}",
+        }
     raise SystemExit("train_challenger did not fail on a dead tracking URI")
 
 
@@ -72,9 +98,12 @@ def _peer(uri: str, tmp: str) -> dict:
     started = time.perf_counter()
     try:
         MlflowClient(tracking_uri=uri).search_registered_models()
-    except Exception as exc:  # noqa: BLE001
-        return {"what": "MlflowClient(uri).search_registered_models() with MLflow's default HTTP retries",
-                "seconds": round(time.perf_counter() - started, 2), "error": f"{type(exc).__name__}: {exc}"[:300]}
+    except Exception as exc:
+        return {
+            "what": "MlflowClient(uri).search_registered_models() with MLflow's default HTTP retries",
+            "seconds": round(time.perf_counter() - started, 2),
+            "error": f"{type(exc).__name__}: {exc}"[:300],
+        }
     raise SystemExit("MLflow's client did not fail on a dead tracking URI")
 
 

@@ -75,7 +75,7 @@ def _land(rows: int, root: Path) -> dict[str, str]:
     rng = np.random.default_rng(7)
     damaged = rng.choice(rows, size=rows // 100, replace=False)
     frame.loc[damaged[: len(damaged) // 2], "annual_income"] = -1.0  # range violations
-    frame.loc[damaged[len(damaged) // 2:], "credit_score"] = None  # nulls in a non-nullable column
+    frame.loc[damaged[len(damaged) // 2 :], "credit_score"] = None  # nulls in a non-nullable column
     roots = {}
     for fmt in ("csv", "parquet"):
         uri = (root / fmt).as_uri()
@@ -90,8 +90,13 @@ def _land(rows: int, root: Path) -> dict[str, str]:
 def _measure(mode: str, fmt: str, root: str) -> dict:
     from include import settings
 
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, fmt, root, DAY.isoformat()], check=True,
-                         capture_output=True, text=True, cwd=settings.PROJECT_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, fmt, root, DAY.isoformat()],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=settings.PROJECT_ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -102,6 +107,8 @@ def run(rows: int = 1_000_000) -> dict:
         for fmt, root in roots.items():
             m = {mode: _measure(mode, fmt, root) for mode in ("pandas_read", "read", "validate", "ingest")}
             m["file_mb"] = round(sum(p.stat().st_size for p in Path(tmp, fmt).rglob("batch.*")) / 2**20, 1)
-            m["validation_costs_no_more_than_pandas_read"] = m["validate"]["seconds"] <= m["pandas_read"]["seconds"]
+            m["validation_costs_no_more_than_pandas_read"] = (
+                m["validate"]["seconds"] <= m["pandas_read"]["seconds"]
+            )
             result[fmt] = m
         return result

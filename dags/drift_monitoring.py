@@ -34,14 +34,21 @@ RETRAIN_DAG_ID = "weekly_retraining"
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # windows are judged in order; the sensor reads the ones before
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "on_failure_callback": RunFailedNotifier()},
+    default_args={
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": RunFailedNotifier(),
+    },
     doc_md=__doc__,
     tags=["monitoring", "drift"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
-                         title="Dataset"),
-        "report": Param(False, type="boolean", title="Evidently report",
-                        description="Render Evidently's HTML report for the window even without an alert."),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config), title="Dataset"),
+        "report": Param(
+            False,
+            type="boolean",
+            title="Evidently report",
+            description="Render Evidently's HTML report for the window even without an alert.",
+        ),
     },
 )
 def drift_monitoring():
@@ -54,8 +61,9 @@ def drift_monitoring():
 
         if not config.simulator_enabled:
             return []
-        return land_missing_capture(contract.load(params["dataset"]), interval_end(data_interval_end,
-                                                                                    dag_run.run_after))
+        return land_missing_capture(
+            contract.load(params["dataset"]), interval_end(data_interval_end, dag_run.run_after)
+        )
 
     @task
     @fail_fast
@@ -65,22 +73,35 @@ def drift_monitoring():
         from include.monitoring.check import check
         from include.run_target import interval_end
 
-        record = check(contract.load(params["dataset"]), interval_end(data_interval_end, dag_run.run_after),
-                       report=params["report"])
+        record = check(
+            contract.load(params["dataset"]),
+            interval_end(data_interval_end, dag_run.run_after),
+            report=params["report"],
+        )
         if record["status"] == "no_champion":
-            raise AirflowSkipException(f"{params['dataset']} has no champion yet: nothing to compare the window "
-                                       f"{record['window_start']}..{record['window_end']} with")
+            raise AirflowSkipException(
+                f"{params['dataset']} has no champion yet: nothing to compare the window "
+                f"{record['window_start']}..{record['window_end']} with"
+            )
         result = record.get("result") or {}
-        print(f"window {record['window_start']}..{record['window_end']}: {record['status']}, {record['rows']} rows, "
-              f"model v{record['model_version']}; drifted {result.get('drifted_columns')}, "
-              f"quality {[(q['column'], q['check']) for q in result.get('quality', [])]}")
-        return {"window_end": record["window_end"], "run_key": record["window_end"][:16].replace(":", ""),
-                "status": record["status"], "alert": record.get("alert", False),
-                "dataset_drift": result.get("dataset_drift", False),
-                "data_quality_incident": result.get("data_quality_incident", False),
-                "drifted_columns": result.get("drifted_columns", []), "share_drifted": result.get("share_drifted"),
-                "quality": [f"{q['column']}: {q['message']}" for q in result.get("quality", [])],
-                "report": record.get("report"), "model_version": record["model_version"]}
+        print(
+            f"window {record['window_start']}..{record['window_end']}: {record['status']}, {record['rows']} rows, "
+            f"model v{record['model_version']}; drifted {result.get('drifted_columns')}, "
+            f"quality {[(q['column'], q['check']) for q in result.get('quality', [])]}"
+        )
+        return {
+            "window_end": record["window_end"],
+            "run_key": record["window_end"][:16].replace(":", ""),
+            "status": record["status"],
+            "alert": record.get("alert", False),
+            "dataset_drift": result.get("dataset_drift", False),
+            "data_quality_incident": result.get("data_quality_incident", False),
+            "drifted_columns": result.get("drifted_columns", []),
+            "share_drifted": result.get("share_drifted"),
+            "quality": [f"{q['column']}: {q['message']}" for q in result.get("quality", [])],
+            "report": record.get("report"),
+            "model_version": record["model_version"],
+        }
 
     @task
     @fail_fast

@@ -29,12 +29,22 @@ config = settings.get()
     doc_md=__doc__,
     tags=["registry"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
-                         title="Dataset"),
-        "target": Param("previous", type="string", pattern=r"^(previous|[1-9][0-9]*)$", title="Roll back to",
-                        description="A version number, or 'previous' for the champion replaced last."),
-        "reason": Param("", type="string", minLength=1, maxLength=500, title="Reason",
-                        description="Why the champion is replaced (recorded in the audit trail)."),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config), title="Dataset"),
+        "target": Param(
+            "previous",
+            type="string",
+            pattern=r"^(previous|[1-9][0-9]*)$",
+            title="Roll back to",
+            description="A version number, or 'previous' for the champion replaced last.",
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            minLength=1,
+            maxLength=500,
+            title="Reason",
+            description="Why the champion is replaced (recorded in the audit trail).",
+        ),
     },
 )
 def model_rollback():
@@ -48,8 +58,15 @@ def model_rollback():
         if not reason:
             raise RunParamsError("param 'reason' is required: say why the champion is rolled back")
         user = getattr(dag_run, "triggering_user_name", None) or "unknown"
-        result = promotion.rollback(params["dataset"], str(params["target"]), reason=reason, actor=f"user:{user}",
-                                    dag_run_id=dag_run.run_id, day=dag_run.run_after.date(), task=ti.task_id)
+        result = promotion.rollback(
+            params["dataset"],
+            str(params["target"]),
+            reason=reason,
+            actor=f"user:{user}",
+            dag_run_id=dag_run.run_id,
+            day=dag_run.run_after.date(),
+            task=ti.task_id,
+        )
         print(f"{params['dataset']}: champion is v{result['champion']} (was v{result['replaced']})")
         return result
 

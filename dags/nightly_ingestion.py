@@ -19,8 +19,8 @@ from airflow.sdk import AssetAlias, Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from include import contract, settings
-from mlops_plugins.landing_sensor import LandingPartitionSensor
 from mlops_plugins.failures import fail_fast
+from mlops_plugins.landing_sensor import LandingPartitionSensor
 from mlops_plugins.notifiers import RunFailedNotifier
 
 config = settings.get()
@@ -35,16 +35,35 @@ PERIOD = timedelta(days=1)  # the run due at 02:00 on D+1 covers [02:00 D, 02:00
     # One night at a time: Airflow 3.3 creates an alias-emitted asset with a check-then-insert,
     # and two first runs in parallel fail one task on the UNIQUE constraint (found by tests/test_backfill.py).
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5), "on_failure_callback": RunFailedNotifier()},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": RunFailedNotifier(),
+    },
     doc_md=__doc__,
     tags=["ingestion", "data-quality"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
-                         title="Dataset", description="Contract of the data to ingest."),
-        "date": Param(None, type=["null", "string"], format="date", pattern=r"^\d{4}-\d{2}-\d{2}$",
-                      title="Partition date", description="YYYY-MM-DD; leave empty for the run's data interval."),
-        "dry_run": Param(False, type="boolean", title="Dry run",
-                         description="Validate and report without writing curated or quarantine files."),
+        "dataset": Param(
+            config.dataset,
+            type="string",
+            enum=contract.choices(config),
+            title="Dataset",
+            description="Contract of the data to ingest.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            title="Partition date",
+            description="YYYY-MM-DD; leave empty for the run's data interval.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Validate and report without writing curated or quarantine files.",
+        ),
     },
 )
 def nightly_ingestion():
@@ -84,10 +103,21 @@ def nightly_ingestion():
         report = ingest_partition(contract.load(run.dataset), feed, run.day, dry_run=run.dry_run)
         if not run.dry_run:
             uri = storage.describe(storage.path("curated", feed))
-            outlet_events[CURATED].add(Asset(uri=uri, name=f"curated_{feed}"), extra={
-                "partition": run.date, "data_version": report["data_version"], "rows": report["counts"]["curated"]})
-        return {"feed": feed, "status": report["status"], **report["counts"], "data_version": report["data_version"],
-                "quarantine_reasons": report["quarantine_reasons"]}
+            outlet_events[CURATED].add(
+                Asset(uri=uri, name=f"curated_{feed}"),
+                extra={
+                    "partition": run.date,
+                    "data_version": report["data_version"],
+                    "rows": report["counts"]["curated"],
+                },
+            )
+        return {
+            "feed": feed,
+            "status": report["status"],
+            **report["counts"],
+            "data_version": report["data_version"],
+            "quarantine_reasons": report["quarantine_reasons"],
+        }
 
     @task
     @fail_fast
@@ -97,8 +127,10 @@ def nightly_ingestion():
         # Index by length: iterating the lazy mapped XCom probes one past the end and logs a 404.
         results = [results[i] for i in range(len(results))]
         for r in results:
-            print(f"{run['dataset']} dt={run['date']} {r['feed']}: landed {r['landed']}, curated {r['curated']}, "
-                  f"quarantined {r['quarantined']}, data version {r['data_version']}, reasons {r['quarantine_reasons']}")
+            print(
+                f"{run['dataset']} dt={run['date']} {r['feed']}: landed {r['landed']}, curated {r['curated']}, "
+                f"quarantined {r['quarantined']}, data version {r['data_version']}, reasons {r['quarantine_reasons']}"
+            )
         return {"dataset": run["dataset"], "date": run["date"], "dry_run": run["dry_run"], "feeds": results}
 
     targets = resolve_partition()

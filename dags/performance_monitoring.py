@@ -31,15 +31,24 @@ RETRAIN_DAG_ID = "weekly_retraining"
     start_date=pendulum.datetime(2025, 1, 1, tz=config.timezone),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "on_failure_callback": RunFailedNotifier()},
+    default_args={
+        "retries": 1,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": RunFailedNotifier(),
+    },
     doc_md=__doc__,
     tags=["monitoring", "performance"],
     params={
-        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
-                         title="Dataset"),
-        "window_days": Param(8, type="integer", minimum=2, maximum=365, title="Retraining window (days)",
-                             description="Short by default: with the 7-day label delay an 8-day window trains "
-                                         "on the newest matured day only, which carries the new concept."),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config), title="Dataset"),
+        "window_days": Param(
+            8,
+            type="integer",
+            minimum=2,
+            maximum=365,
+            title="Retraining window (days)",
+            description="Short by default: with the 7-day label delay an 8-day window trains "
+            "on the newest matured day only, which carries the new concept.",
+        ),
     },
 )
 def performance_monitoring():
@@ -51,10 +60,13 @@ def performance_monitoring():
         from include.run_target import interval_end
 
         data = contract.load(params["dataset"])
-        result = realized(data, cohort_for(data, interval_end(data_interval_end, dag_run.run_after),
-                                           config.timezone))
-        print(f"cohort {result['cohort']}: {result['status']}, AUC {result.get('auc')}, floor {data.auc_floor}, "
-              f"{result.get('labelled')} labelled of {result.get('captured')} captured")
+        result = realized(
+            data, cohort_for(data, interval_end(data_interval_end, dag_run.run_after), config.timezone)
+        )
+        print(
+            f"cohort {result['cohort']}: {result['status']}, AUC {result.get('auc')}, floor {data.auc_floor}, "
+            f"{result.get('labelled')} labelled of {result.get('captured')} captured"
+        )
         return result if result.get("below_floor") else False
 
     @task
@@ -62,8 +74,12 @@ def performance_monitoring():
     def alert(result: dict, params=None, dag_run=None) -> dict:
         from include.monitoring.alerts import performance_alert
 
-        return performance_alert(contract.load(params["dataset"]), result, window_days=params["window_days"],
-                                 dag_run_id=dag_run.run_id)
+        return performance_alert(
+            contract.load(params["dataset"]),
+            result,
+            window_days=params["window_days"],
+            dag_run_id=dag_run.run_id,
+        )
 
     conf = alert(check_performance())
     conf >> WindowTriggerDagRunOperator(

@@ -31,21 +31,42 @@ config = settings.get()
     catchup=False,
     max_active_runs=1,  # a second trigger waits instead of racing for the champion alias
     # Retries are safe: a retried training task reuses the version its run registered.
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "on_failure_callback": RunFailedNotifier()},
+    default_args={
+        "retries": 1,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": RunFailedNotifier(),
+    },
     doc_md=__doc__,
     tags=["training", "registry"],
     params={
-        "reason": Param("", type="string", maxLength=500, title="Reason",
-                        description="Why retrain now (required for manual runs; recorded in the audit trail)."),
+        "reason": Param(
+            "",
+            type="string",
+            maxLength=500,
+            title="Reason",
+            description="Why retrain now (required for manual runs; recorded in the audit trail).",
+        ),
         "window_days": Param(28, type="integer", minimum=7, maximum=365, title="Training window (days)"),
-        "promotion_mode": Param("auto", type="string", enum=["auto", "manual"], title="Promotion",
-                                description="auto: promote when every gate passes; manual: wait for approval."),
-        "force": Param(False, type="boolean", title="Force",
-                       description="Promote without the minimum improvement; the hard gates still apply."),
-        "dataset": Param(config.dataset, type="string", enum=contract.choices(config),
-                         title="Dataset"),
-        "evidence": Param({}, type="object", title="Evidence",
-                          description="Set by the drift monitor: reason, window, drifted features, reports."),
+        "promotion_mode": Param(
+            "auto",
+            type="string",
+            enum=["auto", "manual"],
+            title="Promotion",
+            description="auto: promote when every gate passes; manual: wait for approval.",
+        ),
+        "force": Param(
+            False,
+            type="boolean",
+            title="Force",
+            description="Promote without the minimum improvement; the hard gates still apply.",
+        ),
+        "dataset": Param(config.dataset, type="string", enum=contract.choices(config), title="Dataset"),
+        "evidence": Param(
+            {},
+            type="object",
+            title="Evidence",
+            description="Set by the drift monitor: reason, window, drifted features, reports.",
+        ),
     },
 )
 def weekly_retraining():
@@ -55,9 +76,12 @@ def weekly_retraining():
         from include.run_target import interval_end
         from include.training.request import resolve
 
-        return resolve(params, run_type=dag_run.run_type, interval_end=interval_end(data_interval_end,
-                                                                                 dag_run.run_after),
-                       triggered_by=getattr(dag_run, "triggering_user_name", None)).as_dict()
+        return resolve(
+            params,
+            run_type=dag_run.run_type,
+            interval_end=interval_end(data_interval_end, dag_run.run_after),
+            triggered_by=getattr(dag_run, "triggering_user_name", None),
+        ).as_dict()
 
     @task
     @fail_fast
@@ -67,9 +91,16 @@ def weekly_retraining():
         from include.training.request import RetrainRequest
 
         r = RetrainRequest(**request)
-        outcome = train(contract.load(r.dataset), end=r.end_date, window_days=r.window_days, force=r.force,
-                        reason=r.reason, actor=r.actor, dag_run_id=dag_run.run_id,
-                        created=dag_run.run_after.isoformat())
+        outcome = train(
+            contract.load(r.dataset),
+            end=r.end_date,
+            window_days=r.window_days,
+            force=r.force,
+            reason=r.reason,
+            actor=r.actor,
+            dag_run_id=dag_run.run_id,
+            created=dag_run.run_after.isoformat(),
+        )
         for step in outcome.steps:
             print(f"step {step['step']}: {step['seconds']:.1f} s")
         for gate in outcome.gates:
@@ -88,9 +119,9 @@ def weekly_retraining():
         outcome_task_id="train_challenger",
         request_task_id="resolve_request",
         subject="Promote {{ ti.xcom_pull(task_ids='train_challenger')['model_name'] }} "
-                "v{{ ti.xcom_pull(task_ids='train_challenger')['version'] }} to champion?",
+        "v{{ ti.xcom_pull(task_ids='train_challenger')['version'] }} to champion?",
         body="{% for g in ti.xcom_pull(task_ids='train_challenger')['gates'] %}"
-             "- {{ 'PASS' if g['passed'] else 'FAIL' }} **{{ g['name'] }}**: {{ g['message'] }}\n{% endfor %}",
+        "- {{ 'PASS' if g['passed'] else 'FAIL' }} **{{ g['name'] }}**: {{ g['message'] }}\n{% endfor %}",
         defaults="Reject",
         response_timeout=timedelta(hours=24),
     )
@@ -102,8 +133,13 @@ def weekly_retraining():
         from include import promotion
 
         approver = ((approval or {}).get("responded_by_user") or {}).get("name")
-        return promotion.promote(outcome, request, dag_run_id=dag_run.run_id, task=ti.task_id,
-                                 approver=f"user:{approver}" if approver else None)
+        return promotion.promote(
+            outcome,
+            request,
+            dag_run_id=dag_run.run_id,
+            task=ti.task_id,
+            approver=f"user:{approver}" if approver else None,
+        )
 
     @task
     @fail_fast

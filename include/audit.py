@@ -4,7 +4,7 @@ Each call writes one new object of JSON lines; nothing is ever rewritten. The ob
 carries a hash of its content, so a retried task that records the same events writes the
 same name and is a no-op, while different events can never replace earlier ones. S3 has no
 append, so a new object per write is how the trail stays append-only there too (keep it
-7 years with a bucket lifecycle rule and S3 Object Lock in compliance mode; see README).
+7 years with a bucket lifecycle rule and S3 Object Lock in compliance mode; see docs/governance.md).
 """
 
 from __future__ import annotations
@@ -18,8 +18,21 @@ from include import settings as settings_module
 from include import storage
 from include.errors import MlopsError
 
-EVENT_TYPES = ("registered", "gate_result", "promoted", "rejected", "approval_requested", "approved", "declined",
-               "rollback", "alias_change", "deleted", "archived", "drift_detected", "retrain_triggered")
+EVENT_TYPES = (
+    "registered",
+    "gate_result",
+    "promoted",
+    "rejected",
+    "approval_requested",
+    "approved",
+    "declined",
+    "rollback",
+    "alias_change",
+    "deleted",
+    "archived",
+    "drift_detected",
+    "retrain_triggered",
+)
 REQUIRED = ("type", "time", "actor", "dag_run_id", "model")
 
 
@@ -43,8 +56,15 @@ def _check(event: dict) -> None:
         raise AuditError(f"audit event time {event['time']!r} is not an ISO timestamp") from None
 
 
-def record(events: list[dict], *, day: date, dag_run_id: str, task: str, key: str | None = None,
-           settings: settings_module.Settings | None = None) -> str:
+def record(
+    events: list[dict],
+    *,
+    day: date,
+    dag_run_id: str,
+    task: str,
+    key: str | None = None,
+    settings: settings_module.Settings | None = None,
+) -> str:
     """Write ``events`` as one new JSON-lines object; return its URI.
 
     Without ``key`` the object is named by a hash of its content; with one, by a hash of the
@@ -70,5 +90,7 @@ def read(first: date, last: date, settings: settings_module.Settings | None = No
         if first <= day <= last:
             for path in storage.list_files(directory):
                 if path.name.endswith(".jsonl"):
-                    events += [json.loads(line) for line in storage.read_bytes(path).decode().splitlines() if line]
+                    events += [
+                        json.loads(line) for line in storage.read_bytes(path).decode().splitlines() if line
+                    ]
     return sorted(events, key=lambda e: (e["time"], e["type"]))

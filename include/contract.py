@@ -184,8 +184,10 @@ class Contract:
 
         labels = frame[self.target]
         if labels.isna().any():
-            raise ValueError(f"{int(labels.isna().sum())} of {len(labels)} rows have no {self.target!r}: "
-                             "only labelled rows have an outcome")
+            raise ValueError(
+                f"{int(labels.isna().sum())} of {len(labels)} rows have no {self.target!r}: "
+                "only labelled rows have an outcome"
+            )
         return (labels.to_numpy(dtype=object) == self.labels.positive_value).astype(np.int64)
 
     @property
@@ -196,16 +198,29 @@ class Contract:
         columns = self.columns
         if self.labels.delivery == "separate":
             columns = tuple(c for c in columns if c.name != self.labels.column)
-        return Feed(self.name, columns, self.primary_key, self.event_timestamp, self.limits, self.extra_columns)
+        return Feed(
+            self.name, columns, self.primary_key, self.event_timestamp, self.limits, self.extra_columns
+        )
 
     def label_feed(self) -> Feed | None:
         if self.labels.delivery != "separate":
             return None
         by_name = {c.name: c for c in self.columns}
-        observed = Column(self.labels.observed_timestamp, "timestamp", role="event_timestamp",
-                          source=self.labels.observed_timestamp_source or "")
+        observed = Column(
+            self.labels.observed_timestamp,
+            "timestamp",
+            role="event_timestamp",
+            source=self.labels.observed_timestamp_source or "",
+        )
         columns = tuple(by_name[k] for k in self.primary_key) + (observed, by_name[self.labels.column])
-        return Feed(self.label_feed_name, columns, self.primary_key, observed.name, self.labels.limits, self.extra_columns)
+        return Feed(
+            self.label_feed_name,
+            columns,
+            self.primary_key,
+            observed.name,
+            self.labels.limits,
+            self.extra_columns,
+        )
 
     def feeds(self) -> tuple[Feed, ...]:
         label_feed = self.label_feed()
@@ -215,7 +230,9 @@ class Contract:
         for f in self.feeds():
             if f.name == name:
                 return f
-        raise ContractError(f"contract {self.name!r} has no feed {name!r}; feeds: {[f.name for f in self.feeds()]}")
+        raise ContractError(
+            f"contract {self.name!r} has no feed {name!r}; feeds: {[f.name for f in self.feeds()]}"
+        )
 
 
 def available(contracts_dir: Path) -> list[str]:
@@ -231,7 +248,8 @@ def choices(settings) -> list[str]:
         raise ContractError(
             f"MLOPS_DATASET={settings.dataset!r} has no contract in MLOPS_CONTRACTS_DIR={settings.contracts_dir} "
             f"(found {names or 'no *.yaml file'}): set MLOPS_DATASET to one of them, or add "
-            f"{settings.dataset}.yaml there")
+            f"{settings.dataset}.yaml there"
+        )
     return names
 
 
@@ -295,8 +313,15 @@ class _Parser:
             raise self.fail(where, f"expected a mapping, got {type(doc).__name__}")
         return doc
 
-    def number(self, doc: dict, key: str, where: str, default: float | None, low: float | None = None,
-               high: float | None = None) -> float | None:
+    def number(
+        self,
+        doc: dict,
+        key: str,
+        where: str,
+        default: float | None,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> float | None:
         value = doc.get(key, default)
         if value is None:
             return None
@@ -307,8 +332,15 @@ class _Parser:
         return value
 
     def monitoring(self, doc: dict, critical: tuple[str, ...], features: set[str]) -> Monitoring:
-        known = {"critical_features", "drift_share", "consecutive_windows", "cooldown_hours", "lookback_hours",
-                 "min_window_rows", "columns"}
+        known = {
+            "critical_features",
+            "drift_share",
+            "consecutive_windows",
+            "cooldown_hours",
+            "lookback_hours",
+            "min_window_rows",
+            "columns",
+        }
         if set(doc) - known:
             raise self.fail("monitoring", f"unknown keys {sorted(set(doc) - known)}; known: {sorted(known)}")
         columns = {}
@@ -357,17 +389,25 @@ class _Parser:
         if value is None or value == "":
             raise self.fail(where, "is empty; give the header as it arrives in landed files, or drop the key")
         if not isinstance(value, str):
-            raise self.fail(where, f"expected the header as a string, got {type(value).__name__} {value!r} "
-                                   "(quote it in the YAML)")
+            raise self.fail(
+                where,
+                f"expected the header as a string, got {type(value).__name__} {value!r} "
+                "(quote it in the YAML)",
+            )
         if "\n" in value or "\r" in value:
             raise self.fail(where, f"{value!r} contains a line break; a header is one line")
         if value != value.strip():
-            raise self.fail(where, f"{value!r} has leading or trailing whitespace; write the header without it")
+            raise self.fail(
+                where, f"{value!r} has leading or trailing whitespace; write the header without it"
+            )
         if len(value) > SOURCE_MAX_CHARS:
             raise self.fail(where, f"is {len(value)} characters long; at most {SOURCE_MAX_CHARS}")
         if value in _RESERVED_SOURCES:
-            raise self.fail(where, f"{value!r} is a column the reader adds to every landed table "
-                                   f"({', '.join(_RESERVED_SOURCES)})")
+            raise self.fail(
+                where,
+                f"{value!r} is a column the reader adds to every landed table "
+                f"({', '.join(_RESERVED_SOURCES)})",
+            )
         return value
 
     def column(self, name: Any, doc: Any) -> Column:
@@ -375,9 +415,14 @@ class _Parser:
         if not isinstance(name, str) or not _NAME.match(name):
             rule = f"column names must be lower-case identifiers ({_NAME_RULE})"
             if not isinstance(name, str):
-                raise self.fail(where, f"{rule}; YAML read this key as {type(name).__name__} {name!r}: name the "
-                                       f"column e.g. {suggest_name(str(name))} and add source: with the header in quotes")
-            raise self.fail(where, f"{rule}; name it e.g. {suggest_name(name)} and add source: {_yaml_scalar(name)}")
+                raise self.fail(
+                    where,
+                    f"{rule}; YAML read this key as {type(name).__name__} {name!r}: name the "
+                    f"column e.g. {suggest_name(str(name))} and add source: with the header in quotes",
+                )
+            raise self.fail(
+                where, f"{rule}; name it e.g. {suggest_name(name)} and add source: {_yaml_scalar(name)}"
+            )
         doc = self.mapping(doc, where)
         unknown = set(doc) - (set(Column.__dataclass_fields__) - {"name"})
         if unknown:
@@ -398,10 +443,16 @@ class _Parser:
         if low is not None and high is not None and low > high:
             raise self.fail(where, f"min {low} > max {high}")
         return Column(
-            name=name, dtype=dtype, role=role, nullable=bool(doc.get("nullable", False)), min=low, max=high,
+            name=name,
+            dtype=dtype,
+            role=role,
+            nullable=bool(doc.get("nullable", False)),
+            min=low,
+            max=high,
             allowed=tuple(allowed) if allowed is not None else None,
             max_null_rate=self.number(doc, "max_null_rate", where, None, 0, 1),
-            description=str(doc.get("description", "")), source=self.source(doc, "source", where, name),
+            description=str(doc.get("description", "")),
+            source=self.source(doc, "source", where, name),
         )
 
     def unique_sources(self, columns: tuple[Column, ...]) -> None:
@@ -410,8 +461,11 @@ class _Parser:
         for c in columns:
             if c.source in seen:
                 where = f"columns.{c.name}" + (".source" if c.source != c.name else "")
-                raise self.fail(where, f"the header {c.source!r} is already the source of columns.{seen[c.source]}; "
-                                       "a landed header feeds one column")
+                raise self.fail(
+                    where,
+                    f"the header {c.source!r} is already the source of columns.{seen[c.source]}; "
+                    "a landed header feeds one column",
+                )
             seen[c.source] = c.name
 
     def contract(self, doc: Any) -> Contract:
@@ -437,23 +491,32 @@ class _Parser:
             raise self.fail("labels.delivery", f"{delivery!r} is not inline or separate")
         observed = labels_doc.get("observed_timestamp")
         if delivery == "separate" and (not observed or not _NAME.match(observed) or observed in names):
-            raise self.fail("labels.observed_timestamp", "a separate label feed needs a new timestamp column name")
+            raise self.fail(
+                "labels.observed_timestamp", "a separate label feed needs a new timestamp column name"
+            )
         observed_source = self.source(labels_doc, "observed_timestamp_source", "labels", None)
         if observed_source is not None and delivery != "separate":
-            raise self.fail("labels.observed_timestamp_source",
-                            "only a separate label feed (delivery: separate) has an observed timestamp column")
+            raise self.fail(
+                "labels.observed_timestamp_source",
+                "only a separate label feed (delivery: separate) has an observed timestamp column",
+            )
         if delivery == "separate":
             # The parser creates this column, so its header is checked against the label feed's others here.
             label_sources = {c.source: c.name for c in columns if c.name in (*pk, target)}
             header = observed_source or observed
             if header in label_sources:
                 where = "labels.observed_timestamp" + ("_source" if observed_source else "")
-                raise self.fail(where, f"the header {header!r} is already the source of "
-                                       f"columns.{label_sources[header]} in the label feed; a landed header feeds one column")
+                raise self.fail(
+                    where,
+                    f"the header {header!r} is already the source of "
+                    f"columns.{label_sources[header]} in the label feed; a landed header feeds one column",
+                )
         labels = Labels(
-            column=target, delivery=delivery,
+            column=target,
+            delivery=delivery,
             maturity_days=int(self.number(labels_doc, "maturity_days", "labels", 0, 0, 3650)),
-            observed_timestamp=observed, observed_timestamp_source=observed_source or observed,
+            observed_timestamp=observed,
+            observed_timestamp_source=observed_source or observed,
             positive_value=labels_doc.get("positive_value", 1),
             limits=self.limits(labels_doc.get("batch"), "labels.batch", BatchLimits(min_rows=0)),
         )
@@ -462,15 +525,25 @@ class _Parser:
         critical = tuple(monitoring.get("critical_features") or ())
         features = {c.name for c in columns if c.role == "feature"}
         if not set(critical) <= features:
-            raise self.fail("monitoring.critical_features", f"{sorted(set(critical) - features)} are not features")
+            raise self.fail(
+                "monitoring.critical_features", f"{sorted(set(critical) - features)} are not features"
+            )
         monitoring_settings = self.monitoring(monitoring, critical, features)
         extra = doc.get("extra_columns", "reject")
         if extra not in ("reject", "ignore"):
             raise self.fail("extra_columns", f"{extra!r} is not reject or ignore")
         return Contract(
-            name=name, description=str(doc.get("description", "")).strip(), columns=columns, primary_key=pk,
-            event_timestamp=ts, limits=self.limits(doc.get("batch"), "batch", BatchLimits()), labels=labels,
+            name=name,
+            description=str(doc.get("description", "")).strip(),
+            columns=columns,
+            primary_key=pk,
+            event_timestamp=ts,
+            limits=self.limits(doc.get("batch"), "batch", BatchLimits()),
+            labels=labels,
             auc_floor=self.number(model, "auc_floor", "model", 0.5, 0, 1),
             decision_threshold=self.number(model, "decision_threshold", "model", 0.5, 0, 1),
-            critical_features=critical, extra_columns=extra, source=self.path, monitoring=monitoring_settings,
+            critical_features=critical,
+            extra_columns=extra,
+            source=self.path,
+            monitoring=monitoring_settings,
         )

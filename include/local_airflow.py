@@ -18,6 +18,7 @@ It prints the URL, the user and where the password is; the components log to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -30,6 +31,7 @@ import urllib.request
 from pathlib import Path
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 STOP_SECONDS = 15  # SIGTERM first; whatever still lives after this gets SIGKILL
 READY_SECONDS = 300
 
@@ -38,12 +40,16 @@ def environment(port: int) -> dict[str, str]:
     """The process environment with the UI and the execution API on ``port``."""
     env = dict(os.environ)
     base = f"http://localhost:{port}"
-    env.update({"AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": base,
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__AUTH_MANAGER":
-                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
+    env.update(
+        {
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
     env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
     return env
@@ -102,10 +108,8 @@ def stop(processes: list[subprocess.Popen]) -> list[int]:
     import psutil
 
     for process in _descendants():
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()
-        except psutil.NoSuchProcess:
-            pass
     deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline and _descendants():
         _reap()
@@ -118,10 +122,8 @@ def stop(processes: list[subprocess.Popen]) -> list[int]:
         except psutil.NoSuchProcess:
             pass
     for process in processes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
     _reap()
     return killed
 
@@ -138,15 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="port of the UI and the execution API")
     args = parser.parse_args(argv)
     if port_taken(args.port):
-        print(f"port {args.port} is taken (another Airflow?): run make airflow PORT=<a free port>", file=sys.stderr)
+        print(
+            f"port {args.port} is taken (another Airflow?): run make airflow PORT=<a free port>",
+            file=sys.stderr,
+        )
         return 2
     env = environment(args.port)
     home = Path(env["AIRFLOW_HOME"])
     logs = home / "local"
     logs.mkdir(parents=True, exist_ok=True)
     airflow = str(Path(sys.executable).parent / "airflow")
-    migrate = subprocess.run([airflow, "db", "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+    migrate = subprocess.run(
+        [airflow, "db", "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     if migrate.returncode != 0:
         print(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}", file=sys.stderr)
         return 1
@@ -161,30 +167,48 @@ def main(argv: list[str] | None = None) -> int:
         with open(logs / f"{name}.log", "ab") as log:
             # A process group of their own: the terminal's Ctrl-C reaches this process, which
             # stops them all in order, rather than each component on its own.
-            process = subprocess.Popen([airflow, name], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, process_group=group)
+            process = subprocess.Popen(
+                [airflow, name],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                process_group=group,
+            )
         group = group or process.pid
         processes.append(process)
     print(f"starting Airflow on port {args.port}; component logs in {logs}/", flush=True)
     ready, deadline, code = False, time.monotonic() + READY_SECONDS, 0
     while not stopping:
-        dead = [(name, p.returncode) for name, p in zip(COMPONENTS, processes) if p.poll() is not None]
+        dead = [
+            (name, p.returncode)
+            for name, p in zip(COMPONENTS, processes, strict=True)
+            if p.poll() is not None
+        ]
         if dead:
             name, returncode = dead[0]
-            print(f"airflow {name} exited with {returncode}; its log ends:\n{_tail(logs / f'{name}.log')}",
-                  file=sys.stderr)
+            print(
+                f"airflow {name} exited with {returncode}; its log ends:\n{_tail(logs / f'{name}.log')}",
+                file=sys.stderr,
+            )
             code = 1
             break
         if not ready and _healthy(args.port):
             ready = True
             users = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")[0].split(":")[0]
             password_file = home / "simple_auth_manager_passwords.json.generated"
-            print(f"Airflow UI: http://localhost:{args.port}  user: {users}  password: in {password_file} "
-                  f"(.venv/bin/python -c \"import json; print(json.load(open('{password_file}'))['{users}'])\")\n"
-                  "Ctrl-C stops everything.", flush=True)
+            print(
+                f"Airflow UI: http://localhost:{args.port}  user: {users}  password: in {password_file} "
+                f"(.venv/bin/python -c \"import json; print(json.load(open('{password_file}'))['{users}'])\")\n"
+                "Ctrl-C stops everything.",
+                flush=True,
+            )
         if not ready and time.monotonic() > deadline:
-            print(f"the api-server did not answer on port {args.port} within {READY_SECONDS} s; its log ends:\n"
-                  f"{_tail(logs / 'api-server.log')}", file=sys.stderr)
+            print(
+                f"the api-server did not answer on port {args.port} within {READY_SECONDS} s; its log ends:\n"
+                f"{_tail(logs / 'api-server.log')}",
+                file=sys.stderr,
+            )
             code = 1
             break
         _reap()

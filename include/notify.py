@@ -30,8 +30,19 @@ from include import settings as settings_module
 from include import storage
 from include.errors import MlopsError
 
-KINDS = ("promoted", "rejected", "approval_requested", "approved", "declined", "rollback",
-         "drift_alert", "data_quality_alert", "retrain_triggered", "performance_alert", "run_failed")
+KINDS = (
+    "promoted",
+    "rejected",
+    "approval_requested",
+    "approved",
+    "declined",
+    "rollback",
+    "drift_alert",
+    "data_quality_alert",
+    "retrain_triggered",
+    "performance_alert",
+    "run_failed",
+)
 SUBJECT_LIMIT = 100  # characters, SNS's limit on Subject
 MESSAGE_LIMIT = 256 * 1024  # bytes, SNS's limit on a message (body and attributes)
 
@@ -50,7 +61,7 @@ def _safe(key: str) -> str:
 def _subject(subject: str) -> str:
     """One printable line of at most 100 characters (SNS rejects longer subjects and line breaks)."""
     line = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", subject).split())
-    return line if len(line) <= SUBJECT_LIMIT else line[:SUBJECT_LIMIT - 3].rstrip() + "..."
+    return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 3].rstrip() + "..."
 
 
 def body(message: str, facts: dict) -> str:
@@ -69,7 +80,9 @@ def _check(kind: str, subject: str, facts: dict, key: str) -> None:
     if not isinstance(facts, dict):
         raise ValueError(f"{kind} notification facts must be a dict, not {type(facts).__name__}")
     if not isinstance(key, str) or not key.strip():
-        raise ValueError(f"{kind} notification has no idempotency key (build it from the DAG run id and task)")
+        raise ValueError(
+            f"{kind} notification has no idempotency key (build it from the DAG run id and task)"
+        )
 
 
 def _aws_error(exc: Exception) -> str:
@@ -97,24 +110,40 @@ def _publish_sns(kind: str, subject: str, text: str, key: str, s: settings_modul
     topic, conn_id = s.notify_sns_topic_arn, s.notify_conn_id
     where = f"SNS topic {topic} through connection {conn_id!r}"
     if len(text.encode()) + len(kind) + len(key) > MESSAGE_LIMIT - 1024:
-        raise NotifyError(f"cannot publish {kind} notification to {where}: the message is larger than "
-                          f"SNS's {MESSAGE_LIMIT // 1024} KiB limit; send fewer facts")
+        raise NotifyError(
+            f"cannot publish {kind} notification to {where}: the message is larger than "
+            f"SNS's {MESSAGE_LIMIT // 1024} KiB limit; send fewer facts"
+        )
     try:
         from airflow.providers.amazon.aws.hooks.sns import SnsHook
 
         # The topic's region, not the connection's: SNS only publishes to a topic in its own region.
         hook = SnsHook(aws_conn_id=conn_id, region_name=topic.split(":")[3])
-        response = hook.publish_to_target(target_arn=topic, message=text, subject=_subject(subject),
-                                          message_attributes={"kind": kind, "key": key})
+        response = hook.publish_to_target(
+            target_arn=topic,
+            message=text,
+            subject=_subject(subject),
+            message_attributes={"kind": kind, "key": key},
+        )
     except (ClientError, BotoCoreError) as exc:
         raise NotifyError(f"cannot publish {kind} notification to {where}: {_aws_error(exc)}") from exc
     except Exception as exc:  # a missing or malformed Airflow connection, for example
-        raise NotifyError(f"cannot publish {kind} notification to {where}: {type(exc).__name__}: {exc}") from exc
+        raise NotifyError(
+            f"cannot publish {kind} notification to {where}: {type(exc).__name__}: {exc}"
+        ) from exc
     return f"sns:{response['MessageId']}"
 
 
-def publish(kind: str, subject: str, message: str, *, facts: dict, key: str, day: date,
-            settings: settings_module.Settings | None = None) -> str:
+def publish(
+    kind: str,
+    subject: str,
+    message: str,
+    *,
+    facts: dict,
+    key: str,
+    day: date,
+    settings: settings_module.Settings | None = None,
+) -> str:
     """Send one notification; return where it went (``sns:<MessageId>`` or the storage URI).
 
     ``key`` is the idempotency key built by the caller from the DAG run id and task, for

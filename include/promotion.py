@@ -8,14 +8,14 @@ and decision, notifications by DAG run and task.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from include import audit, notify, registry
 from include import settings as settings_module
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _record(events: list[dict], *, day: date, dag_run_id: str, task: str, key: str, settings) -> None:
@@ -28,11 +28,20 @@ def _replaced(version) -> str | None:
 
 
 def _gate_lines(outcome: dict) -> str:
-    return "\n".join(f"{'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['message']}" for g in outcome["gates"])
+    return "\n".join(
+        f"{'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['message']}" for g in outcome["gates"]
+    )
 
 
-def promote(outcome: dict, request: dict, *, dag_run_id: str, task: str, approver: str | None = None,
-            settings: settings_module.Settings | None = None) -> dict:
+def promote(
+    outcome: dict,
+    request: dict,
+    *,
+    dag_run_id: str,
+    task: str,
+    approver: str | None = None,
+    settings: settings_module.Settings | None = None,
+) -> dict:
     """Make the challenger champion (its gates passed, and a person approved it in manual mode)."""
     s = settings or settings_module.get()
     client = registry.client(s)
@@ -42,73 +51,164 @@ def promote(outcome: dict, request: dict, *, dag_run_id: str, task: str, approve
     if done is not None and done.version == version:  # a retry: the alias already moved
         replaced = _replaced(done)
     else:
-        previous = registry.promote(client, name, version, actor=actor, reason=request["reason"],
-                                    dag_run_id=dag_run_id)
+        previous = registry.promote(
+            client, name, version, actor=actor, reason=request["reason"], dag_run_id=dag_run_id
+        )
         replaced = previous.version if previous else None
-    facts = {"type": "promoted", "time": _now(), "actor": actor, "dag_run_id": dag_run_id, "model": name,
-             "version": version, "replaced_version": replaced, "mode": request["mode"], "reason": request["reason"],
-             "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]}}
+    facts = {
+        "type": "promoted",
+        "time": _now(),
+        "actor": actor,
+        "dag_run_id": dag_run_id,
+        "model": name,
+        "version": version,
+        "replaced_version": replaced,
+        "mode": request["mode"],
+        "reason": request["reason"],
+        "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]},
+    }
     day = date.fromisoformat(request["end"])
     _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:promoted", settings=s)
-    notify.publish("promoted", f"{name} v{version} is the new champion",
-                   f"{name} v{version} replaced {f'v{replaced}' if replaced else 'no earlier champion'} "
-                   f"(holdout AUC {outcome['holdout']['roc_auc']:.4f}; {request['mode']} promotion by {actor}).\n"
-                   f"Reason: {request['reason']}\n\n{_gate_lines(outcome)}",
-                   facts=facts, key=f"{dag_run_id}/{task}", day=day, settings=s)
+    notify.publish(
+        "promoted",
+        f"{name} v{version} is the new champion",
+        f"{name} v{version} replaced {f'v{replaced}' if replaced else 'no earlier champion'} "
+        f"(holdout AUC {outcome['holdout']['roc_auc']:.4f}; {request['mode']} promotion by {actor}).\n"
+        f"Reason: {request['reason']}\n\n{_gate_lines(outcome)}",
+        facts=facts,
+        key=f"{dag_run_id}/{task}",
+        day=day,
+        settings=s,
+    )
     return {"champion": version, "replaced": replaced, "actor": actor}
 
 
-def reject(outcome: dict, request: dict, *, dag_run_id: str, task: str,
-           settings: settings_module.Settings | None = None) -> dict:
+def reject(
+    outcome: dict,
+    request: dict,
+    *,
+    dag_run_id: str,
+    task: str,
+    settings: settings_module.Settings | None = None,
+) -> dict:
     """A challenger that failed a gate stays registered, tagged, and is never promoted."""
     s = settings or settings_module.get()
     failed = [g["name"] for g in outcome["gates"] if not g["passed"]]
     name, version = outcome["model_name"], outcome["version"]
-    facts = {"type": "rejected", "time": _now(), "actor": request["actor"], "dag_run_id": dag_run_id, "model": name,
-             "version": version, "failed_gates": failed, "reason": request["reason"],
-             "champion_version": outcome["champion_version"]}
+    facts = {
+        "type": "rejected",
+        "time": _now(),
+        "actor": request["actor"],
+        "dag_run_id": dag_run_id,
+        "model": name,
+        "version": version,
+        "failed_gates": failed,
+        "reason": request["reason"],
+        "champion_version": outcome["champion_version"],
+    }
     day = date.fromisoformat(request["end"])
     _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:rejected", settings=s)
-    notify.publish("rejected", f"{name} v{version} was not promoted",
-                   f"{name} v{version} failed {', '.join(failed)}; the champion stays "
-                   f"{'v' + outcome['champion_version'] if outcome['champion_version'] else 'unset'}.\n\n"
-                   f"{_gate_lines(outcome)}", facts=facts, key=f"{dag_run_id}/{task}", day=day, settings=s)
+    notify.publish(
+        "rejected",
+        f"{name} v{version} was not promoted",
+        f"{name} v{version} failed {', '.join(failed)}; the champion stays "
+        f"{'v' + outcome['champion_version'] if outcome['champion_version'] else 'unset'}.\n\n"
+        f"{_gate_lines(outcome)}",
+        facts=facts,
+        key=f"{dag_run_id}/{task}",
+        day=day,
+        settings=s,
+    )
     return {"rejected": version, "failed_gates": failed}
 
 
-def approval_requested(outcome: dict, request: dict, *, dag_run_id: str, task: str, timeout_hours: float,
-                       settings: settings_module.Settings | None = None) -> None:
+def approval_requested(
+    outcome: dict,
+    request: dict,
+    *,
+    dag_run_id: str,
+    task: str,
+    timeout_hours: float,
+    settings: settings_module.Settings | None = None,
+) -> None:
     s = settings or settings_module.get()
     name, version = outcome["model_name"], outcome["version"]
-    facts = {"type": "approval_requested", "time": _now(), "actor": request["actor"], "dag_run_id": dag_run_id,
-             "model": name, "version": version, "timeout_hours": timeout_hours}
+    facts = {
+        "type": "approval_requested",
+        "time": _now(),
+        "actor": request["actor"],
+        "dag_run_id": dag_run_id,
+        "model": name,
+        "version": version,
+        "timeout_hours": timeout_hours,
+    }
     day = date.fromisoformat(request["end"])
-    _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:approval_requested", settings=s)
-    notify.publish("approval_requested", f"Approve {name} v{version} as champion?",
-                   f"Every gate passed. Approve or reject in the Airflow UI (Required Actions, DAG run "
-                   f"{dag_run_id}) within {timeout_hours:g} h; no answer rejects it.\n\n{_gate_lines(outcome)}",
-                   facts=facts, key=f"{dag_run_id}/{task}/requested", day=day, settings=s)
+    _record(
+        [facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:approval_requested", settings=s
+    )
+    notify.publish(
+        "approval_requested",
+        f"Approve {name} v{version} as champion?",
+        f"Every gate passed. Approve or reject in the Airflow UI (Required Actions, DAG run "
+        f"{dag_run_id}) within {timeout_hours:g} h; no answer rejects it.\n\n{_gate_lines(outcome)}",
+        facts=facts,
+        key=f"{dag_run_id}/{task}/requested",
+        day=day,
+        settings=s,
+    )
 
 
-def approval_answered(outcome: dict, request: dict, *, approved: bool, responder: str | None, responded_at: str,
-                      dag_run_id: str, task: str, settings: settings_module.Settings | None = None) -> dict:
+def approval_answered(
+    outcome: dict,
+    request: dict,
+    *,
+    approved: bool,
+    responder: str | None,
+    responded_at: str,
+    dag_run_id: str,
+    task: str,
+    settings: settings_module.Settings | None = None,
+) -> dict:
     """Record the person's answer, or that nobody answered before the timeout (a rejection)."""
     s = settings or settings_module.get()
     name, version = outcome["model_name"], outcome["version"]
     kind = "approved" if approved else "declined"
     actor = f"user:{responder}" if responder else "timeout"
-    facts = {"type": kind, "time": responded_at, "actor": actor, "dag_run_id": dag_run_id, "model": name,
-             "version": version, "timed_out": responder is None}
+    facts = {
+        "type": kind,
+        "time": responded_at,
+        "actor": actor,
+        "dag_run_id": dag_run_id,
+        "model": name,
+        "version": version,
+        "timed_out": responder is None,
+    }
     day = date.fromisoformat(request["end"])
     _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:{kind}", settings=s)
     who = f"by {responder}" if responder else "by nobody before the timeout"
-    notify.publish(kind, f"{name} v{version} {kind} {who}"[:100], f"{name} v{version} was {kind} {who}.",
-                   facts=facts, key=f"{dag_run_id}/{task}/answered", day=day, settings=s)
+    notify.publish(
+        kind,
+        f"{name} v{version} {kind} {who}"[:100],
+        f"{name} v{version} was {kind} {who}.",
+        facts=facts,
+        key=f"{dag_run_id}/{task}/answered",
+        day=day,
+        settings=s,
+    )
     return facts
 
 
-def rollback(name: str, target: str, *, reason: str, actor: str, dag_run_id: str, day: date, task: str,
-             settings: settings_module.Settings | None = None) -> dict:
+def rollback(
+    name: str,
+    target: str,
+    *,
+    reason: str,
+    actor: str,
+    dag_run_id: str,
+    day: date,
+    task: str,
+    settings: settings_module.Settings | None = None,
+) -> dict:
     """Re-point ``champion`` to ``target`` (a version or ``previous``) and say who and why."""
     s = settings or settings_module.get()
     if not reason.strip():
@@ -118,13 +218,29 @@ def rollback(name: str, target: str, *, reason: str, actor: str, dag_run_id: str
     if done is not None:  # a retry: this rollback already happened
         replaced_version, resolved = _replaced(done), done.version
     else:
-        replaced, champion = registry.rollback(client, name, target, actor=actor, reason=reason,
-                                               dag_run_id=dag_run_id)
+        replaced, champion = registry.rollback(
+            client, name, target, actor=actor, reason=reason, dag_run_id=dag_run_id
+        )
         replaced_version, resolved = (replaced.version if replaced else None), champion.version
-    facts = {"type": "rollback", "time": _now(), "actor": actor, "dag_run_id": dag_run_id, "model": name,
-             "version": resolved, "replaced_version": replaced_version, "target": target, "reason": reason}
+    facts = {
+        "type": "rollback",
+        "time": _now(),
+        "actor": actor,
+        "dag_run_id": dag_run_id,
+        "model": name,
+        "version": resolved,
+        "replaced_version": replaced_version,
+        "target": target,
+        "reason": reason,
+    }
     _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{resolved}:rollback", settings=s)
-    notify.publish("rollback", f"{name} rolled back to v{resolved}",
-                   f"{actor} rolled {name} back from v{replaced_version} to v{resolved}.\nReason: {reason}",
-                   facts=facts, key=f"{dag_run_id}/{task}", day=day, settings=s)
+    notify.publish(
+        "rollback",
+        f"{name} rolled back to v{resolved}",
+        f"{actor} rolled {name} back from v{replaced_version} to v{resolved}.\nReason: {reason}",
+        facts=facts,
+        key=f"{dag_run_id}/{task}",
+        day=day,
+        settings=s,
+    )
     return {"champion": resolved, "replaced": replaced_version, "actor": actor}

@@ -16,7 +16,9 @@ from include.errors import MlopsError, PermanentError
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 GATES_TAG = "gates_passed"  # every gate passed: may be promoted
-HARD_GATES_TAG = "hard_gates_passed"  # the gates that do not depend on the champion passed: may be rolled back to
+HARD_GATES_TAG = (
+    "hard_gates_passed"  # the gates that do not depend on the champion passed: may be rolled back to
+)
 
 
 class RegistryError(MlopsError, RuntimeError):
@@ -49,7 +51,8 @@ def _probe(settings: settings_module.Settings) -> None:
         reason = getattr(exc, "reason", None) or exc
         raise RegistryUnreachable(
             f"MLflow tracking server at {shown} is unreachable ({reason}); check MLFLOW_TRACKING_URI and that the "
-            f"server runs (probed for {timeout:g} s: MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS)") from None
+            f"server runs (probed for {timeout:g} s: MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,13 @@ def call(mlflow_client, what: str, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except MlflowException as exc:
-        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri}: cannot {what}: {exc.message}") from exc
+        raise RegistryError(
+            f"MLflow registry at {mlflow_client._registry_uri}: cannot {what}: {exc.message}"
+        ) from exc
     except (ConnectionError, OSError) as exc:
-        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri} is unreachable while trying to "
-                            f"{what}: {exc}") from exc
+        raise RegistryError(
+            f"MLflow registry at {mlflow_client._registry_uri} is unreachable while trying to {what}: {exc}"
+        ) from exc
 
 
 def _version(mv) -> Version:
@@ -116,13 +122,22 @@ def by_alias(mlflow_client, name: str, alias: str) -> Version | None:
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             return None
-        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri}: cannot read alias "
-                            f"{name}@{alias}: {exc.message}") from exc
+        raise RegistryError(
+            f"MLflow registry at {mlflow_client._registry_uri}: cannot read alias "
+            f"{name}@{alias}: {exc.message}"
+        ) from exc
 
 
 def get(mlflow_client, name: str, version: str) -> Version:
-    return _version(call(mlflow_client, f"read version {version} of {name}", mlflow_client.get_model_version,
-                          name, str(version)))
+    return _version(
+        call(
+            mlflow_client,
+            f"read version {version} of {name}",
+            mlflow_client.get_model_version,
+            name,
+            str(version),
+        )
+    )
 
 
 def moved_by_run(mlflow_client, name: str, dag_run_id: str) -> Version | None:
@@ -131,17 +146,38 @@ def moved_by_run(mlflow_client, name: str, dag_run_id: str) -> Version | None:
     return current if current is not None and current.tags.get("promoted_in_run") == dag_run_id else None
 
 
-def set_challenger(mlflow_client, name: str, version: str, gates_passed: bool,
-                   hard_gates_passed: bool | None = None) -> None:
+def set_challenger(
+    mlflow_client, name: str, version: str, gates_passed: bool, hard_gates_passed: bool | None = None
+) -> None:
     """Point ``challenger`` at the version, then tag its gate verdicts. ``gates_passed`` comes
     last: it marks a registration as complete (see ``registered_by_run``) and ``promote`` checks it."""
-    call(mlflow_client, f"set {name}@{CHALLENGER}", mlflow_client.set_registered_model_alias, name, CHALLENGER,
-          str(version))
+    call(
+        mlflow_client,
+        f"set {name}@{CHALLENGER}",
+        mlflow_client.set_registered_model_alias,
+        name,
+        CHALLENGER,
+        str(version),
+    )
     hard = gates_passed if hard_gates_passed is None else hard_gates_passed
-    call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
-          HARD_GATES_TAG, str(hard).lower())
-    call(mlflow_client, f"tag {name} v{version}", mlflow_client.set_model_version_tag, name, str(version),
-          GATES_TAG, str(gates_passed).lower())
+    call(
+        mlflow_client,
+        f"tag {name} v{version}",
+        mlflow_client.set_model_version_tag,
+        name,
+        str(version),
+        HARD_GATES_TAG,
+        str(hard).lower(),
+    )
+    call(
+        mlflow_client,
+        f"tag {name} v{version}",
+        mlflow_client.set_model_version_tag,
+        name,
+        str(version),
+        GATES_TAG,
+        str(gates_passed).lower(),
+    )
 
 
 def registered_by_run(mlflow_client, name: str, dag_run_id: str) -> list[Version]:
@@ -149,8 +185,12 @@ def registered_by_run(mlflow_client, name: str, dag_run_id: str) -> list[Version
     if not exists(mlflow_client, name):
         return []
     quoted = dag_run_id.replace("'", "\\'")
-    found = call(mlflow_client, f"search versions of {name} by DAG run", mlflow_client.search_model_versions,
-                 f"name = '{name}' and tags.dag_run_id = '{quoted}'")
+    found = call(
+        mlflow_client,
+        f"search versions of {name} by DAG run",
+        mlflow_client.search_model_versions,
+        f"name = '{name}' and tags.dag_run_id = '{quoted}'",
+    )
     return sorted((_version(mv) for mv in found), key=lambda v: int(v.version))
 
 
@@ -163,18 +203,32 @@ def exists(mlflow_client, name: str) -> bool:
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             return False
-        raise RegistryError(f"MLflow registry at {mlflow_client._registry_uri}: cannot read model {name}: "
-                            f"{exc.message}") from exc
+        raise RegistryError(
+            f"MLflow registry at {mlflow_client._registry_uri}: cannot read model {name}: {exc.message}"
+        ) from exc
 
 
 def discard(mlflow_client, name: str, version: str) -> None:
     """Delete a version whose registration did not complete, so no alias or caller finds half of it."""
-    call(mlflow_client, f"delete the incomplete {name} v{version}", mlflow_client.delete_model_version, name,
-          str(version))
+    call(
+        mlflow_client,
+        f"delete the incomplete {name} v{version}",
+        mlflow_client.delete_model_version,
+        name,
+        str(version),
+    )
 
 
-def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str,
-            require: str = GATES_TAG, dag_run_id: str | None = None) -> Version | None:
+def promote(
+    mlflow_client,
+    name: str,
+    version: str,
+    *,
+    actor: str,
+    reason: str,
+    require: str = GATES_TAG,
+    dag_run_id: str | None = None,
+) -> Version | None:
     """Point ``champion`` at ``version``; the replaced champion moves to ``previous_champion``.
 
     Only a version tagged ``require``=true (every gate; the hard gates for a rollback) can
@@ -184,28 +238,60 @@ def promote(mlflow_client, name: str, version: str, *, actor: str, reason: str,
     verdict = target.tags.get(require, target.tags.get(GATES_TAG) if require == HARD_GATES_TAG else None)
     if verdict != "true":
         what = "promotion gates" if require == GATES_TAG else "hard gates"
-        raise RegistryError(f"{name} v{version} did not pass the {what} ({require}={verdict!r}); it cannot "
-                            f"become {CHAMPION}")
+        raise RegistryError(
+            f"{name} v{version} did not pass the {what} ({require}={verdict!r}); it cannot become {CHAMPION}"
+        )
     previous = by_alias(mlflow_client, name, CHAMPION)
     if previous is not None and previous.version == target.version:
         return None
     # Order matters: the old champion stays reachable before the champion alias moves.
     if previous is not None:
-        call(mlflow_client, f"set {name}@{PREVIOUS}", mlflow_client.set_registered_model_alias, name, PREVIOUS,
-              previous.version)
-        call(mlflow_client, "tag the replaced champion", mlflow_client.set_model_version_tag, name,
-              previous.version, "replaced_by", target.version)
-    call(mlflow_client, f"set {name}@{CHAMPION}", mlflow_client.set_registered_model_alias, name, CHAMPION,
-          target.version)
-    for key, value in {"promoted_by": actor, "promotion_reason": reason, "promoted_in_run": dag_run_id or "none",
-                       "replaced_version": previous.version if previous else "none"}.items():
-        call(mlflow_client, "tag the new champion", mlflow_client.set_model_version_tag, name, target.version,
-              key, value)
+        call(
+            mlflow_client,
+            f"set {name}@{PREVIOUS}",
+            mlflow_client.set_registered_model_alias,
+            name,
+            PREVIOUS,
+            previous.version,
+        )
+        call(
+            mlflow_client,
+            "tag the replaced champion",
+            mlflow_client.set_model_version_tag,
+            name,
+            previous.version,
+            "replaced_by",
+            target.version,
+        )
+    call(
+        mlflow_client,
+        f"set {name}@{CHAMPION}",
+        mlflow_client.set_registered_model_alias,
+        name,
+        CHAMPION,
+        target.version,
+    )
+    for key, value in {
+        "promoted_by": actor,
+        "promotion_reason": reason,
+        "promoted_in_run": dag_run_id or "none",
+        "replaced_version": previous.version if previous else "none",
+    }.items():
+        call(
+            mlflow_client,
+            "tag the new champion",
+            mlflow_client.set_model_version_tag,
+            name,
+            target.version,
+            key,
+            value,
+        )
     return previous
 
 
-def rollback(mlflow_client, name: str, target: str, *, actor: str, reason: str,
-             dag_run_id: str | None = None) -> tuple[Version | None, Version]:
+def rollback(
+    mlflow_client, name: str, target: str, *, actor: str, reason: str, dag_run_id: str | None = None
+) -> tuple[Version | None, Version]:
     """Re-point ``champion`` to ``target`` (a version number or ``previous``) after checking it
     exists and once passed the gates. Returns (replaced champion, new champion)."""
     if target == "previous":
@@ -219,6 +305,13 @@ def rollback(mlflow_client, name: str, target: str, *, actor: str, reason: str,
     current = by_alias(mlflow_client, name, CHAMPION)
     if current is not None and current.version == resolved.version:
         raise RegistryError(f"{name} v{resolved.version} is already {CHAMPION}; nothing to roll back")
-    promote(mlflow_client, name, resolved.version, actor=actor, reason=f"rollback: {reason}", require=HARD_GATES_TAG,
-            dag_run_id=dag_run_id)
+    promote(
+        mlflow_client,
+        name,
+        resolved.version,
+        actor=actor,
+        reason=f"rollback: {reason}",
+        require=HARD_GATES_TAG,
+        dag_run_id=dag_run_id,
+    )
     return current, get(mlflow_client, name, resolved.version)

@@ -67,7 +67,9 @@ def partition_date(data_interval_start: datetime, timezone: str) -> date:
     return data_interval_start.astimezone(ZoneInfo(timezone)).date()
 
 
-def resolve(params: dict, data_interval_start: datetime, settings: settings_module.Settings | None = None) -> RunTarget:
+def resolve(
+    params: dict, data_interval_start: datetime, settings: settings_module.Settings | None = None
+) -> RunTarget:
     s = settings or settings_module.get()
     dataset = params.get("dataset") or s.dataset
     known = contract_module.available(s.contracts_dir)

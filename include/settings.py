@@ -33,47 +33,92 @@ class Variable:
 
 VARIABLES: tuple[Variable, ...] = (
     Variable("MLOPS_LOCAL_DIR", ".local", "Folder for every embedded default (relative to the checkout)."),
-    Variable("MLOPS_STORAGE_ROOT", "file://<MLOPS_LOCAL_DIR>/storage",
-             "Root URI of all zones (landing, curated, quarantine): file:///path or s3://bucket/prefix."),
+    Variable(
+        "MLOPS_STORAGE_ROOT",
+        "file://<MLOPS_LOCAL_DIR>/storage",
+        "Root URI of all zones (landing, curated, quarantine): file:///path or s3://bucket/prefix.",
+    ),
     Variable("MLOPS_STORAGE_CONN_ID", "aws_default", "Airflow connection used for s3:// storage roots."),
     Variable("MLOPS_CONTRACTS_DIR", "include/contracts", "Folder of dataset contract YAML files."),
     Variable("MLOPS_DATASET", "credit_applications", "Dataset the scheduled runs process."),
     Variable("MLOPS_TIMEZONE", "UTC", "Timezone of the cron schedules and of partition dates."),
-    Variable("MLOPS_LANDING_TIMEOUT_SECONDS", "21600", "How long the nightly run waits for a landing partition."),
+    Variable(
+        "MLOPS_LANDING_TIMEOUT_SECONDS", "21600", "How long the nightly run waits for a landing partition."
+    ),
     Variable("MLOPS_LANDING_POKE_SECONDS", "300", "How often the landing sensor looks (reschedule mode)."),
-    Variable("MLOPS_SIMULATOR", "on", "on: the simulator lands each day's data before ingestion; off in production."),
+    Variable(
+        "MLOPS_SIMULATOR",
+        "on",
+        "on: the simulator lands each day's data before ingestion; off in production.",
+    ),
     Variable("MLOPS_SIMULATOR_SEED", "42", "Seed of the simulator; same seed and date give the same bytes."),
     Variable("MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", "Credit applications per simulated day (1 to 200000)."),
-    Variable("MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", "0",
-             "Scoring calls the simulated service logs an hour (0: one per application; "
-             "above the hour's applications, pre-screening calls make up the rest; up to 50000)."),
-    Variable("MLOPS_SIMULATOR_SCENARIO", "stable",
-             "stable, income_shift, employment_bimodal, concept_drift or data_quality_incident."),
-    Variable("MLOPS_SIMULATOR_ONSET", "", "ISO timestamp when the scenario starts (empty: from the beginning)."),
+    Variable(
+        "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR",
+        "0",
+        "Scoring calls the simulated service logs an hour (0: one per application; "
+        "above the hour's applications, pre-screening calls make up the rest; up to 50000).",
+    ),
+    Variable(
+        "MLOPS_SIMULATOR_SCENARIO",
+        "stable",
+        "stable, income_shift, employment_bimodal, concept_drift or data_quality_incident.",
+    ),
+    Variable(
+        "MLOPS_SIMULATOR_ONSET", "", "ISO timestamp when the scenario starts (empty: from the beginning)."
+    ),
     Variable("MLOPS_SIMULATOR_FORMAT", "csv", "File format the simulator lands: csv or parquet."),
-    Variable("MLOPS_SIMULATOR_DEFECT_RATE", "0.002",
-             "Share of landed event rows the simulated producer damages (resent ids, out-of-range or unknown values, blanks)."),
-    Variable("MLOPS_NOTIFY_SNS_TOPIC_ARN", "",
-             "SNS topic for promotions, rejections, approvals and alerts (empty: one JSON file each under <storage root>/notifications)."),
+    Variable(
+        "MLOPS_SIMULATOR_DEFECT_RATE",
+        "0.002",
+        "Share of landed event rows the simulated producer damages (resent ids, out-of-range or unknown "
+        "values, blanks).",
+    ),
+    Variable(
+        "MLOPS_NOTIFY_SNS_TOPIC_ARN",
+        "",
+        "SNS topic for promotions, rejections, approvals and alerts (empty: one JSON file each under "
+        "<storage root>/notifications).",
+    ),
     Variable("MLOPS_NOTIFY_CONN_ID", "aws_default", "Airflow connection used to publish to the SNS topic."),
-    Variable("MLOPS_THREADS", "1",
-             "BLAS/OpenMP threads of training and scoring (1 to 64). A fixed count makes the same data give the "
-             "same model on any machine; the latency gate measures scoring on this many."),
-    Variable("MLOPS_SEARCH_CANDIDATES", "",
-             "How many candidates of the fixed search plan a retraining fits (empty: all 11; make demo: 4)."),
-    Variable("MLFLOW_TRACKING_URI", "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db", "MLflow tracking and registry store."),
-    Variable("MLOPS_MLFLOW_ARTIFACT_ROOT", "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
-             "Artifact location given to experiments this package creates (s3://... in production)."),
-    Variable("MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", "5",
-             "An http(s) tracking server that does not answer within this long fails the task at once, naming "
-             "the URI (0.5 to 60)."),
+    Variable(
+        "MLOPS_THREADS",
+        "1",
+        "BLAS/OpenMP threads of training and scoring (1 to 64). A fixed count makes the same data give the "
+        "same model on any machine; the latency gate measures scoring on this many.",
+    ),
+    Variable(
+        "MLOPS_SEARCH_CANDIDATES",
+        "",
+        "How many candidates of the fixed search plan a retraining fits (empty: all 11; make demo: 4).",
+    ),
+    Variable(
+        "MLFLOW_TRACKING_URI",
+        "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db",
+        "MLflow tracking and registry store.",
+    ),
+    Variable(
+        "MLOPS_MLFLOW_ARTIFACT_ROOT",
+        "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
+        "Artifact location given to experiments this package creates (s3://... in production).",
+    ),
+    Variable(
+        "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS",
+        "5",
+        "An http(s) tracking server that does not answer within this long fails the task at once, naming "
+        "the URI (0.5 to 60).",
+    ),
 )
 
 # MLflow's own HTTP client retries a refused connection 7 times with backoff (4-5 minutes) and waits
 # 120 s for an answer. Defaults for processes that did not set them: a few quick retries, and an
 # answer within a minute (large artifact uploads stream within it).
-MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
 
 SCENARIOS = ("stable", "income_shift", "employment_bimodal", "concept_drift", "data_quality_incident")
 
@@ -151,9 +196,13 @@ def load(env: dict[str, str] | None = None) -> Settings:
         except ValueError:
             raise SettingsError(f"MLOPS_SIMULATOR_ONSET={onset!r} is not an ISO timestamp") from None
     topic = env.get("MLOPS_NOTIFY_SNS_TOPIC_ARN", "").strip() or None
-    if topic is not None and not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", topic):
-        raise SettingsError(f"MLOPS_NOTIFY_SNS_TOPIC_ARN={topic!r} is not an SNS topic ARN "
-                            "(arn:aws:sns:<region>:<account>:<topic>)")
+    if topic is not None and not re.fullmatch(
+        r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", topic
+    ):
+        raise SettingsError(
+            f"MLOPS_NOTIFY_SNS_TOPIC_ARN={topic!r} is not an SNS topic ARN "
+            "(arn:aws:sns:<region>:<account>:<topic>)"
+        )
     dataset = env.get("MLOPS_DATASET", "credit_applications").strip()
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", dataset):
         raise SettingsError(f"MLOPS_DATASET={dataset!r} must be a lower-case identifier")
@@ -169,7 +218,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         simulator_enabled=_choice(env, "MLOPS_SIMULATOR", "on", ("on", "off")) == "on",
         simulator_seed=_number(env, "MLOPS_SIMULATOR_SEED", "42", 0, 2**32 - 1),
         simulator_rows_per_day=_number(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", 1, 200_000),
-        simulator_scoring_calls_per_hour=_number(env, "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", "0", 0, 50_000),
+        simulator_scoring_calls_per_hour=_number(
+            env, "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", "0", 0, 50_000
+        ),
         simulator_scenario=_choice(env, "MLOPS_SIMULATOR_SCENARIO", "stable", SCENARIOS),
         simulator_onset=onset,
         simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", "csv", ("csv", "parquet")),
@@ -181,9 +232,14 @@ def load(env: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=env.get("MLOPS_MLFLOW_ARTIFACT_ROOT", "").strip()
         or (local_dir / "mlflow" / "artifacts").as_uri(),
         threads=_number(env, "MLOPS_THREADS", "1", 1, 64),
-        search_candidates=(_number(env, "MLOPS_SEARCH_CANDIDATES", "", 1, 1000)
-                           if env.get("MLOPS_SEARCH_CANDIDATES", "").strip() else None),
-        mlflow_connect_timeout_seconds=_number(env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", "5", 0.5, 60, kind=float),
+        search_candidates=(
+            _number(env, "MLOPS_SEARCH_CANDIDATES", "", 1, 1000)
+            if env.get("MLOPS_SEARCH_CANDIDATES", "").strip()
+            else None
+        ),
+        mlflow_connect_timeout_seconds=_number(
+            env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", "5", 0.5, 60, kind=float
+        ),
     )
 
 
@@ -226,8 +282,10 @@ def _cell(text: str) -> str:
 def configuration_page() -> str:
     """docs/configuration.md: where settings are read, every variable of ``VARIABLES``, and the
     MLflow HTTP defaults this package sets. Regenerate the file with ``REGENERATE``."""
-    variables = "\n".join(f"| `{v.name}` | {f'`{v.default}`' if v.default else '(empty)'} | "
-                          f"{_cell(v.description)} |" for v in VARIABLES)
+    variables = "\n".join(
+        f"| `{v.name}` | {f'`{v.default}`' if v.default else '(empty)'} | {_cell(v.description)} |"
+        for v in VARIABLES
+    )
     mlflow = "\n".join(f"| `{name}` | `{value}` |" for name, value in MLFLOW_HTTP_DEFAULTS.items())
     return f"""# Configuration
 

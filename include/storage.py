@@ -21,7 +21,12 @@ from include.errors import MlopsError
 
 ZONES = ("landing", "curated", "quarantine", "capture")
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,254}$")
-_S3_ACTION = {"read": "s3:GetObject", "write": "s3:PutObject", "list": "s3:ListBucket", "delete": "s3:DeleteObject"}
+_S3_ACTION = {
+    "read": "s3:GetObject",
+    "write": "s3:PutObject",
+    "list": "s3:ListBucket",
+    "delete": "s3:DeleteObject",
+}
 
 
 class StorageError(MlopsError, RuntimeError):
@@ -53,7 +58,9 @@ def path(*segments: str, settings: settings_module.Settings | None = None) -> Ob
     return result
 
 
-def partition(zone: str, dataset: str, day: date, settings: settings_module.Settings | None = None) -> ObjectStoragePath:
+def partition(
+    zone: str, dataset: str, day: date, settings: settings_module.Settings | None = None
+) -> ObjectStoragePath:
     """``<root>/<zone>/<dataset>/dt=YYYY-MM-DD``."""
     if zone not in ZONES:
         raise StorageError(f"unknown zone {zone!r}; zones are {', '.join(ZONES)}")

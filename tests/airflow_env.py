@@ -13,16 +13,18 @@ from tests.support.paths import PROJECT_ROOT
 
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
 
-os.environ.update({
-    "AIRFLOW_HOME": str(SESSION_DIR / "airflow"),
-    "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{SESSION_DIR / 'airflow' / 'airflow.db'}",
-    "MLOPS_LOCAL_DIR": str(SESSION_DIR / "local"),
-    # Small batches keep the DAG tests fast; the contract's minimum is 100 rows.
-    "MLOPS_SIMULATOR_ROWS_PER_DAY": "400",
-    "MLOPS_LANDING_POKE_SECONDS": "1",
-})
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(SESSION_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{SESSION_DIR / 'airflow' / 'airflow.db'}",
+        "MLOPS_LOCAL_DIR": str(SESSION_DIR / "local"),
+        # Small batches keep the DAG tests fast; the contract's minimum is 100 rows.
+        "MLOPS_SIMULATOR_ROWS_PER_DAY": "400",
+        "MLOPS_LANDING_POKE_SECONDS": "1",
+    }
+)
 (SESSION_DIR / "airflow").mkdir(parents=True, exist_ok=True)

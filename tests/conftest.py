@@ -28,6 +28,7 @@ def pytest_collection_modifyitems(items) -> None:
 
 # --------------------------------------------------------------------------- settings / contracts
 
+
 @pytest.fixture
 def settings(tmp_path):
     from include import settings as settings_module
@@ -77,6 +78,7 @@ def use_env(monkeypatch):
 
 # --------------------------------------------------------------------------- moto S3 server
 
+
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory) -> Iterator[str]:
     """A moto S3 server shared by the session (every test uses its own bucket); yields its endpoint."""
@@ -97,10 +99,13 @@ def s3_settings(moto_server, monkeypatch):
     bucket, conn_id = f"mlops-test-{token}", f"moto_s3_{token}"
     aws_client("s3", moto_server).create_bucket(Bucket=bucket)
     set_aws_connection(monkeypatch, conn_id, moto_server)
-    return settings_module.load({"MLOPS_STORAGE_ROOT": f"s3://{bucket}/prefix", "MLOPS_STORAGE_CONN_ID": conn_id})
+    return settings_module.load(
+        {"MLOPS_STORAGE_ROOT": f"s3://{bucket}/prefix", "MLOPS_STORAGE_CONN_ID": conn_id}
+    )
 
 
 # --------------------------------------------------------------------------- native production stack
+
 
 @pytest.fixture(scope="module")
 def native_stack_env() -> dict[str, str]:

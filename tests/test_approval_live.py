@@ -16,7 +16,7 @@ does, as the user ``risk_officer``. The story:
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -29,15 +29,16 @@ RUN_TIMEOUT = 420
 
 
 def _latest_monday_3am(now: datetime) -> datetime:
-    monday = datetime.combine(now.date() - timedelta(days=now.weekday()), time(3), tzinfo=timezone.utc)
+    monday = datetime.combine(now.date() - timedelta(days=now.weekday()), time(3), tzinfo=UTC)
     return monday if monday <= now else monday - timedelta(days=7)
 
 
 def _ingest(local_dir, days: list[date]) -> None:
     from include import contract, settings
 
-    s = settings.load({**os.environ, "MLOPS_LOCAL_DIR": str(local_dir),
-                       "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY)})
+    s = settings.load(
+        {**os.environ, "MLOPS_LOCAL_DIR": str(local_dir), "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY)}
+    )
     credit = contract.load("credit_applications")
     simulate_days(credit, days, settings=s)
     return s
@@ -47,30 +48,42 @@ def _ingest(local_dir, days: list[date]) -> None:
 def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
     from include import audit, notify, registry
 
-    scheduled_at = _latest_monday_3am(datetime.now(timezone.utc))
+    scheduled_at = _latest_monday_3am(datetime.now(UTC))
     end = scheduled_at.date() - timedelta(days=1)
     s = _ingest(tmp_path / "local", [end - timedelta(days=n) for n in range(13, -1, -1)])
-    extra = {"MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
-             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk_officer:admin"}
+    extra = {
+        "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk_officer:admin",
+    }
     with live_airflow(tmp_path, extra) as (api, services, env):
-        services.wait_for(f"{DAG_ID} to be parsed", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"),
-                          STARTUP_TIMEOUT)
+        services.wait_for(
+            f"{DAG_ID} to be parsed", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"), STARTUP_TIMEOUT
+        )
 
         def run_state(run_id: str):
             run = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
             return run if run["state"] in ("success", "failed") else None
 
         def task_states(run_id: str) -> dict[str, str]:
-            tis = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
+            tis = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")[
+                "task_instances"
+            ]
             return {ti["task_id"]: ti["state"] for ti in tis}
 
         # 1. The scheduled run makes the first champion.
         api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-        scheduled = services.wait_for("the scheduled run", lambda: [
-            r for r in api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
-            if r["run_type"] == "scheduled"], STARTUP_TIMEOUT)[0]
-        done = services.wait_for("the scheduled run to finish", lambda: run_state(scheduled["dag_run_id"]),
-                                 RUN_TIMEOUT, interval=2)
+        scheduled = services.wait_for(
+            "the scheduled run",
+            lambda: [
+                r
+                for r in api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
+                if r["run_type"] == "scheduled"
+            ],
+            STARTUP_TIMEOUT,
+        )[0]
+        done = services.wait_for(
+            "the scheduled run to finish", lambda: run_state(scheduled["dag_run_id"]), RUN_TIMEOUT, interval=2
+        )
         assert done["state"] == "success", task_states(scheduled["dag_run_id"])
         client = registry.client(s)
         first = registry.by_alias(client, "credit_applications", registry.CHAMPION)
@@ -80,28 +93,48 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
             # Logical dates on the same Monday morning: the window ends on the same Sunday.
             at = (scheduled_at + timedelta(minutes=minutes)).isoformat()
             api.login("admin")
-            run = api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": at,
-                "conf": {"reason": reason, "promotion_mode": "manual", "force": True, "window_days": 14}})
+            run = api.request(
+                "POST",
+                f"/api/v2/dags/{DAG_ID}/dagRuns",
+                {
+                    "logical_date": at,
+                    "conf": {"reason": reason, "promotion_mode": "manual", "force": True, "window_days": 14},
+                },
+            )
             run_id = run["dag_run_id"]
-            services.wait_for("the approval request",
-                              lambda: task_states(run_id).get("request_approval") == "awaiting_input",
-                              RUN_TIMEOUT, interval=2)
+            services.wait_for(
+                "the approval request",
+                lambda: task_states(run_id).get("request_approval") == "awaiting_input",
+                RUN_TIMEOUT,
+                interval=2,
+            )
             # Airflow 3.3.2 race: an answer that lands before the scheduler has handled the parked
             # worker's exit gets the resumed task failed as "state mismatch" (queued vs success), and
             # the retry asks again. A person never answers that fast; wait as they would, for the
             # scheduler's own record of the exit rather than for a fixed time.
             parked = f"task_id=request_approval, run_id={run_id}, "
-            services.wait_for("the scheduler to handle the parked task", lambda: any(
-                "TaskInstance Finished" in line and parked in line
-                for line in services.logs["scheduler"].read_text(errors="replace").splitlines()),
-                RUN_TIMEOUT, interval=1)
-            detail = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
-                                        "/hitlDetails")
+            services.wait_for(
+                "the scheduler to handle the parked task",
+                lambda: any(
+                    "TaskInstance Finished" in line and parked in line
+                    for line in services.logs["scheduler"].read_text(errors="replace").splitlines()
+                ),
+                RUN_TIMEOUT,
+                interval=1,
+            )
+            detail = api.request(
+                "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1/hitlDetails"
+            )
             assert detail["options"] == ["Approve", "Reject"] and "PASS **auc_floor**" in detail["body"]
             api.login("risk_officer")
-            api.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1"
-                                 "/hitlDetails", {"chosen_options": [answer]})
-            finished = services.wait_for("the run to finish", lambda: run_state(run_id), RUN_TIMEOUT, interval=2)
+            api.request(
+                "PATCH",
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1/hitlDetails",
+                {"chosen_options": [answer]},
+            )
+            finished = services.wait_for(
+                "the run to finish", lambda: run_state(run_id), RUN_TIMEOUT, interval=2
+            )
             assert finished["state"] == "success", task_states(run_id)
             return run_id
 
@@ -120,12 +153,23 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
         assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == second.version
 
     events = audit.read(end, end, settings=s)
-    answers = [(e["type"], e["actor"], e["dag_run_id"]) for e in events if e["type"] in ("approved", "declined")]
-    assert answers == [("approved", "user:risk_officer", approved_run),
-                       ("declined", "user:risk_officer", rejected_run)]
+    answers = [
+        (e["type"], e["actor"], e["dag_run_id"]) for e in events if e["type"] in ("approved", "declined")
+    ]
+    assert answers == [
+        ("approved", "user:risk_officer", approved_run),
+        ("declined", "user:risk_officer", rejected_run),
+    ]
     requested = [e["dag_run_id"] for e in events if e["type"] == "approval_requested"]
     assert requested == [approved_run, rejected_run]
     promoted = [(e["actor"], e["dag_run_id"]) for e in events if e["type"] == "promoted"]
     assert promoted == [("schedule", scheduled["dag_run_id"]), ("user:risk_officer", approved_run)]
     kinds = sorted(n["kind"] for n in notify.read_outbox(end, end, settings=s))
-    assert kinds == ["approval_requested", "approval_requested", "approved", "declined", "promoted", "promoted"]
+    assert kinds == [
+        "approval_requested",
+        "approval_requested",
+        "approved",
+        "declined",
+        "promoted",
+        "promoted",
+    ]

@@ -16,7 +16,7 @@ What a live set-up needs (found when this test was written, Airflow 3.3.2):
   asset.uri`` and the API sets that task FAILED ("Error updating Task Instance state.
   Setting the task to failed."), although its partition was written. Scheduled runs go one
   night at a time (the DAG's max_active_runs=1), but a backfill has its own limit (default
-  10), so the README's command passes ``--max-active-runs 1`` and so does this test; it still
+  10), so docs/operations.md's command passes ``--max-active-runs 1`` and so does this test; it still
   lets the first scheduled run finish before the backfill, as on a deployment that was
   already running nightly.
 * ``airflow backfill create`` can fail with ``sqlite3.OperationalError: database is
@@ -52,21 +52,34 @@ RUNS_TIMEOUT = 150
 
 
 def _backfill_create(env: dict[str, str], log_dir: Path, attempts: int = 4) -> None:
-    args = airflow_cmd("backfill", "create", "--dag-id", DAG_ID, "--from-date", FROM_DATE, "--to-date", TO_DATE,
-                       "--max-active-runs", "1")
+    args = airflow_cmd(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        FROM_DATE,
+        "--to-date",
+        TO_DATE,
+        "--max-active-runs",
+        "1",
+    )
     for attempt in range(1, attempts + 1):
         done = subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
         (log_dir / f"backfill-create-{attempt}.log").write_text(done.stdout + done.stderr)
         if done.returncode == 0:
             return
         if "database is locked" not in done.stdout + done.stderr or attempt == attempts:
-            raise AssertionError(f"airflow backfill create failed ({done.returncode}):\n"
-                                 f"{(done.stdout + done.stderr)[-4000:]}")
+            raise AssertionError(
+                f"airflow backfill create failed ({done.returncode}):\n{(done.stdout + done.stderr)[-4000:]}"
+            )
         time.sleep(2)
 
 
 def _report(storage: Path, zone: str, feed: str, day: date) -> dict:
-    return json.loads((storage / zone / feed / f"dt={day.isoformat()}" / "_validation_report.json").read_text())
+    return json.loads(
+        (storage / zone / feed / f"dt={day.isoformat()}" / "_validation_report.json").read_text()
+    )
 
 
 @pytest.mark.integration
@@ -83,8 +96,11 @@ def test_backfill_create_runs_three_nights_on_a_live_airflow(tmp_path):
 
 
 def _backfill_nights(api, services, env, log_dir, started, tmp_path):
-    dag = services.wait_for(f"{DAG_ID} to be parsed and serialized",
-                            lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"), STARTUP_TIMEOUT)
+    dag = services.wait_for(
+        f"{DAG_ID} to be parsed and serialized",
+        lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"),
+        STARTUP_TIMEOUT,
+    )
     assert dag["is_paused"] is True  # dags_are_paused_at_creation: no run starts before we unpause
 
     def runs_finished(run_type: str | None, count: int):
@@ -92,6 +108,7 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
             runs = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"]
             of_type = [r for r in runs if run_type is None or r["run_type"] == run_type]
             return runs if len(of_type) >= count and all(r["state"] in TERMINAL for r in runs) else None
+
         return probe
 
     # 1. Unpausing starts the latest scheduled run (catchup=False). Its ingest_feed tasks create
@@ -110,8 +127,9 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
     assert {r["state"] for r in created} == {"queued"}, created
     api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
 
-    runs = services.wait_for("every backfill run to finish", runs_finished("backfill", len(DAYS)), RUNS_TIMEOUT,
-                             interval=2.0)
+    runs = services.wait_for(
+        "every backfill run to finish", runs_finished("backfill", len(DAYS)), RUNS_TIMEOUT, interval=2.0
+    )
     elapsed = time.monotonic() - started
 
     states = {r["dag_run_id"]: r["state"] for r in runs}
@@ -122,7 +140,7 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
     backfills = api.request("GET", f"/api/v2/backfills?dag_id={DAG_ID}")["backfills"]
     assert len(backfills) == 1 and backfills[0]["from_date"].startswith(FROM_DATE), backfills
     assert backfills[0]["max_active_runs"] == 1, backfills
-    for earlier, later in zip(backfill_runs, backfill_runs[1:]):  # one night at a time
+    for earlier, later in zip(backfill_runs, backfill_runs[1:], strict=False):  # one night at a time
         assert earlier["end_date"] <= later["start_date"], (earlier, later)
 
     storage = tmp_path / "local" / "storage"
@@ -130,7 +148,11 @@ def _backfill_nights(api, services, env, log_dir, started, tmp_path):
         for feed in FEEDS:
             report = _report(storage, "curated", feed, day)
             counts = report["counts"]
-            assert (report["partition"], report["status"], report["feed"]) == (day.isoformat(), "passed", feed)
+            assert (report["partition"], report["status"], report["feed"]) == (
+                day.isoformat(),
+                "passed",
+                feed,
+            )
             assert counts["landed"] == counts["curated"] + counts["quarantined"], (feed, day, counts)
             for uri in report["curated_files"] + report["quarantine_files"]:
                 assert Path(uri.removeprefix("file://")).is_file(), uri

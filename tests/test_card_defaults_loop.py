@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from tests.support.airflow_runs import dag_from_file, finish_left_over_retrainin
 
 NAME = "card_defaults"
 DAYS = [date(2026, 7, 1) + timedelta(days=n) for n in range(7)]
-ONSET = datetime.combine(DAYS[-1] + timedelta(days=1), time(0), tzinfo=timezone.utc)
+ONSET = datetime.combine(DAYS[-1] + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 def _champion_scores_curated_rows(s, day: date):
@@ -46,28 +46,37 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
     from airflow.utils import db
 
     from include import registry, storage
-    from include.monitoring import history
     from include.ingestion.partition import read_curated
+    from include.monitoring import history
 
-    s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_DATASET=NAME, MLOPS_SIMULATOR_ROWS_PER_DAY="2400",
-                MLOPS_SIMULATOR_DEFECT_RATE="0", MLOPS_SIMULATOR_SCENARIO="stable", MLOPS_SIMULATOR_ONSET="")
+    s = use_env(
+        MLOPS_LOCAL_DIR=str(tmp_path / "local"),
+        MLOPS_DATASET=NAME,
+        MLOPS_SIMULATOR_ROWS_PER_DAY="2400",
+        MLOPS_SIMULATOR_DEFECT_RATE="0",
+        MLOPS_SIMULATOR_SCENARIO="stable",
+        MLOPS_SIMULATOR_ONSET="",
+    )
     db.initdb()
     finish_left_over_retraining_runs()
 
     ingestion = dag_from_file("nightly_ingestion")
     for day in DAYS:
-        run = ingestion.test(logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc))
+        run = ingestion.test(logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=UTC))
         assert str(run.state) == "success", task_states(run)
     (landed,) = storage.list_files(storage.partition("landing", NAME, DAYS[0], settings=s))
     header = next(csv.reader(io.StringIO(storage.read_bytes(landed).decode().split("\n", 1)[0])))
     assert header[:3] == ["ID", "Statement Time", "LIMIT_BAL"] and "default.payment.next.month" in header
     curated = read_curated(NAME, DAYS[0], settings=s)
     assert len(curated) == 2400 and not curated.isna().any().any()  # no missing value anywhere
-    assert {"limit_bal", "autopay", "defaulted"} <= set(curated.columns) and "LIMIT_BAL" not in curated.columns
+    assert {"limit_bal", "autopay", "defaulted"} <= set(
+        curated.columns
+    ) and "LIMIT_BAL" not in curated.columns
 
     first = dag_from_file("weekly_retraining").test(
-        logical_date=datetime.combine(DAYS[-1] + timedelta(days=1), time(3), tzinfo=timezone.utc),
-        run_conf={"reason": "first card model", "window_days": 7})
+        logical_date=datetime.combine(DAYS[-1] + timedelta(days=1), time(3), tzinfo=UTC),
+        run_conf={"reason": "first card model", "window_days": 7},
+    )
     states = task_states(first)
     assert str(first.state) == "success" and states["promote"] == "success", states
     client = registry.client(s)
@@ -91,14 +100,21 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
             triggered = hour
             break
     assert triggered is not None, "no retraining triggered within 12 hours of the limit increase"
-    assert "limit_bal" in record["result"]["drifted_columns"] and not record["result"]["data_quality_incident"]
-    assert reports and all(Path(r.removeprefix("file://")).read_text().lstrip().startswith("<") for r in reports)
+    assert (
+        "limit_bal" in record["result"]["drifted_columns"] and not record["result"]["data_quality_incident"]
+    )
+    assert reports and all(
+        Path(r.removeprefix("file://")).read_text().lstrip().startswith("<") for r in reports
+    )
 
     from airflow.models import DagRun
 
-    (retraining,) = [r for r in DagRun.find(dag_id="weekly_retraining") if r.run_id.startswith(f"drift__{NAME}__")]
-    second = dag_from_file("weekly_retraining").test(logical_date=retraining.logical_date,
-                                                     run_conf=retraining.conf)
+    (retraining,) = [
+        r for r in DagRun.find(dag_id="weekly_retraining") if r.run_id.startswith(f"drift__{NAME}__")
+    ]
+    second = dag_from_file("weekly_retraining").test(
+        logical_date=retraining.logical_date, run_conf=retraining.conf
+    )
     states = task_states(second)
     assert str(second.state) == "success" and states["train_challenger"] == "success", states
     assert registry.by_alias(client, NAME, registry.CHALLENGER).version == "2"

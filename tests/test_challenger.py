@@ -17,8 +17,16 @@ CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 DAYS = [date(2026, 3, 1) + timedelta(days=n) for n in range(14)]
 END = DAYS[-1]
 POLICY = Policy(min_rows=1000)
-GATE_NAMES = {"auc_floor", "no_regression", "min_improvement", "overfitting", "fairness_approval_ratio[gender]",
-              "fairness_tpr_gap[gender]", "schema_compatible", "latency_p99"}
+GATE_NAMES = {
+    "auc_floor",
+    "no_regression",
+    "min_improvement",
+    "overfitting",
+    "fairness_approval_ratio[gender]",
+    "fairness_tpr_gap[gender]",
+    "schema_compatible",
+    "latency_p99",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +38,18 @@ def s(tmp_path_factory):
 
 
 def _train(s, run_id, force=False):
-    return train_challenger(CREDIT, end=END, window_days=14, force=force, reason="weekly", actor="schedule",
-                            dag_run_id=run_id, created=f"{END}T03:00:00+00:00", policy=POLICY, settings=s)
+    return train_challenger(
+        CREDIT,
+        end=END,
+        window_days=14,
+        force=force,
+        reason="weekly",
+        actor="schedule",
+        dag_run_id=run_id,
+        created=f"{END}T03:00:00+00:00",
+        policy=POLICY,
+        settings=s,
+    )
 
 
 @pytest.mark.integration
@@ -58,7 +76,10 @@ def test_first_challenger_then_a_rerun_judged_against_the_champion(s):
 
     forced = _train(s, "run-3", force=True)
     assert {g["name"]: g for g in forced.gates}["min_improvement"]["passed"]
-    assert "passed because the trigger forced it" in {g["name"]: g for g in forced.gates}["min_improvement"]["message"]
+    assert (
+        "passed because the trigger forced it"
+        in {g["name"]: g for g in forced.gates}["min_improvement"]["message"]
+    )
 
     events = audit.read(END, END, settings=s)
     assert [e["type"] for e in events].count("registered") == 3
@@ -77,8 +98,9 @@ def test_a_retried_run_reuses_its_registration_and_discards_an_unfinished_one(s)
 
     # A version left by an attempt that died between registering and tagging its verdict.
     source = client.get_model_version(CREDIT.name, "1")
-    half = client.create_model_version(CREDIT.name, source.source, run_id=source.run_id,
-                                       tags={"dag_run_id": "run-4"}).version
+    half = client.create_model_version(
+        CREDIT.name, source.source, run_id=source.run_id, tags={"dag_run_id": "run-4"}
+    ).version
     retried = _train(s, "run-4")
     assert retried.version != str(half)
     assert [v.version for v in registry.registered_by_run(client, CREDIT.name, "run-4")] == [retried.version]
@@ -94,9 +116,18 @@ def test_when_the_audit_cannot_be_written_nothing_stays_registered(s):
     challenger = registry.by_alias(client, CREDIT.name, registry.CHALLENGER)
     try:
         with pytest.raises(Exception) as failure:
-            train_challenger(CREDIT, end=day, window_days=14, force=False, reason="weekly", actor="schedule",
-                             dag_run_id="run-audit-broken", created=f"{day}T03:00:00+00:00", policy=POLICY,
-                             settings=s)
+            train_challenger(
+                CREDIT,
+                end=day,
+                window_days=14,
+                force=False,
+                reason="weekly",
+                actor="schedule",
+                dag_run_id="run-audit-broken",
+                created=f"{day}T03:00:00+00:00",
+                policy=POLICY,
+                settings=s,
+            )
     finally:
         blocker.unlink()
     assert "audit" in str(failure.value) and f"dt={day}" in str(failure.value)
@@ -114,8 +145,22 @@ def test_a_registry_that_is_down_fails_the_run_before_training(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
-    down = settings_module.load({"MLOPS_LOCAL_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"})
-    with pytest.raises(registry.RegistryUnreachable, match=rf"at http://127.0.0.1:{port} is unreachable") as info:
-        train_challenger(CREDIT, end=END, window_days=14, force=False, reason="weekly", actor="schedule",
-                         dag_run_id="run-down", created=f"{END}T03:00:00+00:00", policy=POLICY, settings=down)
+    down = settings_module.load(
+        {"MLOPS_LOCAL_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
+    )
+    with pytest.raises(
+        registry.RegistryUnreachable, match=rf"at http://127.0.0.1:{port} is unreachable"
+    ) as info:
+        train_challenger(
+            CREDIT,
+            end=END,
+            window_days=14,
+            force=False,
+            reason="weekly",
+            actor="schedule",
+            dag_run_id="run-down",
+            created=f"{END}T03:00:00+00:00",
+            policy=POLICY,
+            settings=down,
+        )
     assert isinstance(info.value, PermanentError)

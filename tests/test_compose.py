@@ -28,8 +28,14 @@ AIRFLOW_DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 POSTGRES_INIT_DIR = PROJECT_ROOT / "docker" / "postgres-init"
 
-AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer", "airflow-worker")
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+)
 REQUIRED_SERVICES = ("postgres", "redis", "mlflow", "minio", "minio-init") + AIRFLOW_SERVICES
 ONE_SHOT_SERVICES = ("airflow-init", "minio-init")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -37,13 +43,15 @@ CONDITIONS = ("service_started", "service_healthy", "service_completed_successfu
 # Compose interpolation: $$ is a literal $, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error},
 # ${VAR?error}, ${VAR:+other}, ${VAR+other} and $VAR.
 INTERPOLATION = re.compile(
-    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
+    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|ACCESS_KEY|TOKEN|_AUTH$")
 # A value that is only a variable, with no default baked into the file.
 BARE_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}")
 
 
 # --------------------------------------------------------------------------- reading the files
+
 
 def read_env_file(path: Path) -> dict[str, str]:
     values = {}
@@ -112,8 +120,10 @@ def option(command: list[str], name: str) -> str:
 
 
 def requirement_pins() -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2)
-            for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)", REQUIREMENTS.read_text(), re.M)}
+    return {
+        m.group(1).lower(): m.group(2)
+        for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)", REQUIREMENTS.read_text(), re.M)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +144,10 @@ def services(compose) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def resolved_env(services, env_example):
     """service -> its environment as the containers would see it with .env copied from .env.example."""
-    return {name: {key: interpolate(value, env_example) for key, value in environment_of(service).items()}
-            for name, service in services.items()}
+    return {
+        name: {key: interpolate(value, env_example) for key, value in environment_of(service).items()}
+        for name, service in services.items()
+    }
 
 
 def airflow_env(resolved_env) -> dict[str, str]:
@@ -143,6 +155,7 @@ def airflow_env(resolved_env) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- services and dependencies
+
 
 def test_required_services_exist(services):
     missing = [name for name in REQUIRED_SERVICES if name not in services]
@@ -161,8 +174,12 @@ def test_every_long_running_service_has_a_healthcheck(services):
             assert service.get("restart", "no") == "no", f"one-shot service {name} must not restart"
             continue
         check = service.get("healthcheck") or {}
-        assert check.get("test") and not check.get("disable"), f"long-running service {name} has no healthcheck"
-        assert check["test"][0] in ("CMD", "CMD-SHELL"), f"{name}: healthcheck test must start with CMD or CMD-SHELL"
+        assert check.get("test") and not check.get("disable"), (
+            f"long-running service {name} has no healthcheck"
+        )
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), (
+            f"{name}: healthcheck test must start with CMD or CMD-SHELL"
+        )
 
 
 def test_every_dependency_has_a_condition_on_an_existing_service(services):
@@ -174,53 +191,70 @@ def test_every_dependency_has_a_condition_on_an_existing_service(services):
             condition = (spec or {}).get("condition")
             assert condition in CONDITIONS, f"{name} -> {target}: no valid condition ({condition!r})"
             if condition == "service_healthy":
-                assert services[target].get("healthcheck"), f"{name} waits for {target} to be healthy; it has no healthcheck"
+                assert services[target].get("healthcheck"), (
+                    f"{name} waits for {target} to be healthy; it has no healthcheck"
+                )
             if condition == "service_completed_successfully":
                 assert target in ONE_SHOT_SERVICES, f"{name} waits for {target} to complete; it never does"
             if target in ONE_SHOT_SERVICES:
-                assert condition == "service_completed_successfully", \
+                assert condition == "service_completed_successfully", (
                     f"{name} must wait for one-shot {target} to complete, not {condition}"
+                )
 
 
-NEEDS = [(airflow, "postgres", "service_healthy") for airflow in AIRFLOW_SERVICES] + \
-        [(airflow, "redis", "service_healthy") for airflow in AIRFLOW_SERVICES] + \
-        [(airflow, "airflow-init", "service_completed_successfully") for airflow in AIRFLOW_SERVICES[1:]] + [
-    ("airflow-worker", "mlflow", "service_healthy"),
-    ("airflow-worker", "minio-init", "service_completed_successfully"),
-    ("mlflow", "postgres", "service_healthy"),
-    ("mlflow", "minio-init", "service_completed_successfully"),
-    ("minio-init", "minio", "service_healthy"),
-]
+NEEDS = (
+    [(airflow, "postgres", "service_healthy") for airflow in AIRFLOW_SERVICES]
+    + [(airflow, "redis", "service_healthy") for airflow in AIRFLOW_SERVICES]
+    + [(airflow, "airflow-init", "service_completed_successfully") for airflow in AIRFLOW_SERVICES[1:]]
+    + [
+        ("airflow-worker", "mlflow", "service_healthy"),
+        ("airflow-worker", "minio-init", "service_completed_successfully"),
+        ("mlflow", "postgres", "service_healthy"),
+        ("mlflow", "minio-init", "service_completed_successfully"),
+        ("minio-init", "minio", "service_healthy"),
+    ]
+)
 
 
 @pytest.mark.parametrize("service, needed, condition", NEEDS, ids=[f"{s}->{n}" for s, n, _ in NEEDS])
 def test_services_wait_for_what_they_need(services, service, needed, condition):
     spec = services[service].get("depends_on", {}).get(needed)
     assert spec is not None, f"{service} does not depend on {needed}"
-    assert spec.get("condition") == condition, f"{service} -> {needed}: condition {spec.get('condition')!r}, not {condition}"
+    assert spec.get("condition") == condition, (
+        f"{service} -> {needed}: condition {spec.get('condition')!r}, not {condition}"
+    )
 
 
 # --------------------------------------------------------------------------- Airflow
 
-def test_airflow_init_migrates_the_database_and_creates_the_admin(services, resolved_env, env_example, tmp_path):
+
+def test_airflow_init_migrates_the_database_and_creates_the_admin(
+    services, resolved_env, env_example, tmp_path
+):
     init = services["airflow-init"]
     script = as_text(init["command"])
     assert re.search(r"\bairflow db migrate\b", script), "airflow-init does not run `airflow db migrate`"
     env = resolved_env["airflow-init"]
     user, password = env_example["_AIRFLOW_WWW_USER_USERNAME"], env_example["_AIRFLOW_WWW_USER_PASSWORD"]
-    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"{user}:admin", \
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"{user}:admin", (
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS does not make _AIRFLOW_WWW_USER_USERNAME an admin"
+    )
     # The script's writer, run as written: the auth manager reads {"user": "password"} from that file.
     writer = re.search(r"python -c '([^']*)'", interpolate(script, env_example))
     assert writer, "airflow-init writes no password file"
-    assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" in script[writer.end():], \
+    assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" in script[writer.end() :], (
         "airflow-init does not write to AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
-    out = subprocess.run([sys.executable, "-c", writer.group(1)], env=env, capture_output=True, text=True, check=True)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", writer.group(1)], env=env, capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout) == {user: password}
 
 
 @pytest.mark.parametrize("name", AIRFLOW_SERVICES)
-def test_airflow_service_mounts_the_code_and_uses_celery_and_postgres(services, resolved_env, env_example, name):
+def test_airflow_service_mounts_the_code_and_uses_celery_and_postgres(
+    services, resolved_env, env_example, name
+):
     mounts = {}
     for volume in services[name].get("volumes", []):
         source, target = interpolate(volume, env_example).split(":")[:2]
@@ -228,19 +262,25 @@ def test_airflow_service_mounts_the_code_and_uses_celery_and_postgres(services, 
     env = resolved_env[name]
     for folder in ("dags", "include", "plugins"):
         assert folder in mounts, f"{name} does not mount ./{folder}"
-    assert mounts["dags"] == env.get("AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags"), f"{name}: dags not in the DAGs folder"
-    assert mounts["plugins"] == env.get("AIRFLOW__CORE__PLUGINS_FOLDER", "/opt/airflow/plugins"), \
+    assert mounts["dags"] == env.get("AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags"), (
+        f"{name}: dags not in the DAGs folder"
+    )
+    assert mounts["plugins"] == env.get("AIRFLOW__CORE__PLUGINS_FOLDER", "/opt/airflow/plugins"), (
         f"{name}: plugins not in the plugins folder"
+    )
     path = env.get("PYTHONPATH", "").split(":")
     assert str(Path(mounts["include"]).parent) in path, f"{name}: `import include` fails, PYTHONPATH={path}"
     assert mounts["plugins"] in path, f"{name}: `import mlops_plugins` fails, PYTHONPATH={path}"
     assert env.get("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor", f"{name} does not use the CeleryExecutor"
     assert env.get("AIRFLOW__CORE__LOAD_EXAMPLES", "").lower() == "false", f"{name} loads the example DAGs"
     database = urlsplit(env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
-    assert database.scheme.startswith("postgresql") and database.hostname == "postgres", \
+    assert database.scheme.startswith("postgresql") and database.hostname == "postgres", (
         f"{name}: the metadata DB is not the postgres service ({database.scheme}://{database.hostname})"
+    )
     broker = urlsplit(env.get("AIRFLOW__CELERY__BROKER_URL", ""))
-    assert (broker.scheme, broker.hostname) == ("redis", "redis"), f"{name}: the Celery broker is not the redis service"
+    assert (broker.scheme, broker.hostname) == ("redis", "redis"), (
+        f"{name}: the Celery broker is not the redis service"
+    )
 
 
 @pytest.mark.parametrize("name", AIRFLOW_SERVICES)
@@ -253,13 +293,17 @@ def test_the_airflow_environment_is_valid_production_settings(resolved_env, serv
     env = airflow_env(resolved_env)
     s = settings_module.load(env)  # raises SettingsError naming a malformed variable
     assert s.storage_root.startswith("s3://"), f"MLOPS_STORAGE_ROOT={s.storage_root} is not on S3"
-    assert s.mlflow_artifact_root.startswith("s3://"), f"MLOPS_MLFLOW_ARTIFACT_ROOT={s.mlflow_artifact_root} is not on S3"
+    assert s.mlflow_artifact_root.startswith("s3://"), (
+        f"MLOPS_MLFLOW_ARTIFACT_ROOT={s.mlflow_artifact_root} is not on S3"
+    )
     assert s.simulator_enabled, "MLOPS_SIMULATOR should default to on for the demo"
     tracking = urlsplit(s.mlflow_tracking_uri)
-    assert tracking.scheme == "http" and tracking.hostname in services, \
+    assert tracking.scheme == "http" and tracking.hostname in services, (
         f"MLFLOW_TRACKING_URI={s.mlflow_tracking_uri} does not name a service"
-    assert f"--port={tracking.port}" in services[tracking.hostname]["command"], \
+    )
+    assert f"--port={tracking.port}" in services[tracking.hostname]["command"], (
         f"MLFLOW_TRACKING_URI port {tracking.port} is not the mlflow server's --port"
+    )
 
 
 def test_the_storage_connection_points_at_the_s3_endpoint(resolved_env, services):
@@ -273,14 +317,21 @@ def test_the_storage_connection_points_at_the_s3_endpoint(resolved_env, services
     extra = conn.get("extra", {})
     endpoint = extra.get("service_config", {}).get("s3", {}).get("endpoint_url") or extra.get("endpoint_url")
     assert endpoint, "the storage connection has no S3 endpoint_url: it would go to AWS, not MinIO"
-    assert endpoint == env["MLFLOW_S3_ENDPOINT_URL"], "Airflow's S3 connection and MLflow's S3 client use different endpoints"
+    assert endpoint == env["MLFLOW_S3_ENDPOINT_URL"], (
+        "Airflow's S3 connection and MLflow's S3 client use different endpoints"
+    )
     assert urlsplit(endpoint).hostname in services, f"the S3 endpoint {endpoint} is not a service"
-    assert (conn["login"], conn["password"]) == (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]), \
+    assert (conn["login"], conn["password"]) == (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]), (
         "the connection and MLflow's S3 client use different credentials"
+    )
 
 
-DRIVER_DISTRIBUTIONS = {"psycopg2": ("psycopg2", "psycopg2-binary"), "psycopg": ("psycopg", "psycopg-binary"),
-                        "asyncpg": ("asyncpg",), "pg8000": ("pg8000",)}
+DRIVER_DISTRIBUTIONS = {
+    "psycopg2": ("psycopg2", "psycopg2-binary"),
+    "psycopg": ("psycopg", "psycopg-binary"),
+    "asyncpg": ("asyncpg",),
+    "pg8000": ("pg8000",),
+}
 
 
 def test_postgres_urls_name_a_driver_requirements_txt_installs(compose):
@@ -290,24 +341,30 @@ def test_postgres_urls_name_a_driver_requirements_txt_installs(compose):
         for match in re.finditer(r"\bpostgresql(?:\+(\w+))?://", text):
             driver = match.group(1)
             assert driver, f"{where}: {match.group(0)} names no driver (SQLAlchemy 2.1 would pick psycopg 3)"
-            assert any(d in pins for d in DRIVER_DISTRIBUTIONS.get(driver, (driver,))), \
+            assert any(d in pins for d in DRIVER_DISTRIBUTIONS.get(driver, (driver,))), (
                 f"{where}: driver {driver} is not in requirements.txt"
+            )
 
 
 # --------------------------------------------------------------------------- secrets and .env
+
 
 def test_secret_environment_values_are_only_interpolated(services):
     for name, service in services.items():
         for key, value in environment_of(service).items():
             if SECRET_NAME.search(key) and not key.endswith("_FILE"):
-                assert BARE_VARIABLE.fullmatch(value), f"{name}: {key} is not a bare ${{VAR}} from .env ({value!r})"
+                assert BARE_VARIABLE.fullmatch(value), (
+                    f"{name}: {key} is not a bare ${{VAR}} from .env ({value!r})"
+                )
 
 
 def test_credentials_in_urls_and_connections_are_only_interpolated(compose):
     for where, text in strings_in(compose):
         for match in re.finditer(r"://[^\s:/@'\"]*:([^\s@'\"]*)@", text):
             password = match.group(1)
-            assert password == "" or BARE_VARIABLE.fullmatch(password), f"{where}: a literal password in a URL"
+            assert password == "" or BARE_VARIABLE.fullmatch(password), (
+                f"{where}: a literal password in a URL"
+            )
         if where.split(".")[-1].startswith("AIRFLOW_CONN_"):
             conn = json.loads(text)
             for field in ("login", "password"):
@@ -321,12 +378,16 @@ def test_secret_variables_have_no_default_in_the_compose_file(compose, env_examp
         for match in references(text):
             name = match.group("braced") or match.group("bare")
             if name in secrets:
-                assert (match.group("op") or "").lstrip(":") in ("", "?"), f"{where}: ${{{name}}} has a default in the file"
+                assert (match.group("op") or "").lstrip(":") in ("", "?"), (
+                    f"{where}: ${{{name}}} has a default in the file"
+                )
 
 
 def test_secret_placeholders_do_not_appear_in_the_compose_file(env_example):
     text = COMPOSE_FILE.read_text()
-    leaked = [name for name, value in env_example.items() if SECRET_NAME.search(name) and value and value in text]
+    leaked = [
+        name for name, value in env_example.items() if SECRET_NAME.search(name) and value and value in text
+    ]
     assert not leaked, f"the values of {leaked} appear literally in docker-compose.yaml"
 
 
@@ -345,7 +406,9 @@ def test_every_env_example_variable_has_a_comment():
     lines = ENV_EXAMPLE.read_text().splitlines()
     for i, line in enumerate(lines):
         if line.strip() and not line.startswith("#"):
-            assert i > 0 and lines[i - 1].startswith("#"), f".env.example: {line.split('=')[0]} has no comment above it"
+            assert i > 0 and lines[i - 1].startswith("#"), (
+                f".env.example: {line.split('=')[0]} has no comment above it"
+            )
 
 
 def test_env_is_git_ignored_and_env_example_is_not():
@@ -358,18 +421,27 @@ def test_env_is_git_ignored_and_env_example_is_not():
 
 # --------------------------------------------------------------------------- images
 
+
 def test_airflow_dockerfile_extends_the_pinned_airflow_image_and_installs_requirements(compose):
-    lines = [line.strip() for line in AIRFLOW_DOCKERFILE.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in AIRFLOW_DOCKERFILE.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     airflow = requirement_pins()["apache-airflow"]
-    assert lines[0] == f"FROM apache/airflow:{airflow}-python3.11", \
+    assert lines[0] == f"FROM apache/airflow:{airflow}-python3.11", (
         f"Dockerfile starts with {lines[0]!r}, not FROM the image of requirements.txt's apache-airflow=={airflow}"
-    copied = next((line.split()[-1] for line in lines if line.startswith("COPY") and "requirements.txt" in line), None)
+    )
+    copied = next(
+        (line.split()[-1] for line in lines if line.startswith("COPY") and "requirements.txt" in line), None
+    )
     assert copied, "Dockerfile does not copy requirements.txt"
     install = next((line for line in lines if line.startswith("RUN") and "pip install" in line), "")
     assert f"-r {copied}" in install, f"Dockerfile does not pip install -r {copied}"
-    users = [line.split()[1] for line in lines[:lines.index(install)] if line.startswith("USER")]
-    assert users[-1:] in ([], ["airflow"]), f"Dockerfile installs requirements as {users[-1]}, not the airflow user"
+    users = [line.split()[1] for line in lines[: lines.index(install)] if line.startswith("USER")]
+    assert users[-1:] in ([], ["airflow"]), (
+        f"Dockerfile installs requirements as {users[-1]}, not the airflow user"
+    )
     build = compose["x-airflow-common"]["build"]
     assert build in (".", {"context": "."}), f"x-airflow-common does not build ./Dockerfile ({build})"
 
@@ -389,18 +461,26 @@ def test_mlflow_image_pins_what_requirements_txt_pins(services):
 
 # --------------------------------------------------------------------------- MLflow, Postgres, MinIO
 
+
 def test_mlflow_server_uses_a_postgres_backend_store_and_s3_artifacts(services, env_example, resolved_env):
     command = [interpolate(arg, env_example) for arg in services["mlflow"]["command"]]
     assert command[:2] == ["mlflow", "server"], f"the mlflow service runs {command[:2]}"
     backend = urlsplit(option(command, "--backend-store-uri"))
-    assert backend.scheme.startswith("postgresql") and backend.hostname == "postgres", \
+    assert backend.scheme.startswith("postgresql") and backend.hostname == "postgres", (
         f"mlflow --backend-store-uri is {backend.scheme}://{backend.hostname}, not the postgres service"
-    assert option(command, "--artifacts-destination").startswith("s3://"), "mlflow --artifacts-destination is not s3://"
-    assert option(command, "--host") == "0.0.0.0", "mlflow listens on localhost only; other containers cannot reach it"
+    )
+    assert option(command, "--artifacts-destination").startswith("s3://"), (
+        "mlflow --artifacts-destination is not s3://"
+    )
+    assert option(command, "--host") == "0.0.0.0", (
+        "mlflow listens on localhost only; other containers cannot reach it"
+    )
     # MLflow 3 answers 403 to Host headers outside --allowed-hosts: Airflow's must be in it.
     host = urlsplit(airflow_env(resolved_env)["MLFLOW_TRACKING_URI"]).netloc
     allowed = option(command, "--allowed-hosts").split(",")
-    assert any(fnmatch.fnmatch(host, pattern) for pattern in allowed), f"mlflow --allowed-hosts {allowed} rejects {host}"
+    assert any(fnmatch.fnmatch(host, pattern) for pattern in allowed), (
+        f"mlflow --allowed-hosts {allowed} rejects {host}"
+    )
     mlflow_env = resolved_env["mlflow"]
     for key in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert mlflow_env.get(key) == airflow_env(resolved_env)[key], f"mlflow's {key} differs from Airflow's"
@@ -412,13 +492,22 @@ def test_postgres_init_creates_the_mlflow_database(services, env_example):
     postgres = services["postgres"]
     mounts = dict(volume.split(":")[:2] for volume in postgres["volumes"])
     init_dir = next((src for src, dst in mounts.items() if dst == "/docker-entrypoint-initdb.d"), None)
-    assert init_dir and (PROJECT_ROOT / init_dir).resolve() == POSTGRES_INIT_DIR, "postgres does not mount docker/postgres-init"
-    scripts = "\n".join(p.read_text() for p in sorted(POSTGRES_INIT_DIR.glob("*")) if p.suffix in (".sh", ".sql"))
+    assert init_dir and (PROJECT_ROOT / init_dir).resolve() == POSTGRES_INIT_DIR, (
+        "postgres does not mount docker/postgres-init"
+    )
+    scripts = "\n".join(
+        p.read_text() for p in sorted(POSTGRES_INIT_DIR.glob("*")) if p.suffix in (".sh", ".sql")
+    )
     database, user = backend.path.lstrip("/"), backend.username
-    assert re.search(rf"CREATE DATABASE {database} OWNER {user}\b", scripts), \
+    assert re.search(rf"CREATE DATABASE {database} OWNER {user}\b", scripts), (
         f"docker/postgres-init creates no database {database} owned by {user}"
-    assert re.search(rf"CREATE ROLE {user} LOGIN PASSWORD :'(\w+)'", scripts), f"docker/postgres-init creates no role {user}"
-    assert "MLFLOW_DB_PASSWORD" in environment_of(postgres), "postgres does not receive MLFLOW_DB_PASSWORD for its init script"
+    )
+    assert re.search(rf"CREATE ROLE {user} LOGIN PASSWORD :'(\w+)'", scripts), (
+        f"docker/postgres-init creates no role {user}"
+    )
+    assert "MLFLOW_DB_PASSWORD" in environment_of(postgres), (
+        "postgres does not receive MLFLOW_DB_PASSWORD for its init script"
+    )
 
 
 def bucket(uri: str) -> str:
@@ -430,9 +519,11 @@ def test_minio_init_creates_the_buckets_the_stack_names(services, resolved_env, 
     created = set(re.findall(r"\bmc mb (?:--\S+ )*\S+/([a-z0-9.\-]+)", script))
     env = airflow_env(resolved_env)
     command = [interpolate(arg, env_example) for arg in services["mlflow"]["command"]]
-    named = {"MLOPS_STORAGE_ROOT": bucket(env["MLOPS_STORAGE_ROOT"]),
-             "MLOPS_MLFLOW_ARTIFACT_ROOT": bucket(env["MLOPS_MLFLOW_ARTIFACT_ROOT"]),
-             "mlflow --artifacts-destination": bucket(option(command, "--artifacts-destination"))}
+    named = {
+        "MLOPS_STORAGE_ROOT": bucket(env["MLOPS_STORAGE_ROOT"]),
+        "MLOPS_MLFLOW_ARTIFACT_ROOT": bucket(env["MLOPS_MLFLOW_ARTIFACT_ROOT"]),
+        "mlflow --artifacts-destination": bucket(option(command, "--artifacts-destination")),
+    }
     missing = {where: name for where, name in named.items() if name not in created}
     assert not missing, f"minio-init creates {sorted(created)}, not the buckets of {missing}"
 

@@ -61,11 +61,14 @@ def test_breast_cancer_contract_has_one_feed_with_inline_labels(breast):
 
 
 def test_unknown_feed_names_the_known_feeds(credit):
-    with pytest.raises(ContractError, match=re.escape("feeds: ['credit_applications', 'credit_applications_labels']")):
+    with pytest.raises(
+        ContractError, match=re.escape("feeds: ['credit_applications', 'credit_applications_labels']")
+    ):
         credit.feed("credit_applications_outcomes")
 
 
 # --------------------------------------------------------------------------- malformed contracts
+
 
 def _credit_doc() -> dict:
     return yaml.safe_load((CONTRACTS_DIR / "credit_applications.yaml").read_text())
@@ -90,8 +93,10 @@ def _error(tmp_path: Path, mutate) -> str:
 
 def test_an_unmodified_copy_loads_so_each_malformed_case_fails_only_for_its_change(tmp_path):
     _write(tmp_path, _credit_doc())
-    assert contract.load("credit_applications", tmp_path).columns == contract.load(
-        "credit_applications", CONTRACTS_DIR).columns
+    assert (
+        contract.load("credit_applications", tmp_path).columns
+        == contract.load("credit_applications", CONTRACTS_DIR).columns
+    )
 
 
 def test_unknown_dtype_names_the_column_and_field(tmp_path):
@@ -126,8 +131,11 @@ def test_critical_feature_that_is_not_a_feature(tmp_path):
 
 
 def test_monitoring_settings_and_their_mistakes(tmp_path, credit):
-    assert (credit.monitoring.drift_share, credit.monitoring.consecutive_windows, credit.monitoring.lookback_hours) == (
-        0.3, 2, 3)
+    assert (
+        credit.monitoring.drift_share,
+        credit.monitoring.consecutive_windows,
+        credit.monitoring.lookback_hours,
+    ) == (0.3, 2, 3)
     assert credit.monitoring.columns["recent_delinquencies"].method == "psi"
     message = _error(tmp_path, lambda d: d["monitoring"].update(columns={"age": {"method": "energy"}}))
     assert "monitoring.columns.age.method: 'energy' is not one of wasserstein" in message
@@ -151,13 +159,17 @@ def test_unknown_dataset_lists_the_known_ones():
     assert message.endswith("known: breast_cancer, card_defaults, credit_applications")
 
 
-@pytest.mark.parametrize("name", ["../credit_applications", "../../etc/passwd", "credit/../breast_cancer", ""])
+@pytest.mark.parametrize(
+    "name", ["../credit_applications", "../../etc/passwd", "credit/../breast_cancer", ""]
+)
 def test_dataset_name_that_could_leave_the_contracts_folder(tmp_path, name):
     # A contract file outside the folder must not be reachable through the name.
     _write(tmp_path, _credit_doc())
     inner = tmp_path / "inner"
     inner.mkdir()
-    with pytest.raises(ContractError, match=re.escape(f"dataset name {name!r} is not a lower-case identifier")):
+    with pytest.raises(
+        ContractError, match=re.escape(f"dataset name {name!r} is not a lower-case identifier")
+    ):
         contract.load(name, inner)
 
 
@@ -169,8 +181,11 @@ def test_a_default_dataset_without_a_contract_is_refused_naming_both_settings(tm
     assert contract.choices(ok) == ["widgets"]
     # Pointing at a folder of your own replaces the shipped contracts, credit_applications too.
     missing = settings_module.load({"MLOPS_CONTRACTS_DIR": str(tmp_path)})
-    with pytest.raises(ContractError, match=rf"MLOPS_DATASET='credit_applications' has no contract in "
-                                            rf"MLOPS_CONTRACTS_DIR={re.escape(str(tmp_path))} \(found \['widgets'\]\)"):
+    with pytest.raises(
+        ContractError,
+        match=rf"MLOPS_DATASET='credit_applications' has no contract in "
+        rf"MLOPS_CONTRACTS_DIR={re.escape(str(tmp_path))} \(found \['widgets'\]\)",
+    ):
         contract.choices(missing)
 
 
@@ -182,12 +197,15 @@ def test_the_dags_name_the_settings_when_the_default_dataset_has_no_contract(tmp
 
     dags = Path(__file__).resolve().parent.parent / "dags"
     env = {**os.environ, "MLOPS_CONTRACTS_DIR": str(tmp_path)}
-    code = ("from airflow.dag_processing.dagbag import DagBag; import sys; "
-            f"errors = DagBag({str(dags / 'nightly_ingestion.py')!r}).import_errors; "
-            "print(list(errors.values())[0] if errors else 'no error')")
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag; import sys; "
+        f"errors = DagBag({str(dags / 'nightly_ingestion.py')!r}).import_errors; "
+        "print(list(errors.values())[0] if errors else 'no error')"
+    )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert "MLOPS_DATASET='credit_applications' has no contract in MLOPS_CONTRACTS_DIR" in done.stdout, \
+    assert "MLOPS_DATASET='credit_applications' has no contract in MLOPS_CONTRACTS_DIR" in done.stdout, (
         done.stdout[-2000:] + done.stderr[-2000:]
+    )
 
 
 # --------------------------------------------------------------------------- source headers
@@ -212,7 +230,7 @@ def test_columns_keep_their_names_and_match_landed_headers_by_source(tmp_path):
     feed = loans.events_feed()
     assert feed.column_names == ("id", "application_time", "limit_bal", "age", "default_payment_next_month")
     assert feed.source_names == ("ID", "Application Time", "LIMIT_BAL", "age", "default.payment.next.month")
-    assert feed.names_by_source == dict(zip(feed.source_names, feed.column_names))
+    assert feed.names_by_source == dict(zip(feed.source_names, feed.column_names, strict=True))
     assert loans.primary_key == ("id",) and loans.target == "default_payment_next_month"
     assert feed.column("age").source == "age"  # no source: key, the header is the name
     assert contract.Column("x", "int").source == "x"
@@ -238,16 +256,24 @@ def _rename_column(doc: dict, old: str, new) -> None:
     doc["columns"] = {(new if key == old else key): value for key, value in doc["columns"].items()}
 
 
-@pytest.mark.parametrize("key, fix", [
-    ("LIMIT_BAL", "name it e.g. limit_bal and add source: LIMIT_BAL"),
-    ("default.payment.next.month",
-     "name it e.g. default_payment_next_month and add source: default.payment.next.month"),
-    ("Application Time", "name it e.g. application_time and add source: Application Time"),
-    ("2nd Income", "name it e.g. column_2nd_income and add source: 2nd Income"),
-    ("10", 'name it e.g. column_10 and add source: "10"'),  # YAML would read a plain 10 as a number
-    ("a" * 65, f"name it e.g. {'a' * 64} and add source: {'a' * 65}"),
-    (12, "YAML read this key as int 12: name the column e.g. column_12 and add source: with the header in quotes"),
-])
+@pytest.mark.parametrize(
+    "key, fix",
+    [
+        ("LIMIT_BAL", "name it e.g. limit_bal and add source: LIMIT_BAL"),
+        (
+            "default.payment.next.month",
+            "name it e.g. default_payment_next_month and add source: default.payment.next.month",
+        ),
+        ("Application Time", "name it e.g. application_time and add source: Application Time"),
+        ("2nd Income", "name it e.g. column_2nd_income and add source: 2nd Income"),
+        ("10", 'name it e.g. column_10 and add source: "10"'),  # YAML would read a plain 10 as a number
+        ("a" * 65, f"name it e.g. {'a' * 64} and add source: {'a' * 65}"),
+        (
+            12,
+            "YAML read this key as int 12: name the column e.g. column_12 and add source: with the header in quotes",
+        ),
+    ],
+)
 def test_a_header_as_column_key_is_refused_with_the_rule_and_the_fix(tmp_path, key, fix):
     message = _error(tmp_path, lambda d: _rename_column(d, "age", key))
     rule = "column names must be lower-case identifiers ([a-z][a-z0-9_]*, at most 64 characters)"
@@ -272,8 +298,10 @@ def test_two_columns_with_the_same_source_are_refused(tmp_path):
         d["columns"]["loan_amount"]["source"] = "INCOME"
 
     message = _error(tmp_path, same)
-    assert "columns.loan_amount.source: the header 'INCOME' is already the source of columns.annual_income; " \
-           "a landed header feeds one column" in message
+    assert (
+        "columns.loan_amount.source: the header 'INCOME' is already the source of columns.annual_income; "
+        "a landed header feeds one column" in message
+    )
     # A column without source: is landed under its name, which another column may not claim either.
     message = _error(tmp_path, lambda d: d["columns"]["age"].update(source="credit_score"))
     assert "columns.credit_score: the header 'credit_score' is already the source of columns.age" in message
@@ -285,20 +313,26 @@ def test_sources_that_differ_only_in_case_are_two_headers(tmp_path):
     doc["columns"]["loan_amount"]["source"] = "INCOME"
     _write(tmp_path, doc)
     feed = contract.load("credit_applications", tmp_path).events_feed()
-    assert (feed.names_by_source["Income"], feed.names_by_source["INCOME"]) == ("annual_income", "loan_amount")
+    assert (feed.names_by_source["Income"], feed.names_by_source["INCOME"]) == (
+        "annual_income",
+        "loan_amount",
+    )
 
 
-@pytest.mark.parametrize("value, problem", [
-    (12, "expected the header as a string, got int 12 (quote it in the YAML)"),
-    (["AGE"], "expected the header as a string, got list ['AGE']"),
-    ("", "is empty; give the header as it arrives in landed files, or drop the key"),
-    (None, "is empty"),
-    (" AGE", "' AGE' has leading or trailing whitespace; write the header without it"),
-    ("AGE\t", "'AGE\\t' has leading or trailing whitespace"),
-    ("AGE\nYEARS", "'AGE\\nYEARS' contains a line break; a header is one line"),
-    ("A" * 257, "is 257 characters long; at most 256"),
-    ("_source_row", "'_source_row' is a column the reader adds to every landed table"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        (12, "expected the header as a string, got int 12 (quote it in the YAML)"),
+        (["AGE"], "expected the header as a string, got list ['AGE']"),
+        ("", "is empty; give the header as it arrives in landed files, or drop the key"),
+        (None, "is empty"),
+        (" AGE", "' AGE' has leading or trailing whitespace; write the header without it"),
+        ("AGE\t", "'AGE\\t' has leading or trailing whitespace"),
+        ("AGE\nYEARS", "'AGE\\nYEARS' contains a line break; a header is one line"),
+        ("A" * 257, "is 257 characters long; at most 256"),
+        ("_source_row", "'_source_row' is a column the reader adds to every landed table"),
+    ],
+)
 def test_a_bad_source_is_refused_naming_the_field(tmp_path, value, problem):
     message = _error(tmp_path, lambda d: d["columns"]["age"].update(source=value))
     assert f"columns.age.source: {problem}" in message
@@ -338,14 +372,21 @@ def test_observed_timestamp_source_mistakes(tmp_path):
         d["columns"]["application_id"]["source"] = "ID"
 
     message = _error(tmp_path, clash)
-    assert "labels.observed_timestamp_source: the header 'ID' is already the source of columns.application_id " \
-           "in the label feed" in message
+    assert (
+        "labels.observed_timestamp_source: the header 'ID' is already the source of columns.application_id "
+        "in the label feed" in message
+    )
     message = _error(tmp_path, lambda d: d["columns"]["defaulted"].update(source="outcome_ts"))
-    assert "labels.observed_timestamp: the header 'outcome_ts' is already the source of columns.defaulted" in message
+    assert (
+        "labels.observed_timestamp: the header 'outcome_ts' is already the source of columns.defaulted"
+        in message
+    )
 
     def inline(d):
         d["labels"].update(delivery="inline", observed_timestamp_source="Outcome Time")
 
     message = _error(tmp_path, inline)
-    assert "labels.observed_timestamp_source: only a separate label feed (delivery: separate) has an observed " \
-           "timestamp column" in message
+    assert (
+        "labels.observed_timestamp_source: only a separate label feed (delivery: separate) has an observed "
+        "timestamp column" in message
+    )

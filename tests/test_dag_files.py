@@ -50,9 +50,12 @@ def test_the_parse_check_flags_a_module_level_sleep_and_heavy_work(tmp_path):
     small = (DAGS_DIR / "model_rollback.py").read_text(encoding="utf-8")
     sleepy, busy = tmp_path / "sleepy_rollback.py", tmp_path / "busy_rollback.py"
     sleepy.write_text(small + "\nimport time\n\ntime.sleep(0.03)\n", encoding="utf-8")
-    busy.write_text(small + "\nimport time\n\n_start = time.thread_time()\n"
-                    "while time.thread_time() - _start < 0.03:  # 30 ms of this thread's CPU, under any load\n"
-                    "    pass\n", encoding="utf-8")
+    busy.write_text(
+        small + "\nimport time\n\n_start = time.thread_time()\n"
+        "while time.thread_time() - _start < 0.03:  # 30 ms of this thread's CPU, under any load\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
     slow, result = slow_dag_files([sleepy, busy])
     print(result)
     assert set(slow) == {sleepy.name, busy.name}, result
@@ -62,9 +65,11 @@ def test_the_parse_check_flags_a_module_level_sleep_and_heavy_work(tmp_path):
 def test_parsing_a_dag_file_imports_no_heavy_library(path):
     """The dag-processor parses every file every 30 s: pandas, scikit-learn, MLflow and
     Evidently are imported inside tasks only."""
-    script = (f"import sys; from airflow.dag_processing.dagbag import DagBag; before = set(sys.modules); "
-              f"bag = DagBag({str(path)!r}); assert not bag.import_errors, bag.import_errors; "
-              f"print(sorted({{m.split('.')[0] for m in set(sys.modules) - before}} & set({HEAVY!r})))")
+    script = (
+        f"import sys; from airflow.dag_processing.dagbag import DagBag; before = set(sys.modules); "
+        f"bag = DagBag({str(path)!r}); assert not bag.import_errors, bag.import_errors; "
+        f"print(sorted({{m.split('.')[0] for m in set(sys.modules) - before}} & set({HEAVY!r})))"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports {done.stdout.strip()}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,15 +25,21 @@ def test_a_demo_run_is_a_manual_run_by_the_user_with_its_real_duration_and_task_
     from include.demo.runner import run, task_logs_captured
 
     db.initdb()
-    logical = datetime(2026, 1, 6, 2, tzinfo=timezone.utc)
-    before = datetime.now(timezone.utc)
+    logical = datetime(2026, 1, 6, 2, tzinfo=UTC)
+    before = datetime.now(UTC)
     with task_logs_captured():
-        dag_run = run(dag_from_file("nightly_ingestion"), logical_date=logical,
-                      conf={"dataset": "breast_cancer", "date": "2026-01-05", "dry_run": True})
+        dag_run = run(
+            dag_from_file("nightly_ingestion"),
+            logical_date=logical,
+            conf={"dataset": "breast_cancer", "date": "2026-01-05", "dry_run": True},
+        )
     assert str(dag_run.state) == "success"
     assert (dag_run.run_type, dag_run.triggered_by.value, dag_run.triggering_user_name) == (
-        "manual", "cli", getpass.getuser())
-    assert before <= dag_run.start_date <= dag_run.end_date <= datetime.now(timezone.utc)  # not the logical date
+        "manual",
+        "cli",
+        getpass.getuser(),
+    )
+    assert before <= dag_run.start_date <= dag_run.end_date <= datetime.now(UTC)  # not the logical date
     summary = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "summarize")
     events = [e["event"] for e in _log_lines(summary)]
     assert any(str(e).startswith("breast_cancer dt=2026-01-05 breast_cancer: landed") for e in events), events
@@ -49,13 +55,24 @@ def test_a_queued_run_is_executed_under_its_own_id_and_trigger():
 
     db.initdb()
     dag = dag_from_file("nightly_ingestion")
-    run(dag, logical_date=datetime(2026, 1, 8, 2, tzinfo=timezone.utc),  # writes the DAG to the database
-        conf={"dataset": "breast_cancer", "date": "2026-01-07", "dry_run": True})
-    logical = datetime(2026, 1, 9, 2, tzinfo=timezone.utc)
-    queued = trigger_dag("nightly_ingestion", run_id="replay__breast_cancer__2026-01-08", logical_date=logical,
-                         run_after=logical + timedelta(minutes=1), triggered_by=DagRunTriggeredByType.OPERATOR,
-                         conf={"dataset": "breast_cancer", "date": "2026-01-08", "dry_run": True})
+    run(
+        dag,
+        logical_date=datetime(2026, 1, 8, 2, tzinfo=UTC),  # writes the DAG to the database
+        conf={"dataset": "breast_cancer", "date": "2026-01-07", "dry_run": True},
+    )
+    logical = datetime(2026, 1, 9, 2, tzinfo=UTC)
+    queued = trigger_dag(
+        "nightly_ingestion",
+        run_id="replay__breast_cancer__2026-01-08",
+        logical_date=logical,
+        run_after=logical + timedelta(minutes=1),
+        triggered_by=DagRunTriggeredByType.OPERATOR,
+        conf={"dataset": "breast_cancer", "date": "2026-01-08", "dry_run": True},
+    )
     dag_run = run(dag, queued_run_id=queued.run_id)
     assert (dag_run.run_id, str(dag_run.state), dag_run.triggered_by.value) == (
-        "replay__breast_cancer__2026-01-08", "success", "operator")
+        "replay__breast_cancer__2026-01-08",
+        "success",
+        "operator",
+    )
     assert dag_run.conf["date"] == "2026-01-08"

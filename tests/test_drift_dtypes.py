@@ -44,18 +44,20 @@ def curated(rows: int, seed: int, *, nulls: bool, shift: float = 1.0) -> pd.Data
     """Rows as ``read_curated`` returns them: built as Arrow with the curated zone's types."""
     rng = np.random.default_rng(seed)
     missing = (rng.random(rows) < 0.1) if nulls else np.zeros(rows, dtype=bool)
-    table = pa.table({
-        "row_id": pa.array([f"r{seed}-{i}" for i in range(rows)]),
-        "ts": pa.array(pd.date_range("2026-05-01", periods=rows, freq="min", tz="UTC")),
-        "count_no_nulls": pa.array(np.round(rng.gamma(3, 20 * shift, rows)).astype(np.int64)),
-        "count_nullable": pa.array(rng.integers(0, 50, rows), mask=missing),
-        "amount": pa.array(rng.lognormal(8, 1, rows), mask=missing),
-        "flag": pa.array(rng.random(rows) < 0.3),
-        "flag_nullable": pa.array(rng.random(rows) < 0.6, mask=missing),
-        "grade": pa.array(rng.choice(["1", "2", "3", "4"], rows)),
-        "segment": pa.array(rng.choice(["A", "B", "C"], rows), mask=missing),
-        "outcome": pa.array(rng.integers(0, 2, rows)),
-    })
+    table = pa.table(
+        {
+            "row_id": pa.array([f"r{seed}-{i}" for i in range(rows)]),
+            "ts": pa.array(pd.date_range("2026-05-01", periods=rows, freq="min", tz="UTC")),
+            "count_no_nulls": pa.array(np.round(rng.gamma(3, 20 * shift, rows)).astype(np.int64)),
+            "count_nullable": pa.array(rng.integers(0, 50, rows), mask=missing),
+            "amount": pa.array(rng.lognormal(8, 1, rows), mask=missing),
+            "flag": pa.array(rng.random(rows) < 0.3),
+            "flag_nullable": pa.array(rng.random(rows) < 0.6, mask=missing),
+            "grade": pa.array(rng.choice(["1", "2", "3", "4"], rows)),
+            "segment": pa.array(rng.choice(["A", "B", "C"], rows), mask=missing),
+            "outcome": pa.array(rng.integers(0, 2, rows)),
+        }
+    )
     return to_pandas(table)
 
 

@@ -48,29 +48,40 @@ def _category_shift(frame: pd.DataFrame) -> pd.DataFrame:
 
 WINDOWS = {
     "stable": lambda: simulator.applications(WINDOW_DAY, seed=5, rows=WINDOW_ROWS),
-    "income_shift": lambda: simulator.applications(WINDOW_DAY, seed=5, rows=WINDOW_ROWS, scenario="income_shift"),
-    "employment_bimodal": lambda: simulator.applications(WINDOW_DAY, seed=5, rows=WINDOW_ROWS,
-                                                         scenario="employment_bimodal"),
+    "income_shift": lambda: simulator.applications(
+        WINDOW_DAY, seed=5, rows=WINDOW_ROWS, scenario="income_shift"
+    ),
+    "employment_bimodal": lambda: simulator.applications(
+        WINDOW_DAY, seed=5, rows=WINDOW_ROWS, scenario="employment_bimodal"
+    ),
     "category_shift": lambda: _category_shift(simulator.applications(WINDOW_DAY, seed=5, rows=WINDOW_ROWS)),
 }
 # What each window must show, so that the engine and Evidently cannot agree by both being blind.
-EXPECTED_DRIFT = {"stable": set(), "income_shift": {"annual_income"}, "employment_bimodal": {"employment_years"},
-                  "category_shift": {"loan_purpose"}}
+EXPECTED_DRIFT = {
+    "stable": set(),
+    "income_shift": {"annual_income"},
+    "employment_bimodal": {"employment_years"},
+    "category_shift": {"loan_purpose"},
+}
 
 
 @pytest.fixture(scope="module")
 def reference() -> pd.DataFrame:
     # 20,000 applications over two days, far beyond the sketch's k, so the numeric features
     # are judged from compacted sketches.
-    return pd.concat([_scored(simulator.applications(day, seed=5, rows=10_000)) for day in REFERENCE_DAYS],
-                     ignore_index=True)
+    return pd.concat(
+        [_scored(simulator.applications(day, seed=5, rows=10_000)) for day in REFERENCE_DAYS],
+        ignore_index=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def reference_profile(reference):
     halves = [reference.iloc[:10_000], reference.iloc[10_000:]]
-    return merge_all(profile(frame, CREDIT, partition=f"dt={day}", extra_numeric=["score"])
-                     for day, frame in zip(REFERENCE_DAYS, halves))
+    return merge_all(
+        profile(frame, CREDIT, partition=f"dt={day}", extra_numeric=["score"])
+        for day, frame in zip(REFERENCE_DAYS, halves, strict=True)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +107,19 @@ def test_verdicts_and_statistics_match_evidently(reference_profile, windows, evi
         assert mine.method == theirs[name].method, (name, mine.method, theirs[name].method)
         assert mine.threshold == theirs[name].threshold, name
         assert mine.drifted == theirs[name].drifted, (name, mine.statistic, theirs[name].statistic)
-        assert _within_tolerance(mine.statistic, theirs[name].statistic), (name, mine.statistic, theirs[name].statistic)
+        assert _within_tolerance(mine.statistic, theirs[name].statistic), (
+            name,
+            mine.statistic,
+            theirs[name].statistic,
+        )
     assert set(result.drifted_columns) == EXPECTED_DRIFT[window]
     delinquencies = ours["recent_delinquencies"]
     assert (delinquencies.method, delinquencies.threshold) == ("psi", 0.2)  # the contract's override
-    assert {c.method for c in result.columns} == {"wasserstein", "jensenshannon", "psi"}  # 20,000 reference rows
+    assert {c.method for c in result.columns} == {
+        "wasserstein",
+        "jensenshannon",
+        "psi",
+    }  # 20,000 reference rows
     assert result.rows == WINDOW_ROWS and not result.data_quality_incident, result.quality
 
 
@@ -110,9 +129,13 @@ def test_psi_and_jensen_shannon_in_sturges_bins_match_evidently(reference, refer
     # PSI and Jensen-Shannon on continuous features bin reference and window together in
     # equal-width bins; the shifted income reaches beyond the reference's range, so empty
     # reference bins are filled as Evidently fills them.
-    overrides = {"annual_income": ColumnDrift(method="psi"), "loan_amount": ColumnDrift(method="jensenshannon"),
-                 "credit_score": ColumnDrift(method="psi", threshold=0.01), "loan_purpose": ColumnDrift(method="psi"),
-                 "recent_delinquencies": ColumnDrift(method="psi", threshold=0.2)}
+    overrides = {
+        "annual_income": ColumnDrift(method="psi"),
+        "loan_amount": ColumnDrift(method="jensenshannon"),
+        "credit_score": ColumnDrift(method="psi", threshold=0.01),
+        "loan_purpose": ColumnDrift(method="psi"),
+        "recent_delinquencies": ColumnDrift(method="psi", threshold=0.2),
+    }
     contract = _with_monitoring(CREDIT, columns=overrides)
     window = windows["income_shift"].copy()
     window.loc[window.index % 10 == 0, "annual_income"] *= 6  # a long upper tail the reference lacks
@@ -127,7 +150,11 @@ def test_psi_and_jensen_shannon_in_sturges_bins_match_evidently(reference, refer
         mine = result.column(name)
         assert mine.method == theirs[name].method == overrides[name].method, name
         assert mine.drifted == theirs[name].drifted, name
-        assert _within_tolerance(mine.statistic, theirs[name].statistic), (name, mine.statistic, theirs[name].statistic)
+        assert _within_tolerance(mine.statistic, theirs[name].statistic), (
+            name,
+            mine.statistic,
+            theirs[name].statistic,
+        )
     assert result.column("annual_income").drifted and result.column("annual_income").statistic > 0.3
 
 
@@ -154,7 +181,10 @@ def test_small_reference_p_values_match_evidently_before_adjustment():
     for c in result.columns:
         assert c.p_value == pytest.approx(theirs[c.column].statistic, rel=1e-9, abs=1e-15), c.column
         assert c.p_adjusted >= c.p_value
-        assert (c.reference_rows, c.current_rows) == (reference[c.column].notna().sum(), window[c.column].notna().sum())
+        assert (c.reference_rows, c.current_rows) == (
+            reference[c.column].notna().sum(),
+            window[c.column].notna().sum(),
+        )
         raw = c.p_value <= c.threshold if c.method == "ks" else c.p_value < c.threshold
         assert raw == theirs[c.column].drifted, c.column
     assert result.column("annual_income").drifted
@@ -163,7 +193,9 @@ def test_small_reference_p_values_match_evidently_before_adjustment():
 # ----------------------------------------------------------------------- Benjamini-Hochberg
 def _binary_contract(names) -> contract_module.Contract:
     columns = tuple(Column(name, "category", allowed=("A", "B")) for name in names)
-    return dataclasses.replace(CREDIT, columns=columns, critical_features=(), monitoring=Monitoring(drift_share=0.5))
+    return dataclasses.replace(
+        CREDIT, columns=columns, critical_features=(), monitoring=Monitoring(drift_share=0.5)
+    )
 
 
 def _binary(a_counts: dict[str, int], rows: int) -> pd.DataFrame:
@@ -207,7 +239,9 @@ def test_a_critical_feature_drifting_is_dataset_drift_even_below_the_share(refer
     # employment_years is critical in the shipped contract (the team's bimodal incident);
     # without that, one feature in eleven stays below the 30 % share.
     bimodal = detect(reference_profile, windows["employment_bimodal"], CREDIT)
-    assert bimodal.drifted_columns == ["employment_years"] and bimodal.critical_drifted == ["employment_years"]
+    assert bimodal.drifted_columns == ["employment_years"] and bimodal.critical_drifted == [
+        "employment_years"
+    ]
     assert bimodal.dataset_drift
     assert not detect(reference_profile, windows["employment_bimodal"], not_critical).dataset_drift
 
@@ -224,8 +258,11 @@ def test_prediction_drift_is_reported_but_not_counted_in_the_share(reference_pro
 
 
 def test_contract_overrides_choose_method_and_threshold(reference_profile, windows):
-    overrides = {"employment_years": ColumnDrift(threshold=0.6), "annual_income": ColumnDrift(method="ks"),
-                 "loan_purpose": ColumnDrift(method="psi", threshold=0.05)}
+    overrides = {
+        "employment_years": ColumnDrift(threshold=0.6),
+        "annual_income": ColumnDrift(method="ks"),
+        "loan_purpose": ColumnDrift(method="psi", threshold=0.05),
+    }
     contract = _with_monitoring(CREDIT, columns=overrides)
     result = detect(reference_profile, windows["employment_bimodal"], contract)
     employment = result.column("employment_years")
@@ -241,7 +278,9 @@ def test_contract_overrides_choose_method_and_threshold(reference_profile, windo
 
 def test_a_test_that_needs_counts_the_profile_lacks_names_the_column(reference_profile, windows):
     contract = _with_monitoring(CREDIT, columns={"credit_score": ColumnDrift(method="chisquare")})
-    with pytest.raises(DriftError, match="'credit_score': method 'chisquare' needs exact reference value counts"):
+    with pytest.raises(
+        DriftError, match="'credit_score': method 'chisquare' needs exact reference value counts"
+    ):
         detect(reference_profile, windows["stable"], contract)
     with pytest.raises(DriftError, match="'age' is not a column of the window"):
         detect(reference_profile, windows["stable"].drop(columns="age"), CREDIT)
@@ -253,7 +292,9 @@ def _checks(result) -> set[tuple[str, str]]:
 
 
 def test_income_in_thousands_and_lost_tenure_are_a_data_quality_incident(reference_profile):
-    window = _scored(simulator.applications(WINDOW_DAY, seed=5, rows=WINDOW_ROWS, scenario="data_quality_incident"))
+    window = _scored(
+        simulator.applications(WINDOW_DAY, seed=5, rows=WINDOW_ROWS, scenario="data_quality_incident")
+    )
     result = detect(reference_profile, window, CREDIT)
     assert _checks(result) == {("annual_income", "scale_change"), ("employment_years", "null_rate")}
     assert result.data_quality_incident
@@ -272,8 +313,11 @@ def test_unseen_categories_and_out_of_range_values_name_the_column(reference_pro
     window.loc[rows % 50 == 1, "credit_score"] = 900  # 2 % above the contract's 850
     window.loc[rows % 200 == 2, "open_accounts"] = 81  # 0.5 %: below the 1 % limit
     result = detect(reference_profile, window, CREDIT)
-    assert _checks(result) == {("home_ownership", "unseen_category"), ("home_ownership", "out_of_range"),
-                               ("credit_score", "out_of_range")}
+    assert _checks(result) == {
+        ("home_ownership", "unseen_category"),
+        ("home_ownership", "out_of_range"),
+        ("credit_score", "out_of_range"),
+    }
     assert result.data_quality_incident
     score = next(i for i in result.quality if i.column == "credit_score")
     assert score.observed == pytest.approx(0.02) and "outside 300..850" in score.message
@@ -282,8 +326,12 @@ def test_unseen_categories_and_out_of_range_values_name_the_column(reference_pro
 
 
 def test_scale_change_is_judged_where_the_median_measures_scale():
-    contract = dataclasses.replace(CREDIT, columns=(Column("amount", "float"), Column("centred", "float")),
-                                   critical_features=(), monitoring=Monitoring())
+    contract = dataclasses.replace(
+        CREDIT,
+        columns=(Column("amount", "float"), Column("centred", "float")),
+        critical_features=(),
+        monitoring=Monitoring(),
+    )
     rng = np.random.default_rng(1)
     reference = pd.DataFrame({"amount": rng.gamma(2, 500, 20_000), "centred": rng.normal(0, 1, 20_000)})
     window = pd.DataFrame({"amount": rng.gamma(2, 500, 2_000) * 1000, "centred": rng.normal(0, 1, 2_000)})

@@ -7,7 +7,7 @@ Each test has its own storage root and MLflow store (environment + fresh setting
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from tests.support.data import simulate_days
 # The whole plan is searched: the setup's champion is the production search's.
 SETUP_POLICY = Policy()
 DAYS = [date(2026, 5, 1) + timedelta(days=n) for n in range(14)]
-ONSET = datetime(2026, 5, 15, 0, tzinfo=timezone.utc)  # the day after the last ingested one
+ONSET = datetime(2026, 5, 15, 0, tzinfo=UTC)  # the day after the last ingested one
 
 
 @pytest.fixture
@@ -36,9 +36,18 @@ def world(tmp_path, use_env):
     finish_left_over_retraining_runs()
     credit = contract.load("credit_applications")
     simulate_days(credit, DAYS, settings=s)
-    outcome = train_challenger(credit, end=DAYS[-1], window_days=14, force=False, reason="first", actor="schedule",
-                               dag_run_id="setup", created=f"{DAYS[-1]}T03:00:00+00:00",
-                               policy=SETUP_POLICY, settings=s)
+    outcome = train_challenger(
+        credit,
+        end=DAYS[-1],
+        window_days=14,
+        force=False,
+        reason="first",
+        actor="schedule",
+        dag_run_id="setup",
+        created=f"{DAYS[-1]}T03:00:00+00:00",
+        policy=SETUP_POLICY,
+        settings=s,
+    )
     assert outcome.gates_passed, [g["message"] for g in outcome.gates if not g["passed"]]
     registry.promote(registry.client(s), credit.name, outcome.version, actor="schedule", reason="first")
 
@@ -73,7 +82,9 @@ def test_sustained_income_shift_triggers_retraining_once(world):
     assert states["check_drift"] == "success" and states["sustained_drift"] == "skipped", states
     record = history.read_record(credit.name, ONSET + timedelta(hours=3), s)
     assert record["status"] == "judged" and "annual_income" in record["result"]["drifted_columns"]
-    assert record["report"] and Path(record["report"].removeprefix("file://")).read_text().lstrip().startswith("<")
+    assert record["report"] and Path(
+        record["report"].removeprefix("file://")
+    ).read_text().lstrip().startswith("<")
     # 04:00: the second drifted window in a row -> the sensor fires, retraining is triggered.
     second, states = _hourly(ONSET + timedelta(hours=4))
     assert states["sustained_drift"] == "success" and states["trigger_retraining"] == "success", states
@@ -84,7 +95,9 @@ def test_sustained_income_shift_triggers_retraining_once(world):
     # Keyed by the window, not the wall clock: the retraining's data interval ends where the window did.
     window_end = ONSET + timedelta(hours=4, minutes=5)
     assert triggered.data_interval_end == window_end and triggered.run_after == window_end, (
-        triggered.data_interval_end, triggered.run_after)
+        triggered.data_interval_end,
+        triggered.run_after,
+    )
     # A rerun of the same hour (retry, backfill) finds the run and does not trigger again.
     again, states = _hourly(ONSET + timedelta(hours=4))
     assert states["trigger_retraining"] in ("skipped", "success") and len(_retraining_runs()) == before + 1

@@ -4,6 +4,7 @@ stops every process it started, counted."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -22,16 +23,27 @@ READY_SECONDS = 420
 def _environment(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLOPS_", "MLFLOW_"))}
     home = tmp_path / "airflow"
-    return {**env, "AIRFLOW_HOME": str(home), "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "MLOPS_LANDING_POKE_SECONDS": "1", "MLOPS_SIMULATOR_ROWS_PER_DAY": "400"}
+    return {
+        **env,
+        "AIRFLOW_HOME": str(home),
+        "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "MLOPS_LANDING_POKE_SECONDS": "1",
+        "MLOPS_SIMULATOR_ROWS_PER_DAY": "400",
+    }
 
 
 def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     """``make airflow PORT=port`` in a process group of its own, as a terminal runs it."""
-    out = open(log, "w")
-    return subprocess.Popen(["make", "-s", "airflow", f"PORT={port}"], cwd=PROJECT_ROOT, env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log, "w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            ["make", "-s", "airflow", f"PORT={port}"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _wait_for_banner(make: subprocess.Popen, log: Path) -> str:
@@ -74,18 +86,35 @@ def _stopped(make: subprocess.Popen, pids: list[int], log: Path) -> None:
 def _run_a_dag(env: dict[str, str]) -> str:
     """nightly_ingestion in dry run on the breast cancer table: five tasks through the execution API."""
     airflow = str(PROJECT_ROOT / ".venv" / "bin" / "airflow")
-    run_env = {**env, "PYTHONPATH": f"{PROJECT_ROOT}:{PROJECT_ROOT / 'plugins'}",
-               "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-               "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    for command in (["dags", "reserialize"], ["dags", "unpause", "nightly_ingestion"],
-                    ["dags", "trigger", "nightly_ingestion", "--conf",
-                     '{"dataset": "breast_cancer", "date": "2026-01-05", "dry_run": true}']):
+    run_env = {
+        **env,
+        "PYTHONPATH": f"{PROJECT_ROOT}:{PROJECT_ROOT / 'plugins'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    for command in (
+        ["dags", "reserialize"],
+        ["dags", "unpause", "nightly_ingestion"],
+        [
+            "dags",
+            "trigger",
+            "nightly_ingestion",
+            "--conf",
+            '{"dataset": "breast_cancer", "date": "2026-01-05", "dry_run": true}',
+        ],
+    ):
         done = subprocess.run([airflow, *command], env=run_env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        runs = subprocess.run([airflow, "dags", "list-runs", "nightly_ingestion", "-o", "plain"], env=run_env,
-                              capture_output=True, text=True, timeout=120).stdout
+        runs = subprocess.run(
+            [airflow, "dags", "list-runs", "nightly_ingestion", "-o", "plain"],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
         state = re.search(r"manual__\S+\s+(\w+)", runs)
         if state and state.group(1) in ("success", "failed"):
             return state.group(1)
@@ -123,7 +152,5 @@ def test_make_airflow_on_another_port_runs_tasks_and_stops_everything(tmp_path):
                 make.wait(timeout=60)
             finally:
                 for pid in [make.pid, *pids]:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass

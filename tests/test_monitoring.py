@@ -3,7 +3,7 @@ storage root."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,19 +11,36 @@ import pytest
 from include.monitoring import history, window
 from include.monitoring.sustained import decide
 
-END = datetime(2026, 3, 10, 10, tzinfo=timezone.utc)
+END = datetime(2026, 3, 10, 10, tzinfo=UTC)
 
 
-def _record(end: datetime, *, drift=True, incident=False, drifted=("annual_income",), status="judged") -> dict:
-    return {"dataset": "credit_applications", "window_end": end.isoformat(), "status": status, "report": None,
-            "result": {"dataset_drift": drift, "data_quality_incident": incident, "drifted_columns": list(drifted),
-                       "share_drifted": 0.1, "columns": [
-                           {"column": "annual_income", "statistic": 0.3 if drift else 0.02, "threshold": 0.1,
-                            "p_adjusted": None}]}}
+def _record(
+    end: datetime, *, drift=True, incident=False, drifted=("annual_income",), status="judged"
+) -> dict:
+    return {
+        "dataset": "credit_applications",
+        "window_end": end.isoformat(),
+        "status": status,
+        "report": None,
+        "result": {
+            "dataset_drift": drift,
+            "data_quality_incident": incident,
+            "drifted_columns": list(drifted),
+            "share_drifted": 0.1,
+            "columns": [
+                {
+                    "column": "annual_income",
+                    "statistic": 0.3 if drift else 0.02,
+                    "threshold": 0.1,
+                    "p_adjusted": None,
+                }
+            ],
+        },
+    }
 
 
 def test_a_window_is_the_whole_hours_before_the_interval_end():
-    start, end = window.bounds(datetime(2026, 3, 10, 10, 5, tzinfo=timezone.utc), 6)
+    start, end = window.bounds(datetime(2026, 3, 10, 10, 5, tzinfo=UTC), 6)
     assert (start, end) == (END - timedelta(hours=6), END)
     assert len(window.hours(start, end)) == 6
 
@@ -49,8 +66,12 @@ def test_the_first_record_of_a_window_wins(settings):
 
 def test_history_reads_back_in_order_and_draws_the_plot(settings):
     for n in range(5):
-        history.write_record("credit_applications", END - timedelta(hours=n), _record(END - timedelta(hours=n),
-                                                                                      drift=n < 2), settings)
+        history.write_record(
+            "credit_applications",
+            END - timedelta(hours=n),
+            _record(END - timedelta(hours=n), drift=n < 2),
+            settings,
+        )
     records = history.between("credit_applications", END - timedelta(hours=3), END, settings)
     assert [r["window_end"][11:16] for r in records] == ["07:00", "08:00", "09:00", "10:00"]
     recent = history.recent("credit_applications", END + timedelta(hours=1), 3, settings)
@@ -60,17 +81,27 @@ def test_history_reads_back_in_order_and_draws_the_plot(settings):
     assert Path(uri.removeprefix("file://")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("windows, retrain, reason", [
-    ([dict(drift=True), dict(drift=True)], True, "drift sustained over 2 windows in annual_income"),
-    ([dict(drift=False), dict(drift=True)], False, "not sustained"),
-    ([dict(drift=True), dict(drift=True, incident=True)], False, "data-quality incident"),
-    ([dict(drift=True), dict(status="too_few_rows")], False, "not all judged"),
-    ([None, dict(drift=True)], False, "not all judged"),
-    # The incident's last broken hour still sits in these windows, unflagged: not sustained drift.
-    ([dict(incident=True), dict(drift=True), dict(drift=True)], False, "data-quality incident in a window sharing"),
-    ([dict(incident=True), dict(drift=False), dict(drift=False), dict(drift=True), dict(drift=True)], True,
-     "drift sustained"),
-])
+@pytest.mark.parametrize(
+    "windows, retrain, reason",
+    [
+        ([{"drift": True}, {"drift": True}], True, "drift sustained over 2 windows in annual_income"),
+        ([{"drift": False}, {"drift": True}], False, "not sustained"),
+        ([{"drift": True}, {"drift": True, "incident": True}], False, "data-quality incident"),
+        ([{"drift": True}, {"status": "too_few_rows"}], False, "not all judged"),
+        ([None, {"drift": True}], False, "not all judged"),
+        # The incident's last broken hour still sits in these windows, unflagged: not sustained drift.
+        (
+            [{"incident": True}, {"drift": True}, {"drift": True}],
+            False,
+            "data-quality incident in a window sharing",
+        ),
+        (
+            [{"incident": True}, {"drift": False}, {"drift": False}, {"drift": True}, {"drift": True}],
+            True,
+            "drift sustained",
+        ),
+    ],
+)
 def test_sustained_drift_rule(settings, credit, windows, retrain, reason):
     for n, spec in enumerate(reversed(windows)):
         if spec is not None:
@@ -86,7 +117,9 @@ def test_the_cooldown_blocks_a_second_trigger_within_24_hours(settings, credit):
         history.write_record(credit.name, end, _record(end), settings)
     history.record_trigger(credit.name, END - timedelta(hours=2), {"reason": "drift"}, settings)
     blocked = decide(credit, END, settings=settings)
-    assert not blocked.retrain and "cooldown" in blocked.reason and blocked.drifted_features == ["annual_income"]
+    assert (
+        not blocked.retrain and "cooldown" in blocked.reason and blocked.drifted_features == ["annual_income"]
+    )
     assert history.last_trigger(credit.name, END, settings) == END - timedelta(hours=2)
     # 24 hours after that trigger the same drift may trigger again.
     later = END - timedelta(hours=2) + timedelta(hours=24)
@@ -100,12 +133,19 @@ def test_the_cooldown_blocks_a_second_trigger_within_24_hours(settings, credit):
 def test_a_monitor_asks_for_a_forced_automatic_retraining(settings, credit, kind):
     from include.training.request import monitor_request, resolve
 
-    conf = monitor_request(credit, kind=kind, reason=f"{kind}: the champion is failing", window_days=8,
-                           evidence={"window_end": END.isoformat()})
+    conf = monitor_request(
+        credit,
+        kind=kind,
+        reason=f"{kind}: the champion is failing",
+        window_days=8,
+        evidence={"window_end": END.isoformat()},
+    )
     assert conf["force"] is True and conf["promotion_mode"] == "auto" and conf["dataset"] == credit.name
     assert conf["evidence"] == {"source": "monitor", "kind": kind, "window_end": END.isoformat()}
     request = resolve(conf, run_type="manual", interval_end=END, settings=settings)
-    assert request.force and request.mode == "auto" and request.actor == "monitor" and request.window_days == 8
+    assert (
+        request.force and request.mode == "auto" and request.actor == "monitor" and request.window_days == 8
+    )
     with pytest.raises(ValueError, match="monitor kind"):
         monitor_request(credit, kind="latency", reason="x", window_days=8, evidence={})
 
@@ -116,15 +156,39 @@ def test_each_alert_is_audited_and_sent_once_across_reruns(settings, credit):
     from include.training.request import monitor_request
 
     cohort = (END - timedelta(days=8)).date()
-    summary = {"window_end": END.isoformat(), "alert": True, "data_quality_incident": False, "model_version": "1",
-               "drifted_columns": ["annual_income"], "share_drifted": 0.4, "quality": [], "report": None}
-    trigger = monitor_request(credit, kind="drift", reason="drift: sustained", window_days=28,
-                              evidence={"window_end": END.isoformat(), "windows": [END.isoformat()],
-                                        "drifted_features": ["annual_income"], "reports": []})
-    result = {"cohort": cohort.isoformat(), "auc": 0.71, "auc_floor": credit.auc_floor, "labelled": 900,
-              "model_versions": {"1": 900}}
+    summary = {
+        "window_end": END.isoformat(),
+        "alert": True,
+        "data_quality_incident": False,
+        "model_version": "1",
+        "drifted_columns": ["annual_income"],
+        "share_drifted": 0.4,
+        "quality": [],
+        "report": None,
+    }
+    trigger = monitor_request(
+        credit,
+        kind="drift",
+        reason="drift: sustained",
+        window_days=28,
+        evidence={
+            "window_end": END.isoformat(),
+            "windows": [END.isoformat()],
+            "drifted_features": ["annual_income"],
+            "reports": [],
+        },
+    )
+    result = {
+        "cohort": cohort.isoformat(),
+        "auc": 0.71,
+        "auc_floor": credit.auc_floor,
+        "labelled": 900,
+        "model_versions": {"1": 900},
+    }
     for run in ("run-1", "run-2"):  # the second is a rerun of the same window and cohort
-        assert publish_alert(credit, summary, dag_run_id=run, settings=settings) is None  # nothing judged to plot
+        assert (
+            publish_alert(credit, summary, dag_run_id=run, settings=settings) is None
+        )  # nothing judged to plot
         record_retrain_trigger(credit, trigger, dag_run_id=run, settings=settings)
         conf = performance_alert(credit, result, window_days=8, dag_run_id=run, settings=settings)
         assert conf["force"] is True and conf["evidence"]["kind"] == "performance"

@@ -30,19 +30,26 @@ would not say whether the shift was found.
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 
 from tests.support.data import simulate_days
-from tests.support.web_ui import (Screenshots, answer_required_action, require_browser, signed_in, trigger_dag,
-                                  wait_for_run_page_state)
+from tests.support.web_ui import (
+    Screenshots,
+    answer_required_action,
+    require_browser,
+    signed_in,
+    trigger_dag,
+    wait_for_run_page_state,
+)
 
 INGEST, RETRAIN, MONITOR = "nightly_ingestion", "weekly_retraining", "drift_monitoring"
 DATASET = "credit_applications"
 FEEDS = ("credit_applications", "credit_applications_labels")
 LAST_DAY = date(2026, 11, 20)
 DAYS = [LAST_DAY - timedelta(days=n) for n in range(13, -1, -1)]  # 14 days: a first champion's window
-ONSET = datetime(2026, 11, 21, 0, tzinfo=timezone.utc)  # the night after the last ingested day
+ONSET = datetime(2026, 11, 21, 0, tzinfo=UTC)  # the night after the last ingested day
 # Window k ends k hours after the onset and holds min(k, 3) shifted hours: at 2,000 calls an
 # hour k=2 is the first drifted window and k=3 makes it sustained (2 in a row); -1 is stable.
 MONITORED = [ONSET + timedelta(hours=k) for k in range(-1, 4)]
@@ -63,7 +70,7 @@ def native_stack_env() -> dict[str, str]:  # this module's services (overrides t
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Story:
@@ -73,14 +80,19 @@ class Story:
         self.stack, self.api = stack, stack.api
 
     def runs(self, dag_id: str) -> list[dict]:
-        return self.api.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
+        return self.api.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=logical_date")[
+            "dag_runs"
+        ]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        tis = self.api.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        tis = self.api.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")[
+            "task_instances"
+        ]
         return {ti["task_id"]: ti["state"] for ti in tis}
 
     def finished(self, dag_id: str, run_id: str) -> dict:
         """Wait for the run to end; fail naming its task states unless it succeeded."""
+
         def probe():
             run = self.api.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
             return run if run["state"] in ("success", "failed") else None
@@ -92,11 +104,24 @@ class Story:
     def backfill(self, dag_id: str, first_due: datetime, last_due: datetime, expected: int) -> list[dict]:
         """The UI's backfill: one run per schedule point due in [first_due, last_due], oldest first,
         one at a time. Returns the runs once all succeeded."""
-        backfill = self.api.request("POST", "/api/v2/backfills", {
-            "dag_id": dag_id, "from_date": _iso(first_due), "to_date": _iso(last_due), "max_active_runs": 1,
-            "reprocess_behavior": "none", "run_backwards": False, "dag_run_conf": {}})
-        runs = self.stack.wait_for(f"the {dag_id} backfill's runs", lambda: [
-            r for r in self.runs(dag_id) if r["run_type"] == "backfill"] or None, 60)
+        backfill = self.api.request(
+            "POST",
+            "/api/v2/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": _iso(first_due),
+                "to_date": _iso(last_due),
+                "max_active_runs": 1,
+                "reprocess_behavior": "none",
+                "run_backwards": False,
+                "dag_run_conf": {},
+            },
+        )
+        runs = self.stack.wait_for(
+            f"the {dag_id} backfill's runs",
+            lambda: [r for r in self.runs(dag_id) if r["run_type"] == "backfill"] or None,
+            60,
+        )
         assert len(runs) == expected, [(r["dag_run_id"], r["logical_date"]) for r in runs]
         for run in runs:
             self.finished(dag_id, run["dag_run_id"])
@@ -104,8 +129,14 @@ class Story:
         return runs
 
     def retrain(self, logical: datetime, reason: str) -> str:
-        run = self.api.request("POST", f"/api/v2/dags/{RETRAIN}/dagRuns", {
-            "logical_date": _iso(logical), "conf": {"reason": reason, "window_days": 14, "promotion_mode": "auto"}})
+        run = self.api.request(
+            "POST",
+            f"/api/v2/dags/{RETRAIN}/dagRuns",
+            {
+                "logical_date": _iso(logical),
+                "conf": {"reason": reason, "window_days": 14, "promotion_mode": "auto"},
+            },
+        )
         self.finished(RETRAIN, run["dag_run_id"])
         return run["dag_run_id"]
 
@@ -116,7 +147,11 @@ def _gates_failed(story: Story, run_id: str) -> list[str]:
     from include import audit
 
     events = audit.read(LAST_DAY, LAST_DAY, settings=story.stack.settings)
-    return [e["name"] for e in events if e["type"] == "gate_result" and e["dag_run_id"] == run_id and not e["passed"]]
+    return [
+        e["name"]
+        for e in events
+        if e["type"] == "gate_result" and e["dag_run_id"] == run_id and not e["passed"]
+    ]
 
 
 @pytest.mark.integration
@@ -133,28 +168,40 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     credit = contract.load(DATASET)
     simulate_days(credit, DAYS[:-2], settings=s)
     for dag_id in (INGEST, RETRAIN, MONITOR):
-        stack.wait_for(f"{dag_id} to be parsed", lambda: story.api.request("GET", f"/api/v2/dags/{dag_id}"), 180)
+        stack.wait_for(
+            f"{dag_id} to be parsed",
+            lambda dag_id=dag_id: story.api.request("GET", f"/api/v2/dags/{dag_id}"),
+            180,
+        )
         # Backfill and triggered runs wait while a DAG is paused; the stack has no scheduled runs
         # (use_job_schedule off), so unpausing starts nothing by itself.
         story.api.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     # The nightly run due at 02:00 on D+1 ingests day D.
-    ingested = story.backfill(INGEST, datetime(2026, 11, 20, 2, tzinfo=timezone.utc),
-                              datetime(2026, 11, 21, 2, tzinfo=timezone.utc), expected=2)
+    ingested = story.backfill(
+        INGEST,
+        datetime(2026, 11, 20, 2, tzinfo=UTC),
+        datetime(2026, 11, 21, 2, tzinfo=UTC),
+        expected=2,
+    )
     for day in DAYS[-2:]:
         for feed in FEEDS:
-            assert stack.s3_keys(f"storage/curated/{feed}/dt={day}/"), f"no curated {feed} partition for {day}"
+            assert stack.s3_keys(f"storage/curated/{feed}/dt={day}/"), (
+                f"no curated {feed} partition for {day}"
+            )
     print(f"ingested in {time.monotonic() - started:.0f} s: {[r['dag_run_id'] for r in ingested]}")
 
     # 2. The first champion.
     client = registry.client(s)
-    first_run = story.retrain(datetime(2026, 11, 21, 3, tzinfo=timezone.utc), "native stack: first model")
+    first_run = story.retrain(datetime(2026, 11, 21, 3, tzinfo=UTC), "native stack: first model")
     first = registry.by_alias(client, DATASET, registry.CHAMPION)
     assert first is not None, f"no first champion; failed gates: {_gates_failed(story, first_run)}"
     assert first.tags["promoted_by"] == "user:admin" and first.tags["promoted_in_run"] == first_run
     print(f"champion v{first.version} after {time.monotonic() - started:.0f} s")
 
     # 3. Hourly monitoring through the onset: the run due at hh:05 judges the 3 hours before hh.
-    monitored = story.backfill(MONITOR, MONITORED[0], MONITORED[-1] + timedelta(minutes=5), expected=len(MONITORED))
+    monitored = story.backfill(
+        MONITOR, MONITORED[0], MONITORED[-1] + timedelta(minutes=5), expected=len(MONITORED)
+    )
     by_hour = {datetime.fromisoformat(r["data_interval_end"]).replace(minute=0): r for r in monitored}
     assert sorted(by_hour) == MONITORED
     before = history.read_record(DATASET, MONITORED[0], s)
@@ -174,24 +221,30 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     assert triggered[0]["conf"]["evidence"]["source"] == "monitor" and triggered[0]["conf"]["force"] is True
     story.finished(RETRAIN, drift_run)
     second = registry.by_alias(client, DATASET, registry.CHAMPION)
-    assert second.version != first.version, f"no new champion; failed gates: {_gates_failed(story, drift_run)}"
+    assert second.version != first.version, (
+        f"no new champion; failed gates: {_gates_failed(story, drift_run)}"
+    )
     assert second.tags["promoted_by"] == "monitor" and second.tags["promoted_in_run"] == drift_run
     assert registry.by_alias(client, DATASET, registry.PREVIOUS).version == first.version
     print(f"drift-triggered champion v{second.version} after {time.monotonic() - started:.0f} s")
 
     # 5. Where everything landed.
     monitoring = f"storage/monitoring/{DATASET}/"
-    assert f"{monitoring}drift/dt={TRIGGER_WINDOW.date()}/hour={TRIGGER_WINDOW.hour:02d}.json" in \
-        stack.s3_keys(f"{monitoring}drift/")
-    assert record["report"].startswith(f"s3://{stack.bucket}/{monitoring}reports/") and \
-        record["report"].endswith(".html")
+    assert (
+        f"{monitoring}drift/dt={TRIGGER_WINDOW.date()}/hour={TRIGGER_WINDOW.hour:02d}.json"
+        in stack.s3_keys(f"{monitoring}drift/")
+    )
+    assert record["report"].startswith(f"s3://{stack.bucket}/{monitoring}reports/") and record[
+        "report"
+    ].endswith(".html")
     assert record["report"].removeprefix(f"s3://{stack.bucket}/") in stack.s3_keys(f"{monitoring}reports/")
     assert f"{monitoring}drift_scores.png" in stack.s3_keys(monitoring)
     # The triggered run keeps the monitoring window's interval (not the wall clock's), so it trains
     # up to LAST_DAY and files its audit events under that day; the trigger is filed under the
     # window's day.
-    assert datetime.fromisoformat(triggered[0]["data_interval_end"]) == TRIGGER_WINDOW + timedelta(minutes=5), \
-        triggered[0]["data_interval_end"]
+    assert datetime.fromisoformat(triggered[0]["data_interval_end"]) == TRIGGER_WINDOW + timedelta(
+        minutes=5
+    ), triggered[0]["data_interval_end"]
     events = audit.read(LAST_DAY, TRIGGER_WINDOW.date(), settings=s)
     promoted = [(e["actor"], e["dag_run_id"]) for e in events if e["type"] == "promoted"]
     assert promoted == [("user:admin", first_run), ("monitor", drift_run)], promoted
@@ -207,7 +260,9 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     assert [k for k in artifacts if k.endswith("/MLmodel")], "no model in the artifact store"
     assert client.download_artifacts(second.run_id, "reference_profile.json")  # through the tracking server
     kinds = [n["kind"] for n in stack.received_notifications()]
-    assert kinds.count("promoted") == 2 and kinds.count("retrain_triggered") == 1 and "drift_alert" in kinds, kinds
+    assert (
+        kinds.count("promoted") == 2 and kinds.count("retrain_triggered") == 1 and "drift_alert" in kinds
+    ), kinds
     local = [p for p in (stack.settings.local_dir).rglob("*") if p.is_file()]
     assert local == [], f"files under MLOPS_LOCAL_DIR although every store is remote: {local[:5]}"
     # Tasks ran on the Celery worker, not in the scheduler.
@@ -228,19 +283,27 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
     credit = contract.load(DATASET)
     missing = [day for day in DAYS if not stack.s3_keys(f"storage/curated/{FEEDS[0]}/dt={day}/")]
     simulate_days(credit, missing, settings=s)
-    stack.wait_for(f"{RETRAIN} to be parsed", lambda: story.api.request("GET", f"/api/v2/dags/{RETRAIN}"), 180)
+    stack.wait_for(
+        f"{RETRAIN} to be parsed", lambda: story.api.request("GET", f"/api/v2/dags/{RETRAIN}"), 180
+    )
     before = registry.by_alias(client, DATASET, registry.CHAMPION)
     passwords = stack.passwords
     shots = Screenshots("native_stack")
 
     # 5. The trigger form: a retraining as of the morning after LAST_DAY (its 14-day window ends
     # on LAST_DAY), promoted automatically; the form also unpauses the DAG when the story did not.
-    logical = datetime(2026, 11, 21, 6, tzinfo=timezone.utc)
-    params = {"reason": "UI check: new bureau feed", "window_days": 14, "promotion_mode": "auto", "force": True}
+    logical = datetime(2026, 11, 21, 6, tzinfo=UTC)
+    params = {
+        "reason": "UI check: new bureau feed",
+        "window_days": 14,
+        "promotion_mode": "auto",
+        "force": True,
+    }
     with signed_in(stack.base_url, "admin", passwords["admin"], shots) as browser:
         ui_run = trigger_dag(browser, stack.base_url, RETRAIN, params, shots, logical_date=logical)
-        state = wait_for_run_page_state(browser, stack.base_url, RETRAIN, ui_run, shots, RUN_TIMEOUT,
-                                        stack.check_alive)
+        state = wait_for_run_page_state(
+            browser, stack.base_url, RETRAIN, ui_run, shots, RUN_TIMEOUT, stack.check_alive
+        )
         assert state == "Success", (state, story.task_states(RETRAIN, ui_run))
     run = story.api.request("GET", f"/api/v2/dags/{RETRAIN}/dagRuns/{ui_run}")
     assert run["triggering_user_name"] == "admin" and run["run_type"] == "manual", run
@@ -259,26 +322,48 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
         state = story.api.request("GET", f"/api/v2/dags/{RETRAIN}/dagRuns/{run_id}")["state"]
         return state if state in ("success", "failed") else None
 
-    manual_run = story.api.request("POST", f"/api/v2/dags/{RETRAIN}/dagRuns", {
-        "logical_date": _iso(logical + timedelta(minutes=30)),
-        "conf": {"reason": "UI check: approval", "promotion_mode": "manual", "force": True, "window_days": 14}
-    })["dag_run_id"]
+    manual_run = story.api.request(
+        "POST",
+        f"/api/v2/dags/{RETRAIN}/dagRuns",
+        {
+            "logical_date": _iso(logical + timedelta(minutes=30)),
+            "conf": {
+                "reason": "UI check: approval",
+                "promotion_mode": "manual",
+                "force": True,
+                "window_days": 14,
+            },
+        },
+    )["dag_run_id"]
     outcome = stack.wait_for("the approval request", lambda: asks_or_ends(manual_run), RUN_TIMEOUT)
-    assert outcome == "asks", (outcome, story.task_states(RETRAIN, manual_run), _gates_failed(story, manual_run))
+    assert outcome == "asks", (
+        outcome,
+        story.task_states(RETRAIN, manual_run),
+        _gates_failed(story, manual_run),
+    )
     # Airflow 3.3.2 race (see test_approval_live): an answer before the scheduler has handled the
     # parked worker's exit fails the resumed task. Wait, as a person would, for that record.
     parked = f"task_id=request_approval, run_id={manual_run}, "
     scheduler_log = stack.services.logs["airflow-scheduler"]
-    stack.wait_for("the scheduler to handle the parked task", lambda: any(
-        "TaskInstance Finished" in line and parked in line
-        for line in scheduler_log.read_text(errors="replace").splitlines()), RUN_TIMEOUT, interval=1)
+    stack.wait_for(
+        "the scheduler to handle the parked task",
+        lambda: any(
+            "TaskInstance Finished" in line and parked in line
+            for line in scheduler_log.read_text(errors="replace").splitlines()
+        ),
+        RUN_TIMEOUT,
+        interval=1,
+    )
     with signed_in(stack.base_url, "risk_officer", passwords["risk_officer"], shots) as browser:
         answer_required_action(browser, stack.base_url, manual_run, "Approve", "risk_officer", shots)
-        state = wait_for_run_page_state(browser, stack.base_url, RETRAIN, manual_run, shots, RUN_TIMEOUT,
-                                        stack.check_alive)
+        state = wait_for_run_page_state(
+            browser, stack.base_url, RETRAIN, manual_run, shots, RUN_TIMEOUT, stack.check_alive
+        )
         assert state == "Success", (state, story.task_states(RETRAIN, manual_run))
     states = story.task_states(RETRAIN, manual_run)
     assert states["request_approval"] == "success" and states["promote_after_approval"] == "success", states
     approved = registry.by_alias(client, DATASET, registry.CHAMPION)
-    assert approved.version != by_form.version and approved.tags["promoted_by"] == "user:risk_officer", approved
+    assert approved.version != by_form.version and approved.tags["promoted_by"] == "user:risk_officer", (
+        approved
+    )
     assert registry.by_alias(client, DATASET, registry.PREVIOUS).version == by_form.version

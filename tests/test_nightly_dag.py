@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ def test_schedule_is_02_00_daily_in_the_configured_timezone(dag):
 
 def _logical(day: date) -> datetime:
     # The run at 02:00 on D+1 ingests day D.
-    return datetime(day.year, day.month, day.day, 2, tzinfo=timezone.utc) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 2, tzinfo=UTC) + timedelta(days=1)
 
 
 def _partition_files(zone: str, feed: str, day: date) -> dict[str, bytes]:
@@ -69,10 +69,16 @@ def test_two_consecutive_nights_then_a_rerun_is_byte_identical(airflow_db, dag):
         events = json.loads(_partition_files("curated", "credit_applications", day)[REPORT_NAME])
         assert events["counts"]["landed"] == 400
 
-    before = {zone: _partition_files(zone, "credit_applications", days[1]) for zone in ("curated", "quarantine")}
-    rerun = dag.test(logical_date=_logical(days[1]) + timedelta(seconds=1), run_conf={"date": days[1].isoformat()})
+    before = {
+        zone: _partition_files(zone, "credit_applications", days[1]) for zone in ("curated", "quarantine")
+    }
+    rerun = dag.test(
+        logical_date=_logical(days[1]) + timedelta(seconds=1), run_conf={"date": days[1].isoformat()}
+    )
     assert rerun.state == DagRunState.SUCCESS
-    after = {zone: _partition_files(zone, "credit_applications", days[1]) for zone in ("curated", "quarantine")}
+    after = {
+        zone: _partition_files(zone, "credit_applications", days[1]) for zone in ("curated", "quarantine")
+    }
     assert after == before
 
 
@@ -104,8 +110,11 @@ def test_a_broken_contract_fails_the_run_at_once_naming_the_key(airflow_db, use_
     run = broken.test(logical_date=_logical(date(2026, 3, 22)))
     (resolve,) = [ti for ti in run.get_task_instances() if ti.task_id == "resolve_partition"]
     assert str(run.state) == "failed" and str(resolve.state) == "failed" and resolve.try_number == 1, resolve
-    (failure,) = [n for n in notify.read_outbox(date(2026, 3, 23), date(2026, 3, 23))
-                  if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id]
+    (failure,) = [
+        n
+        for n in notify.read_outbox(date(2026, 3, 23), date(2026, 3, 23))
+        if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id
+    ]
     assert "employment_years" in failure["facts"]["error"] and "flaot" in failure["facts"]["error"], failure
 
 
@@ -119,12 +128,16 @@ def test_curated_asset_event_carries_partition_and_data_version(airflow_db, dag)
     assert dag.test(logical_date=_logical(day)).state == "success"
     with create_session() as session:
         extras = session.scalars(
-            select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.name == "curated_credit_applications")).all()
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "curated_credit_applications")
+        ).all()
     report = json.loads(_partition_files("curated", "credit_applications", day)["_validation_report.json"])
-    assert {"partition": day.isoformat(), "data_version": report["data_version"],
-            "rows": report["counts"]["curated"]} in [{k: e.get(k) for k in ("partition", "data_version", "rows")}
-                                                     for e in extras]
+    assert {
+        "partition": day.isoformat(),
+        "data_version": report["data_version"],
+        "rows": report["counts"]["curated"],
+    } in [{k: e.get(k) for k in ("partition", "data_version", "rows")} for e in extras]
 
 
 @pytest.mark.integration
@@ -138,13 +151,16 @@ def test_dry_run_writes_nothing(airflow_db, dag):
     assert _partition_files("landing", "credit_applications", day) != {}  # the simulator still landed data
 
 
-@pytest.mark.parametrize("conf, message", [
-    ({"dataset": "../../etc"}, "dataset"),
-    ({"dataset": "no_such_dataset"}, "dataset"),
-    ({"date": "2026-13-45"}, "date"),
-    ({"date": "../2026-01-01"}, "date"),
-    ({"dry_run": "yes"}, "dry_run"),
-])
+@pytest.mark.parametrize(
+    "conf, message",
+    [
+        ({"dataset": "../../etc"}, "dataset"),
+        ({"dataset": "no_such_dataset"}, "dataset"),
+        ({"date": "2026-13-45"}, "date"),
+        ({"date": "../2026-01-01"}, "date"),
+        ({"dry_run": "yes"}, "dry_run"),
+    ],
+)
 def test_malformed_trigger_params_are_rejected_by_the_form_schema(dag, conf, message):
     import copy
 
@@ -156,35 +172,43 @@ def test_malformed_trigger_params_are_rejected_by_the_form_schema(dag, conf, mes
         params.validate()
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"dataset": "../../etc"}, "not a known dataset"),
-    ({"date": "2026-02-30"}, "not a calendar date"),
-    ({"date": "2026/02/03"}, "YYYY-MM-DD"),
-    ({"dry_run": "true"}, "true or false"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"dataset": "../../etc"}, "not a known dataset"),
+        ({"date": "2026-02-30"}, "not a calendar date"),
+        ({"date": "2026/02/03"}, "YYYY-MM-DD"),
+        ({"dry_run": "true"}, "true or false"),
+    ],
+)
 def test_run_target_resolution_refuses_bad_values_even_without_the_form(params, message):
     from include.run_target import RunParamsError, resolve
 
     with pytest.raises(RunParamsError, match=message):
-        resolve(params, datetime(2026, 3, 1, 2, tzinfo=timezone.utc))
+        resolve(params, datetime(2026, 3, 1, 2, tzinfo=UTC))
 
 
 def test_partition_date_is_the_day_before_the_0200_run():
     from include.run_target import resolve
 
-    target = resolve({}, datetime(2026, 3, 1, 2, tzinfo=timezone.utc))
+    target = resolve({}, datetime(2026, 3, 1, 2, tzinfo=UTC))
     assert (target.dataset, target.date) == ("credit_applications", "2026-03-01")
     assert target.feeds == ("credit_applications", "credit_applications_labels")
 
 
 def test_landing_sensor_times_out_naming_the_missing_path():
     from airflow.sdk.exceptions import AirflowSensorTimeout
-    from mlops_plugins.landing_sensor import LandingPartitionSensor
 
     from include import storage
+    from mlops_plugins.landing_sensor import LandingPartitionSensor
 
-    target = {"dataset": "breast_cancer", "date": "1999-01-01", "feeds": ["breast_cancer"], "dry_run": False,
-              "feed": "breast_cancer"}
+    target = {
+        "dataset": "breast_cancer",
+        "date": "1999-01-01",
+        "feeds": ["breast_cancer"],
+        "dry_run": False,
+        "feed": "breast_cancer",
+    }
     sensor = LandingPartitionSensor(task_id="wait", targets=[target], mode="poke", timeout=0, poke_interval=0)
     expected = storage.describe(storage.partition("landing", "breast_cancer", date(1999, 1, 1)))
     with pytest.raises(AirflowSensorTimeout, match="no data landed in " + expected):

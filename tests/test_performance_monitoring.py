@@ -3,7 +3,7 @@ matured cohort, retraining triggered once; a healthy cohort triggers nothing."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -21,31 +21,44 @@ def _world(tmp_path, use_env, scenario: str):
     from airflow.utils import db
 
     from include import contract, registry
-    from include.simulator.land import land_capture_hour
     from include.monitoring.capture import champion_scorer
+    from include.simulator.land import land_capture_hour
     from include.training.challenger import train_challenger
 
-    s = use_env(MLOPS_LOCAL_DIR=str(tmp_path / "local"), MLOPS_SIMULATOR_ROWS_PER_DAY="3000",
-                MLOPS_SIMULATOR_SCENARIO=scenario, MLOPS_SIMULATOR_ONSET=f"{ONSET}T00:00:00+00:00")
+    s = use_env(
+        MLOPS_LOCAL_DIR=str(tmp_path / "local"),
+        MLOPS_SIMULATOR_ROWS_PER_DAY="3000",
+        MLOPS_SIMULATOR_SCENARIO=scenario,
+        MLOPS_SIMULATOR_ONSET=f"{ONSET}T00:00:00+00:00",
+    )
     db.initdb()
     credit = contract.load("credit_applications")
     simulate_days(credit, DAYS, settings=s)
     # The champion learnt the old concept: its matured training rows all predate the onset.
-    outcome = train_challenger(credit, end=ONSET + timedelta(days=6), window_days=21, force=False, reason="first",
-                               actor="schedule", dag_run_id="setup", created=f"{ONSET}T03:00:00+00:00",
-                               policy=SETUP_POLICY, settings=s)
+    outcome = train_challenger(
+        credit,
+        end=ONSET + timedelta(days=6),
+        window_days=21,
+        force=False,
+        reason="first",
+        actor="schedule",
+        dag_run_id="setup",
+        created=f"{ONSET}T03:00:00+00:00",
+        policy=SETUP_POLICY,
+        settings=s,
+    )
     assert outcome.gates_passed, [g["message"] for g in outcome.gates if not g["passed"]]
     registry.promote(registry.client(s), credit.name, outcome.version, actor="schedule", reason="first")
     scorer = champion_scorer(s, credit.name)
     for hour in range(24):  # the scoring side's capture of the onset day
-        land_capture_hour(credit, datetime.combine(ONSET, time(hour), tzinfo=timezone.utc), settings=s, scorer=scorer)
+        land_capture_hour(credit, datetime.combine(ONSET, time(hour), tzinfo=UTC), settings=s, scorer=scorer)
     return credit, s
 
 
 def _run():
     dag = dag_from_file("performance_monitoring")
     # The 04:30 run on 05-16 judges the cohort 05-08 (outcomes observed 05-15, ingested that night).
-    run = dag.test(logical_date=datetime(2026, 5, 16, 4, 30, tzinfo=timezone.utc))
+    run = dag.test(logical_date=datetime(2026, 5, 16, 4, 30, tzinfo=UTC))
     return run, task_states(run)
 
 
@@ -63,16 +76,21 @@ def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_onc
     credit, s = _world(tmp_path, use_env, "concept_drift")
     before = len(_triggered())
     run, states = _run()
-    assert states == {"check_performance": "success", "alert": "success", "trigger_retraining": "success"}, states
+    assert states == {"check_performance": "success", "alert": "success", "trigger_retraining": "success"}, (
+        states
+    )
     result = realized(credit, ONSET, settings=s)
     assert result["status"] == "judged" and result["below_floor"] and result["auc"] < 0.8, result
     (triggered,) = _triggered()[before:]
     assert triggered.run_id == "performance__credit_applications__2026-05-08"
-    assert triggered.conf["reason"].startswith("performance: realized AUC") and triggered.conf["window_days"] == 8
+    assert (
+        triggered.conf["reason"].startswith("performance: realized AUC")
+        and triggered.conf["window_days"] == 8
+    )
     # The champion is known to be failing: the same policy as drift (no improvement margin).
     assert triggered.conf["force"] is True and triggered.conf["promotion_mode"] == "auto"
     # The retraining's window ends with this check's interval, whenever the check really ran.
-    assert triggered.data_interval_end == datetime(2026, 5, 16, 4, 30, tzinfo=timezone.utc)
+    assert triggered.data_interval_end == datetime(2026, 5, 16, 4, 30, tzinfo=UTC)
     again, states = _run()
     assert states["trigger_retraining"] in ("skipped", "success") and len(_triggered()) == before + 1
     assert [n["kind"] for n in notify.read_outbox(ONSET, ONSET, settings=s)].count("performance_alert") == 1
@@ -85,7 +103,9 @@ def test_a_healthy_cohort_triggers_nothing(tmp_path, use_env):
     credit, s = _world(tmp_path, use_env, "stable")
     before = len(_triggered())
     run, states = _run()
-    assert states == {"check_performance": "success", "alert": "skipped", "trigger_retraining": "skipped"}, states
+    assert states == {"check_performance": "success", "alert": "skipped", "trigger_retraining": "skipped"}, (
+        states
+    )
     result = realized(credit, ONSET, settings=s)
     assert result["auc"] >= credit.auc_floor and result["labelled"] > 2000
     assert len(_triggered()) == before

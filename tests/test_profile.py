@@ -14,15 +14,32 @@ import pytest
 
 from include import contract as contract_module
 from include.drift.profile import (
-    DEFAULT_K, FORMAT_VERSION, MAX_EXACT_COUNTS, TAIL_VALUES, Categorical, Numeric, Profile, ProfileError,
-    merge_all, profile,
+    DEFAULT_K,
+    FORMAT_VERSION,
+    MAX_EXACT_COUNTS,
+    TAIL_VALUES,
+    Categorical,
+    Numeric,
+    Profile,
+    ProfileError,
+    merge_all,
+    profile,
 )
 from include.simulator import credit as simulator
 from tests.support.paths import CONTRACTS_DIR
 
 CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
-NUMERIC = ["age", "annual_income", "employment_years", "loan_amount", "loan_term_months", "debt_to_income",
-           "credit_score", "open_accounts", "recent_delinquencies"]
+NUMERIC = [
+    "age",
+    "annual_income",
+    "employment_years",
+    "loan_amount",
+    "loan_term_months",
+    "debt_to_income",
+    "credit_score",
+    "open_accounts",
+    "recent_delinquencies",
+]
 CATEGORICAL = ["home_ownership", "loan_purpose"]
 DAYS = [date(2026, 3, 1) + timedelta(days=n) for n in range(3)]
 
@@ -34,8 +51,10 @@ SCENARIOS = ["stable", "income_shift", "employment_bimodal"]
 def days() -> list[pd.DataFrame]:
     # 10,000 rows a day, far beyond k=200, so every sketch is compacted (approximate); the days
     # differ in income and employment, so a merge that lost a partition would show.
-    return [simulator.applications(day, seed=7, rows=10_000, scenario=scenario)
-            for day, scenario in zip(DAYS, SCENARIOS)]
+    return [
+        simulator.applications(day, seed=7, rows=10_000, scenario=scenario)
+        for day, scenario in zip(DAYS, SCENARIOS, strict=True)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +77,19 @@ def test_features_and_kinds_follow_the_contract(whole):
 
 def test_merging_the_halves_gives_the_profile_of_the_whole(whole):
     half = len(whole) // 2
-    first, second = profile(whole.iloc[:half], CREDIT, partition="a"), profile(whole.iloc[half:], CREDIT, partition="b")
+    first, second = (
+        profile(whole.iloc[:half], CREDIT, partition="a"),
+        profile(whole.iloc[half:], CREDIT, partition="b"),
+    )
     merged = first.merge(second)
     assert first.rows == half and first.features["age"].sketch.n == half  # the inputs are left alone
     assert merged.rows == len(whole) and merged.partitions == ("a", "b")
     for name in NUMERIC:
         s, x = merged.features[name], whole[name].astype(float)
         assert (s.rows, s.nulls, s.count) == (len(whole), int(x.isna().sum()), int(x.notna().sum())), name
-        assert np.isclose(s.mean, x.mean(), rtol=1e-12) and np.isclose(merged.mean(name), x.mean(), rtol=1e-12)
+        assert np.isclose(s.mean, x.mean(), rtol=1e-12) and np.isclose(
+            merged.mean(name), x.mean(), rtol=1e-12
+        )
         assert np.isclose(merged.std(name) ** 2, x.var(ddof=1), rtol=1e-9), name
         assert (s.min, s.max) == (x.min(), x.max()), name
     for name in CATEGORICAL:
@@ -74,7 +98,9 @@ def test_merging_the_halves_gives_the_profile_of_the_whole(whole):
 
 
 def test_merged_sketch_quantiles_are_within_the_kll_rank_error(days, whole):
-    merged = merge_all(profile(frame, CREDIT, partition=f"dt={day}") for day, frame in zip(DAYS, days))
+    merged = merge_all(
+        profile(frame, CREDIT, partition=f"dt={day}") for day, frame in zip(DAYS, days, strict=True)
+    )
     assert merged.partitions == tuple(f"dt={day}" for day in DAYS)
     qs = np.linspace(0.01, 0.99, 25)
     for name in NUMERIC:
@@ -119,7 +145,12 @@ def test_nulls_are_counted_and_left_out_of_the_statistics():
     assert (p.features["age"].nulls, p.mean("age")) == (2, 45.0)
     home = p.features["home_ownership"]
     assert (home.nulls, home.counts) == (2, {"RENT": 3, "OWN": 2, "MORTGAGE": 1})
-    assert p.frequencies("home_ownership") == {"RENT": 3 / 8, "OWN": 2 / 8, "MORTGAGE": 1 / 8, "__null__": 2 / 8}
+    assert p.frequencies("home_ownership") == {
+        "RENT": 3 / 8,
+        "OWN": 2 / 8,
+        "MORTGAGE": 1 / 8,
+        "__null__": 2 / 8,
+    }
     assert "__null__" not in p.frequencies("loan_purpose")
 
 
@@ -144,7 +175,15 @@ def test_frequencies_sum_to_one_and_bin_edges_strictly_increase(whole):
         assert np.all(np.diff(edges) > 0), (name, edges)
         assert edges[0] == whole[name].min() and edges[-1] == whole[name].max()
     assert len(p.bin_edges("credit_score", bins=10)) == 11
-    assert p.bin_edges("loan_term_months", bins=20) == [12.0, 24.0, 36.0, 48.0, 60.0, 72.0, 84.0]  # ties collapse
+    assert p.bin_edges("loan_term_months", bins=20) == [
+        12.0,
+        24.0,
+        36.0,
+        48.0,
+        60.0,
+        72.0,
+        84.0,
+    ]  # ties collapse
 
 
 def test_merging_profiles_of_different_features_or_kinds_names_the_feature(days):
@@ -155,7 +194,9 @@ def test_merging_profiles_of_different_features_or_kinds_names_the_feature(days)
     with pytest.raises(ProfileError, match="feature 'age' is in only one"):
         no_age.merge(p)
     term_as_category = _with_column(CREDIT, "loan_term_months", dtype="category")
-    with pytest.raises(ProfileError, match="feature 'loan_term_months' is numeric in one profile and categorical"):
+    with pytest.raises(
+        ProfileError, match="feature 'loan_term_months' is numeric in one profile and categorical"
+    ):
         p.merge(profile(days[1], term_as_category))
 
 
@@ -228,13 +269,21 @@ def test_small_features_keep_all_their_values_in_the_exact_tails():
     both = first.merge(second)
     credit = both.features["credit_score"]
     assert credit.count == 1000 == TAIL_VALUES and credit.values == credit.smallest == credit.largest
-    assert list(credit.values) == sorted(first.features["credit_score"].values + second.features["credit_score"].values)
+    assert list(credit.values) == sorted(
+        first.features["credit_score"].values + second.features["credit_score"].values
+    )
     dti = both.features["debt_to_income"]  # nulls are not values
     assert len(dti.values) == dti.count < 1000
     every = both.merge(third).features["credit_score"]  # 2,500 values: more than the two tails hold
     assert every.values is None and len(every.smallest) == len(every.largest) == TAIL_VALUES
-    scores = np.sort(np.concatenate([simulator.applications(day, seed=3, rows=n)["credit_score"].to_numpy(float)
-                                     for day, n in zip(DAYS, (600, 400, 1_500))]))
+    scores = np.sort(
+        np.concatenate(
+            [
+                simulator.applications(day, seed=3, rows=n)["credit_score"].to_numpy(float)
+                for day, n in zip(DAYS, (600, 400, 1_500), strict=True)
+            ]
+        )
+    )
     assert every.smallest == tuple(scores[:1000]) and every.largest == tuple(scores[-1000:])
     two_thousand = profile(simulator.applications(DAYS[0], seed=3, rows=2_000), CREDIT).features["age"]
     assert sorted(two_thousand.values) == list(two_thousand.values) and len(two_thousand.values) == 2_000
@@ -250,7 +299,9 @@ def test_large_features_are_exact_tails_around_the_weighted_sketch(days, whole):
     assert sum(weight for _, weight in income.sketch) < income.count  # the iterator's weights are wrong
     exact = np.sort(whole["annual_income"].to_numpy(float))
     items, weights = merged.distribution("annual_income")
-    assert weights.sum() == income.count and np.all(np.diff(items) >= 0) and np.all(weights == np.round(weights))
+    assert (
+        weights.sum() == income.count and np.all(np.diff(items) >= 0) and np.all(weights == np.round(weights))
+    )
     assert income.smallest == tuple(exact[:1000]) and income.largest == tuple(exact[-1000:])
     assert np.isin(exact[:1000], items).all() and np.isin(exact[-1000:], items).all()
     assert (items[0], items[-1]) == (exact[0], exact[-1])

@@ -19,7 +19,9 @@ CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 
 def test_only_the_features_the_model_uses_are_named_and_in_the_right_order():
     rng = np.random.default_rng(0)
-    x = pd.DataFrame({"debt": rng.normal(size=2000), "late": rng.normal(size=2000), "noise": rng.normal(size=2000)})
+    x = pd.DataFrame(
+        {"debt": rng.normal(size=2000), "late": rng.normal(size=2000), "noise": rng.normal(size=2000)}
+    )
     y = (2 * x["debt"] + x["late"] + rng.normal(scale=0.5, size=2000) > 0).astype(int)
     model = LogisticRegression().fit(x[["debt", "late"]].assign(noise=0.0), y)  # noise has weight 0
     typical = typical_values(x)

@@ -34,9 +34,13 @@ def store(tmp_path_factory):
         y = (x["income"] * coefficient > 0.5).astype(int)
         model = LogisticRegression().fit(x, y)
         with mlflow.start_run(experiment_id=experiment):
-            mlflow.sklearn.log_model(model, name="model", registered_model_name=NAME,
-                                     signature=infer_signature(x, model.predict_proba(x)[:, 1]),
-                                     input_example=x.head(2))
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name=NAME,
+                signature=infer_signature(x, model.predict_proba(x)[:, 1]),
+                input_example=x.head(2),
+            )
         registry.set_challenger(client, NAME, str(version), gates_passed=version != 3)
     yield client
     mlflow.set_tracking_uri("")
@@ -61,7 +65,10 @@ def test_promotion_keeps_the_replaced_champion_reachable(store):
     assert registry.get(store, NAME, "1").tags["replaced_by"] == "2"
     tags = registry.get(store, NAME, "2").tags
     assert (tags["promoted_by"], tags["promotion_reason"], tags["replaced_version"]) == (
-        "monitor", "drift on annual_income", "1")
+        "monitor",
+        "drift on annual_income",
+        "1",
+    )
     scorer = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
     assert scorer.predict(pd.DataFrame({"income": [0.1, 0.9]})).shape == (2,)
     assert registry.by_alias(store, NAME, registry.CHALLENGER).version == "3"
@@ -80,7 +87,9 @@ def test_rollback_to_previous_then_refusals(store):
     assert champion.tags["promotion_reason"] == "rollback: complaints"
     with pytest.raises(registry.RegistryError, match="already champion"):
         registry.rollback(store, NAME, "1", actor="user:ana", reason="again")
-    with pytest.raises(registry.RegistryError, match=r"v3 did not pass the hard gates \(hard_gates_passed='false'\)"):
+    with pytest.raises(
+        registry.RegistryError, match=r"v3 did not pass the hard gates \(hard_gates_passed='false'\)"
+    ):
         registry.rollback(store, NAME, "3", actor="user:ana", reason="bad idea")
     with pytest.raises(registry.RegistryError, match=r"cannot read version 99 of credit_default"):
         registry.rollback(store, NAME, "99", actor="user:ana", reason="typo")
@@ -94,7 +103,9 @@ def test_a_version_short_only_of_the_improvement_margin_is_a_rollback_target_not
     store.set_model_version_tag(NAME, "3", registry.HARD_GATES_TAG, "true")
     with pytest.raises(registry.RegistryError, match="did not pass the promotion gates"):
         registry.promote(store, NAME, "3", actor="schedule", reason="weekly")
-    replaced, champion = registry.rollback(store, NAME, "3", actor="user:ana", reason="v1 misprices new products")
+    replaced, champion = registry.rollback(
+        store, NAME, "3", actor="user:ana", reason="v1 misprices new products"
+    )
     assert (replaced.version, champion.version) == ("1", "3")
     assert registry.by_alias(store, NAME, registry.PREVIOUS).version == "1"
 
@@ -109,12 +120,16 @@ def test_using_a_store_does_not_change_the_configuration_of_the_process(tmp_path
 
 def test_a_registry_refusing_a_call_names_its_uri_and_the_call(store):
     """An MLflow error (here: an unknown version) becomes a RegistryError saying where and what."""
-    with pytest.raises(registry.RegistryError, match=rf"MLflow registry at sqlite:///.*: cannot read version 99 of "
-                                                     rf"{NAME}"):
+    with pytest.raises(
+        registry.RegistryError,
+        match=rf"MLflow registry at sqlite:///.*: cannot read version 99 of "
+        rf"{NAME}",
+    ):
         registry.get(store, NAME, "99")
 
 
 # ------------------------------------------------------------------ an unreachable tracking server
+
 
 def test_a_refused_tracking_server_fails_at_once_naming_the_uri(monkeypatch):
     import socket
@@ -125,7 +140,9 @@ def test_a_refused_tracking_server_fails_at_once_naming_the_uri(monkeypatch):
         port = unused.getsockname()[1]
     s = settings_module.load({"MLFLOW_TRACKING_URI": f"http://robot:secret@127.0.0.1:{port}/"})
     started = time.monotonic()
-    with pytest.raises(registry.RegistryUnreachable, match=rf"at http://127\.0\.0\.1:{port}/ is unreachable") as info:
+    with pytest.raises(
+        registry.RegistryUnreachable, match=rf"at http://127\.0\.0\.1:{port}/ is unreachable"
+    ) as info:
         registry.client(s)
     assert time.monotonic() - started < 5 and "secret" not in str(info.value)
     with pytest.raises(registry.RegistryUnreachable):
@@ -139,8 +156,12 @@ def test_a_hung_tracking_server_fails_within_the_probe_timeout():
     with socket.socket() as hung:  # accepts connections (the kernel's backlog), never answers
         hung.bind(("127.0.0.1", 0))
         hung.listen(8)
-        s = settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{hung.getsockname()[1]}",
-                                  "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS": "1"})
+        s = settings_module.load(
+            {
+                "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{hung.getsockname()[1]}",
+                "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS": "1",
+            }
+        )
         started = time.monotonic()
         with pytest.raises(registry.RegistryUnreachable, match="timed out.*probed for 1 s"):
             registry.client(s)
@@ -163,7 +184,9 @@ def test_an_answering_server_passes_the_probe_whatever_its_status():
     server = http.server.HTTPServer(("127.0.0.1", 0), Refusing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        registry.client(settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{server.server_port}"}))
+        registry.client(
+            settings_module.load({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{server.server_port}"})
+        )
     finally:
         server.shutdown()
 
@@ -175,4 +198,7 @@ def test_mlflow_http_retries_are_bounded_unless_the_process_set_its_own(monkeypa
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     settings_module.mlflow_http_limits()
-    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2" and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+    assert (
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
+        and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+    )

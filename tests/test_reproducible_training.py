@@ -50,9 +50,17 @@ def storage_root(tmp_path_factory):
 def _train(root, storage_root: str, store: str):
     """A retraining on the shared curated data, registered in a store of its own (no champion)."""
     s = settings_module.load({"MLOPS_LOCAL_DIR": str(root / store), "MLOPS_STORAGE_ROOT": storage_root})
-    outcome = train_challenger(CREDIT, end=DAYS[-1], window_days=14, force=False, reason="reproducibility",
-                               actor="schedule", dag_run_id=f"run-{store}", created=f"{DAYS[-1]}T03:00:00+00:00",
-                               settings=s)
+    outcome = train_challenger(
+        CREDIT,
+        end=DAYS[-1],
+        window_days=14,
+        force=False,
+        reason="reproducibility",
+        actor="schedule",
+        dag_run_id=f"run-{store}",
+        created=f"{DAYS[-1]}T03:00:00+00:00",
+        settings=s,
+    )
     client = registry.client(s)
     run = client.get_run(outcome.run_id)
     return s, outcome, run.data.params
@@ -77,16 +85,20 @@ def test_a_busy_machine_trains_the_same_model_with_the_same_metrics(storage_root
     assert busy.holdout == idle.holdout  # every metric, to the last digit
     assert [g["name"] for g in busy.gates] == [g["name"] for g in idle.gates]
     assert {g["name"]: g["observed"] for g in busy.gates if g["name"] != "latency_p99"} == {
-        g["name"]: g["observed"] for g in idle.gates if g["name"] != "latency_p99"}
+        g["name"]: g["observed"] for g in idle.gates if g["name"] != "latency_p99"
+    }
     for outcome in (idle, busy):
         latency = next(g for g in outcome.gates if g["name"] == "latency_p99")
         assert latency["passed"] and "CPU time of the calling thread" in latency["message"], latency
     rows = read_curated(CREDIT.name, DAYS[-1], settings=idle_settings)[list(CREDIT.features)]
-    assert np.array_equal(_holdout_scores(idle_settings, idle.version, rows),
-                          _holdout_scores(busy_settings, busy.version, rows))
-    print(f"chose {idle_params['family']} {idle.holdout['roc_auc']:.6f} twice; latency p99 idle "
-          f"{idle.latency['cpu_p99_ms']:.1f} ms, busy {busy.latency['cpu_p99_ms']:.1f} ms CPU "
-          f"({busy.latency['p99_ms']:.1f} ms wall)")
+    assert np.array_equal(
+        _holdout_scores(idle_settings, idle.version, rows), _holdout_scores(busy_settings, busy.version, rows)
+    )
+    print(
+        f"chose {idle_params['family']} {idle.holdout['roc_auc']:.6f} twice; latency p99 idle "
+        f"{idle.latency['cpu_p99_ms']:.1f} ms, busy {busy.latency['cpu_p99_ms']:.1f} ms CPU "
+        f"({busy.latency['p99_ms']:.1f} ms wall)"
+    )
 
 
 @pytest.mark.integration
@@ -109,7 +121,9 @@ def test_each_family_fits_identically_and_passes_the_latency_gate_on_a_busy_mach
     def fit_and_time():
         with threadpool_limits(limits=s.threads):
             model = FAMILIES[family][0](CREDIT, 0, **params).fit(x_train, y_train)
-            with tracking.scoring_model(model, CREDIT, splits.holdout, typical_values(x_train), threads=1) as kw:
+            with tracking.scoring_model(
+                model, CREDIT, splits.holdout, typical_values(x_train), threads=1
+            ) as kw:
                 scorer = tracking.load_scoring_model(kw)
             gate, stats = gates.latency(scorer.predict, rows, threads=1)
             return model.predict_proba(features(splits.holdout, CREDIT))[:, 1], gate, stats
@@ -119,5 +133,7 @@ def test_each_family_fits_identically_and_passes_the_latency_gate_on_a_busy_mach
         busy_scores, busy_gate, busy_stats = fit_and_time()
     assert np.array_equal(idle_scores, busy_scores)
     assert idle_gate.passed and busy_gate.passed, (idle_gate.message, busy_gate.message)
-    print(f"{family}: latency p99 idle {idle_stats['cpu_p99_ms']:.1f} ms, busy {busy_stats['cpu_p99_ms']:.1f} ms "
-          f"CPU ({idle_stats['p99_ms']:.1f} / {busy_stats['p99_ms']:.1f} ms wall)")
+    print(
+        f"{family}: latency p99 idle {idle_stats['cpu_p99_ms']:.1f} ms, busy {busy_stats['cpu_p99_ms']:.1f} ms "
+        f"CPU ({idle_stats['p99_ms']:.1f} / {busy_stats['p99_ms']:.1f} ms wall)"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -19,14 +19,18 @@ from include import storage
 from include.simulator import breast_cancer, credit, land
 
 DAY = date(2026, 11, 2)
-NOON = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
 SEED = 42
 
 
 # ---------------------------------------------------------------------------- helpers
 def make_settings(tmp_path, **overrides) -> settings_module.Settings:
-    env = {"MLOPS_STORAGE_ROOT": tmp_path.as_uri(), "MLOPS_SIMULATOR_ROWS_PER_DAY": "300",
-           "MLOPS_SIMULATOR_SEED": str(SEED), **overrides}
+    env = {
+        "MLOPS_STORAGE_ROOT": tmp_path.as_uri(),
+        "MLOPS_SIMULATOR_ROWS_PER_DAY": "300",
+        "MLOPS_SIMULATOR_SEED": str(SEED),
+        **overrides,
+    }
     return settings_module.load(env)
 
 
@@ -54,7 +58,9 @@ def contract_violations(frame: pd.DataFrame, feed) -> list[str]:
         if column.max is not None and (present > column.max).any():
             problems.append(f"{column.name}: {present.max()} > max {column.max}")
         if column.allowed is not None and not present.isin(column.allowed).all():
-            problems.append(f"{column.name}: values outside {column.allowed}: {set(present) - set(column.allowed)}")
+            problems.append(
+                f"{column.name}: values outside {column.allowed}: {set(present) - set(column.allowed)}"
+            )
         if column.dtype == "int" and not pd.api.types.is_integer_dtype(values.dtype):
             problems.append(f"{column.name}: dtype {values.dtype} is not an integer dtype")
         if column.dtype == "timestamp" and str(values.dtype) != "datetime64[us, UTC]":
@@ -107,7 +113,9 @@ def test_stable_credit_marginals_and_correlations_are_realistic():
     assert 0.004 < events["debt_to_income"].isna().mean() < 0.02
     assert 0.01 < events["gender"].isna().mean() < 0.03
     assert (events["recent_delinquencies"] == 0).mean() > 0.6
-    assert (events["employment_years"].dropna() <= events.loc[events["employment_years"].notna(), "age"] - 18).all()
+    assert (
+        events["employment_years"].dropna() <= events.loc[events["employment_years"].notna(), "age"] - 18
+    ).all()
     corr = events[["age", "annual_income", "loan_amount", "credit_score", "recent_delinquencies"]].corr()
     assert corr.loc["annual_income", "loan_amount"] > 0.5
     assert corr.loc["age", "annual_income"] > 0.1
@@ -125,8 +133,10 @@ def test_default_probability_ignores_gender_and_gives_a_realistic_rate():
 # ------------------------------------------------------------------------ determinism
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_landed_bytes_are_identical_for_the_same_seed_and_day(tmp_path, fmt):
-    first, second = make_settings(tmp_path / "a", MLOPS_SIMULATOR_FORMAT=fmt), make_settings(
-        tmp_path / "b", MLOPS_SIMULATOR_FORMAT=fmt)
+    first, second = (
+        make_settings(tmp_path / "a", MLOPS_SIMULATOR_FORMAT=fmt),
+        make_settings(tmp_path / "b", MLOPS_SIMULATOR_FORMAT=fmt),
+    )
     for contract in (CREDIT, BREAST_CANCER):
         a = landed_bytes(land.land_day(contract, DAY, settings=first), first)
         b = landed_bytes(land.land_day(contract, DAY, settings=second), second)
@@ -140,7 +150,8 @@ def test_a_different_seed_gives_different_data(tmp_path):
     assert not apps(seed=1).equals(apps(seed=2))
     one, two = make_settings(tmp_path / "a"), make_settings(tmp_path / "b", MLOPS_SIMULATOR_SEED="7")
     assert landed_bytes(land.land_day(CREDIT, DAY, settings=one), one) != landed_bytes(
-        land.land_day(CREDIT, DAY, settings=two), two)
+        land.land_day(CREDIT, DAY, settings=two), two
+    )
 
 
 def test_generation_does_not_depend_on_what_ran_before():
@@ -166,11 +177,16 @@ def test_outcomes_are_the_applications_made_maturity_days_earlier():
 
 
 def test_outcomes_before_the_first_application_day_are_an_empty_typed_frame():
-    out = credit.outcomes(DAY, seed=SEED, rows=500, maturity_days=7, first_application_day=DAY - timedelta(days=3))
+    out = credit.outcomes(
+        DAY, seed=SEED, rows=500, maturity_days=7, first_application_day=DAY - timedelta(days=3)
+    )
     assert out.empty and tuple(out.columns) == CREDIT.label_feed().column_names
     assert str(out["outcome_ts"].dtype) == "datetime64[us, UTC]" and out["defaulted"].dtype == np.int64
     history_starts = DAY - timedelta(days=7)
-    assert len(credit.outcomes(DAY, seed=SEED, rows=500, maturity_days=7, first_application_day=history_starts)) == 500
+    assert (
+        len(credit.outcomes(DAY, seed=SEED, rows=500, maturity_days=7, first_application_day=history_starts))
+        == 500
+    )
 
 
 # -------------------------------------------------------------------------- scenarios
@@ -179,7 +195,9 @@ def split_at_noon(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame[~after], frame[after]
 
 
-@pytest.mark.parametrize("scenario", ["income_shift", "employment_bimodal", "concept_drift", "data_quality_incident"])
+@pytest.mark.parametrize(
+    "scenario", ["income_shift", "employment_bimodal", "concept_drift", "data_quality_incident"]
+)
 def test_scenarios_leave_rows_before_the_onset_untouched(scenario):
     stable_before, _ = split_at_noon(apps(rows=2400))
     changed_before, _ = split_at_noon(apps(rows=2400, scenario=scenario, onset=NOON))
@@ -210,7 +228,9 @@ def test_employment_becomes_bimodal_after_the_onset():
 def test_data_quality_incident_reports_income_in_thousands_and_loses_tenure():
     _, stable_after = split_at_noon(apps(rows=4000))
     _, broken_after = split_at_noon(apps(rows=4000, scenario="data_quality_incident", onset=NOON))
-    np.testing.assert_allclose(broken_after["annual_income"], stable_after["annual_income"] / 1000, atol=0.006)
+    np.testing.assert_allclose(
+        broken_after["annual_income"], stable_after["annual_income"] / 1000, atol=0.006
+    )
     assert 0.35 < broken_after["employment_years"].isna().mean() < 0.47
     assert stable_after["employment_years"].isna().mean() < 0.05
 
@@ -226,8 +246,12 @@ def test_concept_drift_changes_outcomes_not_features():
 
 
 def test_naive_onset_from_settings_is_utc(tmp_path):
-    settings = make_settings(tmp_path, MLOPS_SIMULATOR_SCENARIO="income_shift",
-                             MLOPS_SIMULATOR_ONSET="2026-11-02T12:00:00", MLOPS_SIMULATOR_FORMAT="parquet")
+    settings = make_settings(
+        tmp_path,
+        MLOPS_SIMULATOR_SCENARIO="income_shift",
+        MLOPS_SIMULATOR_ONSET="2026-11-02T12:00:00",
+        MLOPS_SIMULATOR_FORMAT="parquet",
+    )
     assert land.onset_of(settings) == NOON
     land.land_day(CREDIT, DAY, settings=settings)
     path = storage.partition("landing", CREDIT.name, DAY, settings=settings) / f"{CREDIT.name}-{DAY}.parquet"
@@ -241,8 +265,9 @@ def labelled(day: date, rows: int, scenario: str = "stable") -> tuple[pd.DataFra
     """Applications of ``day`` joined with the outcomes the label feed delivers later."""
     maturity = CREDIT.labels.maturity_days
     events = credit.applications(day, seed=SEED, rows=rows, scenario=scenario)
-    out = credit.outcomes(day + timedelta(days=maturity), seed=SEED, rows=rows, maturity_days=maturity,
-                          scenario=scenario)
+    out = credit.outcomes(
+        day + timedelta(days=maturity), seed=SEED, rows=rows, maturity_days=maturity, scenario=scenario
+    )
     joined = events.merge(out, on="application_id", validate="one_to_one")
     return model_matrix(joined), joined["defaulted"].to_numpy()
 
@@ -275,7 +300,9 @@ def test_concept_drift_defeats_the_old_model_and_a_retrained_one_recovers(stable
     old_model, _ = stable_model
     drifted_test = labelled(date(2026, 3, 4), 10_000, "concept_drift")
     assert auc(old_model, drifted_test) < 0.85
-    retrained = HistGradientBoostingClassifier(random_state=0).fit(*labelled(date(2026, 3, 3), 20_000, "concept_drift"))
+    retrained = HistGradientBoostingClassifier(random_state=0).fit(
+        *labelled(date(2026, 3, 3), 20_000, "concept_drift")
+    )
     assert auc(retrained, drifted_test) >= 0.85
 
 
@@ -290,7 +317,7 @@ def test_breast_cancer_batches_are_deterministic_and_cover_the_table_once_per_cy
     assert len(rows) == 569 and rows.is_unique
     assert sum(int(b["malignant"].sum()) for b in batches) == 212  # the table's malignant count
     assert all(10 <= len(b) <= 40 for b in batches)  # near-equal slices: no tiny last batch
-    for d, b in zip(days, batches):
+    for d, b in zip(days, batches, strict=True):
         assert b["sample_id"].is_unique and b["sample_id"].str.startswith(f"BC-{d:%Y%m%d}-").all()
         assert (b["observed_ts"].dt.date == d).all()
         assert contract_violations(b, BREAST_CANCER.events_feed()) == []
@@ -300,15 +327,23 @@ def test_breast_cancer_batches_are_deterministic_and_cover_the_table_once_per_cy
 
 # ---------------------------------------------------------------------------- capture
 def test_capture_logs_each_hour_of_the_days_applications():
-    hours = [datetime(2026, 11, 2, h, tzinfo=timezone.utc) for h in range(24)]
+    hours = [datetime(2026, 11, 2, h, tzinfo=UTC) for h in range(24)]
     captures = [credit.capture(h, seed=SEED, rows_per_day=500) for h in hours]
     sizes = [len(c) for c in captures]
     assert set(sizes) <= {500 // 24, 500 // 24 + 1} and sum(sizes) == 500
-    assert pd.concat(c["application_id"] for c in captures).tolist() == apps(rows=500)["application_id"].tolist()
+    assert (
+        pd.concat(c["application_id"] for c in captures).tolist() == apps(rows=500)["application_id"].tolist()
+    )
 
     one = captures[13]
-    assert tuple(one.columns) == ("request_id", "request_ts", "application_id", *CREDIT.features, "score",
-                                  "model_version")
+    assert tuple(one.columns) == (
+        "request_id",
+        "request_ts",
+        "application_id",
+        *CREDIT.features,
+        "score",
+        "model_version",
+    )
     hour_13 = pd.Timestamp(hours[13])
     assert one["request_ts"].between(hour_13, hour_13 + pd.Timedelta(minutes=59, seconds=59)).all()
     assert one["score"].isna().all() and one["model_version"].isna().all()
@@ -327,7 +362,7 @@ def test_capture_records_the_scorers_scores_and_version():
 
 
 def test_prescreening_calls_fill_the_hour_up_to_the_scoring_volume():
-    hour = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+    hour = datetime(2026, 11, 2, 9, tzinfo=UTC)
     own = credit.capture(hour, seed=SEED, rows_per_day=240)
     full = credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=2000)
     assert len(full) == 2000 and full["request_id"].is_unique and full["request_ts"].is_monotonic_increasing
@@ -341,27 +376,34 @@ def test_prescreening_calls_fill_the_hour_up_to_the_scoring_volume():
     stable_day = apps(rows=20_000)
     assert abs(prescreens["annual_income"].median() / stable_day["annual_income"].median() - 1) < 0.06
     # Deterministic, and a volume below the hour's applications adds nothing.
-    pd.testing.assert_frame_equal(full, credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=2000))
+    pd.testing.assert_frame_equal(
+        full, credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=2000)
+    )
     assert len(credit.capture(hour, seed=SEED, rows_per_day=240, scoring_calls_per_hour=3)) == len(own)
 
 
 def test_prescreening_calls_follow_the_scenario_from_the_onset():
-    onset = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
-    calls = credit.prescreens(datetime(2026, 11, 2, 9, tzinfo=timezone.utc), 4000, seed=SEED,
-                              scenario="income_shift", onset=onset)
-    stable = credit.prescreens(datetime(2026, 11, 2, 9, tzinfo=timezone.utc), 4000, seed=SEED)
+    onset = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    calls = credit.prescreens(
+        datetime(2026, 11, 2, 9, tzinfo=UTC), 4000, seed=SEED, scenario="income_shift", onset=onset
+    )
+    stable = credit.prescreens(datetime(2026, 11, 2, 9, tzinfo=UTC), 4000, seed=SEED)
     after = (calls["application_ts"] >= pd.Timestamp(onset)).to_numpy()
     assert 0.4 < after.mean() < 0.6
-    np.testing.assert_allclose(calls.loc[after, "annual_income"], (stable.loc[after, "annual_income"]
-                                                                   * credit.INCOME_SHIFT).round(2))
+    np.testing.assert_allclose(
+        calls.loc[after, "annual_income"], (stable.loc[after, "annual_income"] * credit.INCOME_SHIFT).round(2)
+    )
     pd.testing.assert_frame_equal(calls[~after], stable[~after])
 
 
 def test_land_capture_hour_writes_typed_parquet(tmp_path):
     settings = make_settings(tmp_path)
-    uri = land.land_capture_hour(CREDIT, datetime(2026, 11, 2, 5, 17, tzinfo=timezone.utc), settings=settings)
+    uri = land.land_capture_hour(CREDIT, datetime(2026, 11, 2, 5, 17, tzinfo=UTC), settings=settings)
     assert uri.endswith("/capture/credit_applications/dt=2026-11-02/hour=05/capture.parquet")
-    path = storage.path("capture", CREDIT.name, "dt=2026-11-02", "hour=05", settings=settings) / "capture.parquet"
+    path = (
+        storage.path("capture", CREDIT.name, "dt=2026-11-02", "hour=05", settings=settings)
+        / "capture.parquet"
+    )
     import pyarrow.parquet as pq
 
     table = pq.read_table(io.BytesIO(storage.read_bytes(path)))
@@ -370,8 +412,10 @@ def test_land_capture_hour_writes_typed_parquet(tmp_path):
     assert table.num_rows == 300 // 24 or table.num_rows == 300 // 24 + 1
 
     busy = make_settings(tmp_path / "busy", MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR="500")
-    land.land_capture_hour(CREDIT, datetime(2026, 11, 2, 5, tzinfo=timezone.utc), settings=busy)
-    busy_path = storage.path("capture", CREDIT.name, "dt=2026-11-02", "hour=05", settings=busy) / "capture.parquet"
+    land.land_capture_hour(CREDIT, datetime(2026, 11, 2, 5, tzinfo=UTC), settings=busy)
+    busy_path = (
+        storage.path("capture", CREDIT.name, "dt=2026-11-02", "hour=05", settings=busy) / "capture.parquet"
+    )
     assert pq.read_table(io.BytesIO(storage.read_bytes(busy_path))).num_rows == 500
 
 
@@ -381,7 +425,7 @@ def test_land_day_writes_every_feed_readable_by_pandas(tmp_path, fmt):
     settings = make_settings(tmp_path, MLOPS_SIMULATOR_FORMAT=fmt)
     uris = land.land_day(CREDIT, DAY, settings=settings)
     assert len(uris) == 2
-    for feed, uri in zip(CREDIT.feeds(), uris):
+    for feed, uri in zip(CREDIT.feeds(), uris, strict=True):
         path = storage.partition("landing", feed.name, DAY, settings=settings) / f"{feed.name}-{DAY}.{fmt}"
         assert uri == storage.describe(path)
         data = storage.read_bytes(path)
@@ -395,12 +439,17 @@ def test_csv_formats_timestamps_integers_and_nulls_stably():
     text = land.to_csv_bytes(apps(rows=200)).decode("utf-8")
     lines = text.split("\n")
     assert text.endswith("\n") and "\r" not in text
-    first = dict(zip(lines[0].split(","), lines[1].split(",")))
+    first = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
     assert re.fullmatch(r"2026-11-02T\d\d:\d\d:\d\dZ", first["application_ts"])
     assert re.fullmatch(r"\d+", first["credit_score"]) and re.fullmatch(r"\d+", first["loan_term_months"])
 
-    small = pd.DataFrame({"n": pd.array([3, None], dtype="Int64"), "x": [0.1 + 0.2, np.nan],
-                          "t": pd.to_datetime(["2026-11-02 13:45:07", None]).tz_localize("UTC")})
+    small = pd.DataFrame(
+        {
+            "n": pd.array([3, None], dtype="Int64"),
+            "x": [0.1 + 0.2, np.nan],
+            "t": pd.to_datetime(["2026-11-02 13:45:07", None]).tz_localize("UTC"),
+        }
+    )
     assert land.to_csv_bytes(small) == b"n,x,t\n3,0.3,2026-11-02T13:45:07Z\n,,\n"
 
 
@@ -430,8 +479,13 @@ def test_producer_defects_are_quarantined_with_their_kinds_and_nothing_else_is(t
 
     rates = {"0.01": 30, "0": 0}
     for rate, expected in rates.items():
-        settings = settings_module.load({"MLOPS_STORAGE_ROOT": (tmp_path / rate).as_uri(), "MLOPS_SIMULATOR_FORMAT": fmt,
-                         "MLOPS_SIMULATOR_DEFECT_RATE": rate})
+        settings = settings_module.load(
+            {
+                "MLOPS_STORAGE_ROOT": (tmp_path / rate).as_uri(),
+                "MLOPS_SIMULATOR_FORMAT": fmt,
+                "MLOPS_SIMULATOR_DEFECT_RATE": rate,
+            }
+        )
         land.land_day(CREDIT, DAY, settings=settings)
         report = ingest_partition(CREDIT, CREDIT.name, DAY, settings=settings)
         assert report["counts"]["landed"] == 3000

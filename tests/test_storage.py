@@ -33,7 +33,8 @@ def _uri(settings, *segments: str) -> str:
 def test_roots_are_what_the_settings_say(store):
     assert storage.describe(storage.root(store)) == store.storage_root
     assert storage.describe(storage.partition("landing", FEED, DAY, settings=store)) == _uri(
-        store, "landing", FEED, "dt=2024-05-01")
+        store, "landing", FEED, "dt=2024-05-01"
+    )
 
 
 def test_atomic_write_then_read_back_and_overwrite(store):
@@ -62,7 +63,13 @@ def test_list_files_is_sorted_by_name_and_skips_folders(store):
     for name in ("b.csv", "a.parquet", "_SUCCESS", "C.csv", "a.csv"):
         storage.write_bytes_atomic(directory / name, name.encode())
     storage.write_bytes_atomic(directory / "sub" / "inner.csv", b"x")
-    assert [p.name for p in storage.list_files(directory)] == ["C.csv", "_SUCCESS", "a.csv", "a.parquet", "b.csv"]
+    assert [p.name for p in storage.list_files(directory)] == [
+        "C.csv",
+        "_SUCCESS",
+        "a.csv",
+        "a.parquet",
+        "b.csv",
+    ]
     assert [p.name for p in storage.list_dirs(directory)] == ["sub"]
     assert [storage.read_bytes(p) for p in storage.list_files(directory)][:2] == [b"C.csv", b"_SUCCESS"]
 
@@ -81,12 +88,34 @@ def test_missing_object_gives_a_storage_error_naming_the_uri(store):
     missing = storage.path("landing", "feed", "dt=2024-05-01", "nope.csv", settings=store)
     with pytest.raises(storage.StorageError) as info:
         storage.read_bytes(missing)
-    assert str(info.value) == f"cannot read {_uri(store, 'landing', 'feed', 'dt=2024-05-01', 'nope.csv')}: it does not exist"
+    assert (
+        str(info.value)
+        == f"cannot read {_uri(store, 'landing', 'feed', 'dt=2024-05-01', 'nope.csv')}: it does not exist"
+    )
     assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
-@pytest.mark.parametrize("segment", ["..", "../etc", "a/b", "/", "", ".", ".hidden", "_marker", "-x", "a..b",
-                                     "a b", "dt=2024-05-01;rm", "caf\u00e9", "a\\b", "x" * 256, None])
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "..",
+        "../etc",
+        "a/b",
+        "/",
+        "",
+        ".",
+        ".hidden",
+        "_marker",
+        "-x",
+        "a..b",
+        "a b",
+        "dt=2024-05-01;rm",
+        "caf\u00e9",
+        "a\\b",
+        "x" * 256,
+        None,
+    ],
+)
 def test_safe_segment_rejects_names_that_could_escape_or_are_outside_the_charset(store, segment):
     with pytest.raises(storage.StorageError, match="refusing path segment"):
         storage.safe_segment(segment)
@@ -97,7 +126,9 @@ def test_safe_segment_rejects_names_that_could_escape_or_are_outside_the_charset
 @pytest.mark.parametrize("segment", ["dt=2024-05-01", "part-0123abcd.parquet", "A_b.c-d=e", "x" * 255, "0"])
 def test_safe_segment_accepts_plain_names(store, segment):
     assert storage.safe_segment(segment) == segment
-    assert storage.describe(storage.path("landing", segment, settings=store)) == _uri(store, "landing", segment)
+    assert storage.describe(storage.path("landing", segment, settings=store)) == _uri(
+        store, "landing", segment
+    )
 
 
 def test_partition_rejects_an_unknown_zone_and_an_escaping_dataset(store):
@@ -107,7 +138,9 @@ def test_partition_rejects_an_unknown_zone_and_an_escaping_dataset(store):
         storage.partition("curated", "../landing", DAY, settings=store)
 
 
-def test_full_ingest_round_trip_gives_the_same_data_version_on_both_roots(settings, s3_settings, moto_server, credit):
+def test_full_ingest_round_trip_gives_the_same_data_version_on_both_roots(
+    settings, s3_settings, moto_server, credit
+):
     frame = credit_frame(DAY, 150)
     frame.loc[3, "age"] = "forty"
     reports = {}
@@ -116,7 +149,9 @@ def test_full_ingest_round_trip_gives_the_same_data_version_on_both_roots(settin
         land_bytes(s, FEED, DAY, "a.csv", to_csv(frame))
         reports[name] = ingest_partition(credit, FEED, DAY, settings=s)
         assert reports[name]["counts"] == {"landed": 150, "curated": 149, "quarantined": 1}
-        assert reports[name]["curated_files"][0].startswith(_uri(s, "curated", FEED, "dt=2024-05-01", "part-"))
+        assert reports[name]["curated_files"][0].startswith(
+            _uri(s, "curated", FEED, "dt=2024-05-01", "part-")
+        )
     assert reports["s3"]["data_version"] == reports["file"]["data_version"]
     assert reports["s3"]["data_version"].startswith("sha256:")
     curated_file, curated_s3 = (read_curated(FEED, DAY, settings=s) for s in (settings, s3_settings))
@@ -124,13 +159,15 @@ def test_full_ingest_round_trip_gives_the_same_data_version_on_both_roots(settin
     assert len(curated_s3) == 149 and frame.loc[3, "application_id"] not in set(curated_s3["application_id"])
     # A second run on S3 replaces nothing and gives the same report.
     assert ingest_partition(credit, FEED, DAY, settings=s3_settings) == reports["s3"]
-    bucket, prefix = s3_settings.storage_root[len("s3://"):].split("/", 1)
+    bucket, prefix = s3_settings.storage_root[len("s3://") :].split("/", 1)
     keys = sorted(o["Key"] for o in aws_client("s3", moto_server).list_objects_v2(Bucket=bucket)["Contents"])
-    assert [k.split("/")[:2] for k in keys] == [[prefix, zone] for zone in
-                                                 ("curated", "curated", "landing", "landing", "quarantine", "quarantine")]
+    assert [k.split("/")[:2] for k in keys] == [
+        [prefix, zone] for zone in ("curated", "curated", "landing", "landing", "quarantine", "quarantine")
+    ]
 
 
 # --------------------------------------------------------------------------- permissions
+
 
 def test_denied_s3_permissions_are_named_in_the_storage_error(monkeypatch, credit, tmp_path_factory):
     """A read-only IAM user on a moto server of its own (IAM checks are server-wide)."""
@@ -138,33 +175,51 @@ def test_denied_s3_permissions_are_named_in_the_storage_error(monkeypatch, credi
         bucket = f"perm-{uuid.uuid4().hex[:12]}"
         admin = aws_client("s3", endpoint)
         admin.create_bucket(Bucket=bucket)
-        admin.put_object(Bucket=bucket, Key=f"root/landing/{FEED}/dt=2024-05-01/a.csv",
-                         Body=to_csv(credit_frame(DAY, 120)))
+        admin.put_object(
+            Bucket=bucket, Key=f"root/landing/{FEED}/dt=2024-05-01/a.csv", Body=to_csv(credit_frame(DAY, 120))
+        )
         iam = aws_client("iam", endpoint)
         iam.create_user(UserName="reader")
-        iam.put_user_policy(UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                           "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}],
-        }))
+        iam.put_user_policy(
+            UserName="reader",
+            PolicyName="read-only",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:ListBucket"],
+                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                        }
+                    ],
+                }
+            ),
+        )
         key = iam.create_access_key(UserName="reader")["AccessKey"]
         moto_enable_iam(endpoint)
 
         conn_id = f"reader_{uuid.uuid4().hex[:12]}"
         set_aws_connection(monkeypatch, conn_id, endpoint, key["AccessKeyId"], key["SecretAccessKey"])
-        s = settings_module.load({"MLOPS_STORAGE_ROOT": f"s3://{bucket}/root", "MLOPS_STORAGE_CONN_ID": conn_id})
+        s = settings_module.load(
+            {"MLOPS_STORAGE_ROOT": f"s3://{bucket}/root", "MLOPS_STORAGE_CONN_ID": conn_id}
+        )
         landing = storage.partition("landing", FEED, DAY, settings=s)
         assert [p.name for p in storage.list_files(landing)] == ["a.csv"]  # list and read are allowed
         assert storage.read_bytes(landing / "a.csv").startswith(b"application_id,")
 
         with pytest.raises(storage.StorageError) as write:
             storage.write_bytes_atomic(landing / "b.csv", b"x")
-        assert str(write.value).startswith(f"permission denied: cannot write s3://{bucket}/root/landing/{FEED}/"
-                                           "dt=2024-05-01/b.csv (the credentials lack s3:PutObject)")
+        assert str(write.value).startswith(
+            f"permission denied: cannot write s3://{bucket}/root/landing/{FEED}/"
+            "dt=2024-05-01/b.csv (the credentials lack s3:PutObject)"
+        )
         with pytest.raises(storage.StorageError) as delete:
             storage.delete(landing / "a.csv")
-        assert str(delete.value).startswith(f"permission denied: cannot delete s3://{bucket}/root/landing/{FEED}/"
-                                            "dt=2024-05-01/a.csv (the credentials lack s3:DeleteObject)")
+        assert str(delete.value).startswith(
+            f"permission denied: cannot delete s3://{bucket}/root/landing/{FEED}/"
+            "dt=2024-05-01/a.csv (the credentials lack s3:DeleteObject)"
+        )
         assert storage.exists(landing / "a.csv")  # still there
 
         with pytest.raises(storage.StorageError, match="the credentials lack s3:PutObject"):
@@ -180,7 +235,11 @@ def test_a_long_lived_process_sees_objects_another_writer_added_after_it_listed(
     later = directory / "b.json"
     assert not storage.exists(later)
     bucket, prefix = s3_settings.storage_root.removeprefix("s3://").split("/", 1)
-    aws_client("s3", moto_server).put_object(Bucket=bucket, Key=f"{prefix}/audit/dt=2024-05-01/b.json", Body=b"{}")
+    aws_client("s3", moto_server).put_object(
+        Bucket=bucket, Key=f"{prefix}/audit/dt=2024-05-01/b.json", Body=b"{}"
+    )
     assert [p.name for p in storage.list_files(directory)] == ["a.json", "b.json"]
     assert storage.exists(later)
-    assert [p.name for p in storage.list_dirs(storage.path("audit", settings=s3_settings))] == ["dt=2024-05-01"]
+    assert [p.name for p in storage.list_dirs(storage.path("audit", settings=s3_settings))] == [
+        "dt=2024-05-01"
+    ]

@@ -63,19 +63,26 @@ def test_no_label_from_after_the_window_leaks_in(curated_fortnight, credit):
     # observed by the end of 03-10 may be used.
     training = assemble(credit, DAYS[9], 10, min_rows=100, settings=curated_fortnight)
     assert training.frame[credit.event_timestamp].max() < pd.Timestamp(DAYS[3], tz="UTC")
-    assert training.counts["labelled"] == sum(len(read_curated(credit.name, d, settings=curated_fortnight))
-                                              for d in DAYS[:3])
+    assert training.counts["labelled"] == sum(
+        len(read_curated(credit.name, d, settings=curated_fortnight)) for d in DAYS[:3]
+    )
 
 
 def test_too_little_matured_data_names_window_counts_and_minimum(curated_fortnight, credit):
-    with pytest.raises(TrainingDataError, match=r"only 0 labelled rows in the window 2026-03-01\.\.2026-03-05 "
-                                                r"\(minimum 100\): \d+ events, \d+ younger than the 7-day"):
+    with pytest.raises(
+        TrainingDataError,
+        match=r"only 0 labelled rows in the window 2026-03-01\.\.2026-03-05 "
+        r"\(minimum 100\): \d+ events, \d+ younger than the 7-day",
+    ):
         assemble(credit, DAYS[4], 5, min_rows=100, settings=curated_fortnight)
 
 
 def test_a_window_without_curated_partitions_names_the_path(curated_fortnight, credit):
-    with pytest.raises(TrainingDataError, match=r"no curated credit_applications partition between "
-                                                r"2025-01-01 and 2025-01-07 under file://"):
+    with pytest.raises(
+        TrainingDataError,
+        match=r"no curated credit_applications partition between "
+        r"2025-01-01 and 2025-01-07 under file://",
+    ):
         assemble(credit, date(2025, 1, 7), 7, min_rows=1, settings=curated_fortnight)
 
 
@@ -92,11 +99,13 @@ def test_time_split_is_ordered_disjoint_and_complete(curated_fortnight, credit):
 
 
 def test_an_id_seen_in_two_splits_is_kept_only_in_the_latest(credit):
-    frame = pd.DataFrame({
-        "application_id": ["a", "b", "c", "a", "d", "e", "f", "g", "h", "i"],
-        "application_ts": pd.date_range("2026-03-01", periods=10, freq="h", tz="UTC"),
-        "defaulted": [0, 1] * 5,
-    })
+    frame = pd.DataFrame(
+        {
+            "application_id": ["a", "b", "c", "a", "d", "e", "f", "g", "h", "i"],
+            "application_ts": pd.date_range("2026-03-01", periods=10, freq="h", tz="UTC"),
+            "defaulted": [0, 1] * 5,
+        }
+    )
     splits = time_split(frame, credit, validation_share=0.3, holdout_share=0.3)
     assert "a" not in set(splits.train["application_id"])
     assert list(splits.validation["application_id"]).count("a") == 1
@@ -125,9 +134,13 @@ def test_an_early_outcome_for_a_young_application_is_not_used(tmp_path, credit):
         land_day(credit, day, settings=s)
         ingest(credit, credit.name, day, settings=s)
     day8_ids = read_curated(credit.name, DAYS[7], settings=s)["application_id"].head(3).tolist()
-    early = pd.DataFrame({"application_id": day8_ids,
-                          "outcome_ts": pd.Timestamp(DAYS[8], tz="UTC") + pd.Timedelta(hours=12),
-                          "defaulted": 1})
+    early = pd.DataFrame(
+        {
+            "application_id": day8_ids,
+            "outcome_ts": pd.Timestamp(DAYS[8], tz="UTC") + pd.Timedelta(hours=12),
+            "defaulted": 1,
+        }
+    )
     labels_dir = storage.partition("landing", credit.label_feed_name, DAYS[8], settings=s)
     storage.write_bytes_atomic(labels_dir / "early-defaults.csv", to_csv_bytes(early))
     for day in DAYS[:9]:

@@ -50,7 +50,9 @@ def test_only_contract_features_enter_the_model():
 @pytest.fixture(scope="module")
 def labelled():
     days = [date(2026, 3, 1) + timedelta(days=n) for n in range(6)]
-    data = simulator.labelled_applications(days, seed=11, rows=1500, maturity_days=CREDIT.labels.maturity_days)
+    data = simulator.labelled_applications(
+        days, seed=11, rows=1500, maturity_days=CREDIT.labels.maturity_days
+    )
     return time_split(data, CREDIT)
 
 
@@ -63,8 +65,11 @@ def test_search_tries_both_families_and_the_best_generalises(searched, labelled)
     assert {t.family for t in searched.trials} == {"hist_gradient_boosting", "logistic_scorecard"}
     assert len(searched.trials) == len(plan()) == 11 and all(c["fitted"] for c in searched.plan)
     assert searched.best_trial.validation_auc == max(t.validation_auc for t in searched.trials)
-    holdout = evaluate(labelled.holdout["defaulted"], searched.best.predict_proba(
-        features(labelled.holdout, CREDIT))[:, 1], threshold=CREDIT.decision_threshold)
+    holdout = evaluate(
+        labelled.holdout["defaulted"],
+        searched.best.predict_proba(features(labelled.holdout, CREDIT))[:, 1],
+        threshold=CREDIT.decision_threshold,
+    )
     assert 0.84 <= holdout["roc_auc"] <= 0.93
     assert "gender" not in searched.best.feature_names_in_
 
@@ -76,7 +81,9 @@ def test_same_data_and_seed_give_the_same_metrics(searched, labelled):
 
 def test_a_smaller_search_fits_the_first_candidates_of_the_plan_and_covers_both_families(searched, labelled):
     smaller = search(CREDIT, labelled.train, labelled.validation, seed=0, candidates=4)
-    assert [(t.family, t.params) for t in smaller.trials] == [(t.family, t.params) for t in searched.trials[:4]]
+    assert [(t.family, t.params) for t in smaller.trials] == [
+        (t.family, t.params) for t in searched.trials[:4]
+    ]
     assert [t.validation_auc for t in smaller.trials] == [t.validation_auc for t in searched.trials[:4]]
     assert {t.family for t in smaller.trials} == {"hist_gradient_boosting", "logistic_scorecard"}
     assert [c["fitted"] for c in smaller.plan] == [True] * 4 + [False] * 7

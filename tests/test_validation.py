@@ -32,6 +32,7 @@ N = 200
 
 # --------------------------------------------------------------------------- helpers
 
+
 @dataclass
 class Outcome:
     report: dict
@@ -45,7 +46,9 @@ class Outcome:
 
     def reason(self, row: int, file: str = "a.csv") -> str:
         """The ``_reason`` of landed data row ``row`` (1-based) of ``file``."""
-        match = self.quarantine[(self.quarantine["_source_file"] == file) & (self.quarantine["_source_row"] == row)]
+        match = self.quarantine[
+            (self.quarantine["_source_file"] == file) & (self.quarantine["_source_row"] == row)
+        ]
         assert len(match) == 1, f"{file} row {row} is quarantined {len(match)} times"
         return match["_reason"].iloc[0]
 
@@ -64,7 +67,9 @@ def _parquet_rows(data: bytes) -> pd.DataFrame:
     return commit.to_pandas(pq.read_table(io.BytesIO(data)))
 
 
-def assert_accounting(settings, report: dict, feed: str, day: date) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def assert_accounting(
+    settings, report: dict, feed: str, day: date
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """landed == curated + quarantined, and the committed parquet files hold exactly those rows."""
     counts = report["counts"]
     assert counts["landed"] == counts["curated"] + counts["quarantined"], counts
@@ -72,7 +77,9 @@ def assert_accounting(settings, report: dict, feed: str, day: date) -> tuple[pd.
     assert json.loads(quarantine_files.pop(commit.REPORT_NAME)) == json.loads(commit.report_bytes(report))
     listed = {uri.rsplit("/", 1)[1] for uri in report["quarantine_files"]}
     assert set(quarantine_files) == listed  # nothing unlisted is left behind
-    parts = [_parquet_rows(data) for name, data in sorted(quarantine_files.items()) if name.startswith("part-")]
+    parts = [
+        _parquet_rows(data) for name, data in sorted(quarantine_files.items()) if name.startswith("part-")
+    ]
     assert len(parts) <= 1
     quarantine = parts[0] if parts else pd.DataFrame(columns=["_source_file", "_source_row", "_reason"])
     assert len(quarantine) == counts["quarantined"]
@@ -81,7 +88,9 @@ def assert_accounting(settings, report: dict, feed: str, day: date) -> tuple[pd.
     if report["status"] == "passed":
         curated_files = files_of(settings, "curated", feed, day)
         assert json.loads(curated_files.pop(commit.REPORT_NAME)) == json.loads(commit.report_bytes(report))
-        assert [f"part-{commit.sha256(d)[:16]}.parquet" for d in curated_files.values()] == list(curated_files)
+        assert [f"part-{commit.sha256(d)[:16]}.parquet" for d in curated_files.values()] == list(
+            curated_files
+        )
         assert len(curated_files) == 1
         data = next(iter(curated_files.values()))
         assert report["data_version"] == f"sha256:{commit.sha256(data)}"
@@ -115,6 +124,7 @@ def frame() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the good path
 
+
 def test_a_valid_batch_is_curated_entirely_with_contract_types(settings, credit, land, frame):
     land(FEED, DAY, "a.csv", to_csv(frame))
     out = ingest(settings, credit)
@@ -147,8 +157,14 @@ def test_breast_cancer_with_inline_labels_is_ingested(settings, breast, land):
 
     data = load_breast_cancer(as_frame=True).frame.head(120)
     frame = data.drop(columns="target").rename(columns=lambda c: c.replace(" ", "_"))
-    frame.insert(0, "observed_ts", [f"2024-05-01T{h:02d}:{m:02d}:00Z" for h, m in
-                                    zip(np.arange(120) // 6, (np.arange(120) % 6) * 10)])
+    frame.insert(
+        0,
+        "observed_ts",
+        [
+            f"2024-05-01T{h:02d}:{m:02d}:00Z"
+            for h, m in zip(np.arange(120) // 6, np.arange(120) % 6 * 10, strict=True)
+        ],
+    )
     frame.insert(0, "sample_id", [f"s{i:04d}" for i in range(120)])
     frame["malignant"] = 1 - data["target"]  # scikit-learn's target is 1 for benign
     assert set(frame.columns) == set(breast.events_feed().column_names)
@@ -162,6 +178,7 @@ def test_breast_cancer_with_inline_labels_is_ingested(settings, breast, land):
 
 
 # --------------------------------------------------------------------------- bad files
+
 
 def test_empty_zero_byte_file_is_listed_and_the_other_files_are_read(settings, credit, land, frame):
     land(FEED, DAY, "a.csv", to_csv(frame))
@@ -198,7 +215,9 @@ def test_header_only_csv_next_to_a_valid_file_adds_nothing(settings, credit, lan
     assert out.counts == {"landed": N, "curated": N, "quarantined": 0}
 
 
-def test_missing_column_fails_naming_file_and_column_and_leaves_curated_untouched(settings, credit, land, frame):
+def test_missing_column_fails_naming_file_and_column_and_leaves_curated_untouched(
+    settings, credit, land, frame
+):
     land(FEED, DAY, "a.csv", to_csv(frame))
     ingest(settings, credit)
     before = files_of(settings, "curated")
@@ -207,7 +226,9 @@ def test_missing_column_fails_naming_file_and_column_and_leaves_curated_untouche
     storage.delete(storage.partition("landing", FEED, DAY, settings=settings) / "a.csv")
     land(FEED, DAY, "b.csv", to_csv(frame.drop(columns=["credit_score"])))
     out = ingest(settings, credit, expect="failed")
-    assert "schema_missing_columns [credit_score]: b.csv lacks required column(s) credit_score" in str(out.error)
+    assert "schema_missing_columns [credit_score]: b.csv lacks required column(s) credit_score" in str(
+        out.error
+    )
     check = out.check("schema_missing_columns")
     assert (check["file"], check["column"]) == ("b.csv", "credit_score")
     assert files_of(settings, "curated") == before  # byte-identical
@@ -215,7 +236,8 @@ def test_missing_column_fails_naming_file_and_column_and_leaves_curated_untouche
     assert out.counts == {"landed": N, "curated": 0, "quarantined": N}
     assert out.reason(1, "b.csv").startswith(
         "null: credit_score is missing (the column is not nullable); "
-        "batch_rejected: schema_missing_columns: b.csv lacks required column(s) credit_score")
+        "batch_rejected: schema_missing_columns: b.csv lacks required column(s) credit_score"
+    )
 
 
 def test_extra_column_fails_naming_it(settings, credit, land, frame):
@@ -260,8 +282,9 @@ def test_non_utf8_row_is_quarantined_and_the_other_rows_are_kept(settings, credi
     frame.loc[2, "age"] = 5  # data rows before and after the undecodable one keep their numbers
     frame.loc[11, "age"] = 6
     lines = to_csv(frame).split(b"\n")
-    lines[8] = lines[8].replace(b"," + frame.loc[7, "home_ownership"].encode(), b",\xe9" +
-                                frame.loc[7, "home_ownership"].encode(), 1)  # data row 8
+    lines[8] = lines[8].replace(
+        b"," + frame.loc[7, "home_ownership"].encode(), b",\xe9" + frame.loc[7, "home_ownership"].encode(), 1
+    )  # data row 8
     assert b"\xe9" in lines[8]
     land(FEED, DAY, "a.csv", b"\n".join(lines))
     out = ingest(settings, credit)
@@ -330,11 +353,15 @@ def test_values_outside_the_allowed_list(settings, credit, land, frame):
     out = ingest(settings, credit)
     assert out.counts["quarantined"] == 3
     assert out.reason(1) == "allowed: loan_term_months=13 is not one of [12, 24, 36, 48, 60, 72, 84]"
-    assert out.reason(2) == "allowed: home_ownership='CASTLE' is not one of ['RENT', 'OWN', 'MORTGAGE', 'OTHER']"
+    assert (
+        out.reason(2) == "allowed: home_ownership='CASTLE' is not one of ['RENT', 'OWN', 'MORTGAGE', 'OTHER']"
+    )
     assert out.reason(3) == "allowed: gender='X' is not one of ['F', 'M']"
 
 
-def test_nulls_in_non_nullable_columns_are_quarantined_and_kept_in_nullable_ones(settings, credit, land, frame):
+def test_nulls_in_non_nullable_columns_are_quarantined_and_kept_in_nullable_ones(
+    settings, credit, land, frame
+):
     frame.loc[0, "age"] = None
     frame.loc[1, "application_id"] = None
     frame.loc[2, "annual_income"] = None  # nullable
@@ -354,8 +381,10 @@ def test_several_problems_in_one_row_are_joined(settings, credit, land, frame):
     frame.loc[0, "home_ownership"] = "CASTLE"
     land(FEED, DAY, "a.csv", to_csv(frame))
     out = ingest(settings, credit)
-    assert out.reason(1) == ("range: age=5 is below the minimum 18; "
-                             "allowed: home_ownership='CASTLE' is not one of ['RENT', 'OWN', 'MORTGAGE', 'OTHER']")
+    assert out.reason(1) == (
+        "range: age=5 is below the minimum 18; "
+        "allowed: home_ownership='CASTLE' is not one of ['RENT', 'OWN', 'MORTGAGE', 'OTHER']"
+    )
     assert out.report["quarantine_reasons"] == {"allowed": 1, "range": 1}
 
 
@@ -366,8 +395,10 @@ def test_future_timestamps_beyond_the_allowed_skew(settings, credit, land, frame
     land(FEED, DAY, "a.csv", to_csv(frame))
     out = ingest(settings, credit)
     assert out.counts == {"landed": N, "curated": N - 2, "quarantined": 2}
-    assert out.reason(1) == ("future: application_ts=2024-05-02T00:06:00+00:00 is after "
-                             "2024-05-02T00:05:00+00:00 (future timestamp)")
+    assert out.reason(1) == (
+        "future: application_ts=2024-05-02T00:06:00+00:00 is after "
+        "2024-05-02T00:05:00+00:00 (future timestamp)"
+    )
     assert out.reason(3).startswith("future: application_ts=2031-01-01T00:00:00+00:00 is after")
     assert frame.loc[1, "application_id"] in set(out.curated["application_id"])
 
@@ -379,7 +410,9 @@ def test_duplicate_ids_within_a_file_keep_the_first(settings, credit, land, fram
     out = ingest(settings, credit)
     assert out.counts == {"landed": N, "curated": N - 1, "quarantined": 1}
     key = frame.loc[2, "application_id"]
-    assert out.reason(10) == f"duplicate_key: application_id='{key}' repeats the row first seen in a.csv row 3"
+    assert (
+        out.reason(10) == f"duplicate_key: application_id='{key}' repeats the row first seen in a.csv row 3"
+    )
     kept = out.curated[out.curated["application_id"] == key]
     assert len(kept) == 1 and kept["age"].item() == frame.loc[2, "age"]
 
@@ -393,7 +426,10 @@ def test_duplicate_ids_across_two_files_name_the_first_file_and_row(settings, cr
     land(FEED, DAY, "b.csv", to_csv(second))
     out = ingest(settings, credit)
     assert out.counts == {"landed": N + 50, "curated": N + 49, "quarantined": 1}
-    assert out.reason(7, "b.csv") == f"duplicate_key: application_id='{key}' repeats the row first seen in a.csv row 42"
+    assert (
+        out.reason(7, "b.csv")
+        == f"duplicate_key: application_id='{key}' repeats the row first seen in a.csv row 42"
+    )
     kept = out.curated[out.curated["application_id"] == key]
     assert kept["credit_score"].item() == frame.loc[41, "credit_score"] != 333
 
@@ -430,7 +466,12 @@ def test_zero_byte_success_marker_is_ignored_and_listed(settings, credit, land, 
     out = ingest(settings, credit)
     assert out.counts == {"landed": N, "curated": N, "quarantined": 0}
     marker = out.report["files"][0]
-    assert (marker["name"], marker["format"], marker["status"], marker["size"]) == ("_SUCCESS", "marker", "marker", 0)
+    assert (marker["name"], marker["format"], marker["status"], marker["size"]) == (
+        "_SUCCESS",
+        "marker",
+        "marker",
+        0,
+    )
     assert [c for c in out.report["checks"] if c.get("file") == "_SUCCESS"] == []
 
 
@@ -453,10 +494,14 @@ def test_mixed_csv_and_parquet_in_one_partition_are_both_read(settings, credit, 
     out = ingest(settings, credit)
     assert out.counts == {"landed": N + 150, "curated": N + 149, "quarantined": 1}
     assert [(f["name"], f["format"], f["rows"]) for f in out.report["files"]] == [
-        ("a.csv", "csv", N), ("b.parquet", "parquet", 150)]
+        ("a.csv", "csv", N),
+        ("b.parquet", "parquet", 150),
+    ]
     assert out.reason(6, "b.parquet") == "range: age=12 is below the minimum 18"
     curated = out.curated.set_index("application_id")
-    assert curated.index.str.startswith("pq-").sum() == 149 and curated.index.str.startswith("app-").sum() == N
+    assert (
+        curated.index.str.startswith("pq-").sum() == 149 and curated.index.str.startswith("app-").sum() == N
+    )
     row = native.loc[0]
     assert curated.loc[row["application_id"], "application_ts"] == row["application_ts"]
     assert curated.loc[row["application_id"], "annual_income"] == row["annual_income"]
@@ -464,11 +509,17 @@ def test_mixed_csv_and_parquet_in_one_partition_are_both_read(settings, credit, 
 
 # --------------------------------------------------------------------------- batch checks
 
+
 def test_row_count_below_the_minimum(settings, credit, land):
     land(FEED, DAY, "a.csv", to_csv(credit_frame(DAY, 99)))
     out = ingest(settings, credit, expect="failed")
-    assert out.check("row_count") == {"name": "row_count", "status": "failed", "observed": 99, "limit": "100..250000",
-                                      "message": "99 rows landed; the contract allows 100..250000"}
+    assert out.check("row_count") == {
+        "name": "row_count",
+        "status": "failed",
+        "observed": 99,
+        "limit": "100..250000",
+        "message": "99 rows landed; the contract allows 100..250000",
+    }
     assert out.counts == {"landed": 99, "curated": 0, "quarantined": 99}
     assert out.reason(1) == "batch_rejected: row_count: 99 rows landed, the contract allows 100..250000"
 
@@ -489,12 +540,18 @@ def test_null_rate_over_the_contract_limit_fails_naming_column_and_rate(settings
     frame.loc[:30, "annual_income"] = None  # 31 of 200 = 15.50% > 5%
     land(FEED, DAY, "a.csv", to_csv(frame))
     out = ingest(settings, credit, expect="failed")
-    assert "null_rate [annual_income]: annual_income is missing in 15.50% of rows; limit 5.00%" in str(out.error)
+    assert "null_rate [annual_income]: annual_income is missing in 15.50% of rows; limit 5.00%" in str(
+        out.error
+    )
     failed = [c for c in out.report["checks"] if c["status"] == "failed"]
     assert [(c["name"], c["column"], c["observed"], c["limit"]) for c in failed] == [
-        ("null_rate", "annual_income", 0.155, 0.05)]
+        ("null_rate", "annual_income", 0.155, 0.05)
+    ]
     assert out.counts == {"landed": N, "curated": 0, "quarantined": N}
-    assert out.reason(100) == "batch_rejected: null_rate: annual_income is missing in 15.50% of rows, limit 5.00%"
+    assert (
+        out.reason(100)
+        == "batch_rejected: null_rate: annual_income is missing in 15.50% of rows, limit 5.00%"
+    )
     assert out.report["quarantine_reasons"] == {"batch_rejected": N}
 
 
@@ -512,10 +569,13 @@ def test_bad_row_share_above_the_limit_fails(settings, credit, land, frame):
     out = ingest(settings, credit, expect="failed")
     assert "bad_row_share: 11 of 200 rows failed row checks (5.50%); limit 5.00%" in str(out.error)
     assert out.counts == {"landed": N, "curated": 0, "quarantined": N}
-    assert out.reason(1) == ("range: age=5 is below the minimum 18; batch_rejected: bad_row_share: "
-                             "11 of 200 rows failed row checks (5.50%), limit 5.00%")
-    assert out.reason(12) == ("batch_rejected: bad_row_share: "
-                              "11 of 200 rows failed row checks (5.50%), limit 5.00%")
+    assert out.reason(1) == (
+        "range: age=5 is below the minimum 18; batch_rejected: bad_row_share: "
+        "11 of 200 rows failed row checks (5.50%), limit 5.00%"
+    )
+    assert out.reason(12) == (
+        "batch_rejected: bad_row_share: 11 of 200 rows failed row checks (5.50%), limit 5.00%"
+    )
     assert out.report["quarantine_reasons"] == {"batch_rejected": N, "range": 11}
 
 
@@ -535,8 +595,10 @@ def test_stale_batch_fails_freshness(settings, credit, land):
     check = out.check("freshness")
     assert check["status"] == "failed" and check["observed"] == newest
     assert check["limit"] == "2024-04-30T00:00:00+00:00"
-    assert f"freshness [application_ts]: newest application_ts is {newest}; it must be at or after " \
-           "2024-04-30T00:00:00+00:00 (48 h before the partition end)" in str(out.error)
+    assert (
+        f"freshness [application_ts]: newest application_ts is {newest}; it must be at or after "
+        "2024-04-30T00:00:00+00:00 (48 h before the partition end)" in str(out.error)
+    )
     assert out.counts == {"landed": N, "curated": 0, "quarantined": N}
 
 
@@ -571,6 +633,7 @@ def test_dry_run_of_a_failing_batch_writes_nothing(settings, credit, land, frame
 
 
 # --------------------------------------------------------------------------- idempotency
+
 
 def _messy(frame: pd.DataFrame) -> pd.DataFrame:
     frame.loc[0, "age"] = "forty"
@@ -622,7 +685,10 @@ def test_changed_landing_data_replaces_the_partition(settings, credit, land, fra
     assert len(new_curated) == 2 and len(new_quarantine) == 2  # one part file + report each
     assert not (old_curated - {commit.REPORT_NAME}) & set(new_curated)  # the old part file is gone
     assert not (old_quarantine - {commit.REPORT_NAME}) & set(new_quarantine)
-    assert second.curated.set_index("application_id").loc[frame.loc[5, "application_id"], "loan_amount"] == 12345.0
+    assert (
+        second.curated.set_index("application_id").loc[frame.loc[5, "application_id"], "loan_amount"]
+        == 12345.0
+    )
 
 
 def test_rerun_of_a_now_failing_batch_keeps_the_previous_curated_partition(settings, credit, land, frame):
@@ -676,14 +742,16 @@ def loans_contract(tmp_path, labels: str = "labels: {column: default_payment_nex
 
 def loans_frame(n: int = LOANS_N) -> pd.DataFrame:
     """``n`` valid loans under the producer's headers."""
-    return pd.DataFrame({
-        "ID": [f"L{i:04d}" for i in range(n)],
-        "Application Time": [f"2024-05-01T{i:02d}:30:00Z" for i in range(n)],
-        "LIMIT_BAL": [10_000.0 * (i + 1) for i in range(n)],
-        "EDUCATION": [("graduate", "university", "high_school")[i % 3] for i in range(n)],
-        "age": [20 + i for i in range(n)],
-        "default.payment.next.month": [i % 2 for i in range(n)],
-    }).astype(object)
+    return pd.DataFrame(
+        {
+            "ID": [f"L{i:04d}" for i in range(n)],
+            "Application Time": [f"2024-05-01T{i:02d}:30:00Z" for i in range(n)],
+            "LIMIT_BAL": [10_000.0 * (i + 1) for i in range(n)],
+            "EDUCATION": [("graduate", "university", "high_school")[i % 3] for i in range(n)],
+            "age": [20 + i for i in range(n)],
+            "default.payment.next.month": [i % 2 for i in range(n)],
+        }
+    ).astype(object)
 
 
 def test_landed_headers_are_matched_on_source_and_curated_under_contract_names(settings, land, tmp_path):
@@ -738,7 +806,8 @@ def test_a_file_without_a_source_header_fails_naming_it_as_the_producer_wrote_it
     check = out.check("schema_missing_columns")
     assert (check["file"], check["column"]) == ("part-1.csv", "LIMIT_BAL")
     assert out.reason(1, "part-1.csv").startswith(
-        f"null: limit_bal is missing (the column is not nullable); batch_rejected: schema_missing_columns: {message}")
+        f"null: limit_bal is missing (the column is not nullable); batch_rejected: schema_missing_columns: {message}"
+    )
 
 
 def test_a_column_under_the_contract_name_instead_of_the_source_is_extra(settings, land, tmp_path):
@@ -748,8 +817,10 @@ def test_a_column_under_the_contract_name_instead_of_the_source_is_extra(setting
     assert out.check("schema_missing_columns")["column"] == "LIMIT_BAL"
     extra = out.check("schema_extra_columns")
     assert (extra["status"], extra["column"]) == ("failed", "limit_bal")
-    assert extra["message"] == ("a.csv has column(s) limit_bal that the contract does not declare "
-                                "(files are matched on source headers: use LIMIT_BAL for limit_bal)")
+    assert extra["message"] == (
+        "a.csv has column(s) limit_bal that the contract does not declare "
+        "(files are matched on source headers: use LIMIT_BAL for limit_bal)"
+    )
 
 
 def test_with_extra_columns_ignore_a_contract_name_column_is_dropped_not_taken(settings, land, tmp_path):
@@ -759,7 +830,9 @@ def test_with_extra_columns_ignore_a_contract_name_column_is_dropped_not_taken(s
     out = ingest(settings, loans, feed="loans")
     extra = out.check("schema_extra_columns")
     assert (extra["status"], extra["column"]) == ("warning", "Age,limit_bal")
-    assert extra["message"].endswith("(files are matched on source headers: use LIMIT_BAL for limit_bal) (dropped)")
+    assert extra["message"].endswith(
+        "(files are matched on source headers: use LIMIT_BAL for limit_bal) (dropped)"
+    )
     assert out.counts == {"landed": LOANS_N, "curated": LOANS_N, "quarantined": 0}
     assert list(out.curated.columns) == LOANS_NAMES
     assert out.curated["limit_bal"].tolist() == frame["LIMIT_BAL"].tolist()
@@ -767,13 +840,21 @@ def test_with_extra_columns_ignore_a_contract_name_column_is_dropped_not_taken(s
 
 
 def test_a_separate_label_feed_matches_the_observed_timestamp_source(settings, land, tmp_path):
-    loans = loans_contract(tmp_path, "labels:\n  column: default_payment_next_month\n  delivery: separate\n"
-                                     "  observed_timestamp: outcome_ts\n  observed_timestamp_source: Outcome Time\n")
+    loans = loans_contract(
+        tmp_path,
+        "labels:\n  column: default_payment_next_month\n  delivery: separate\n"
+        "  observed_timestamp: outcome_ts\n  observed_timestamp_source: Outcome Time\n",
+    )
     frame = loans_frame()
     land("loans", DAY, "events.csv", to_csv(frame.drop(columns=["default.payment.next.month"])))
     assert ingest(settings, loans, feed="loans").counts["curated"] == LOANS_N
-    labels = pd.DataFrame({"ID": frame["ID"], "Outcome Time": frame["Application Time"],
-                           "default.payment.next.month": frame["default.payment.next.month"]})
+    labels = pd.DataFrame(
+        {
+            "ID": frame["ID"],
+            "Outcome Time": frame["Application Time"],
+            "default.payment.next.month": frame["default.payment.next.month"],
+        }
+    )
     land("loans_labels", DAY, "labels.csv", to_csv(labels))
     out = ingest(settings, loans, feed="loans_labels")
     assert out.counts == {"landed": LOANS_N, "curated": LOANS_N, "quarantined": 0}

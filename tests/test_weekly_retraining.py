@@ -4,7 +4,7 @@ a forced promotion, a rollback to the previous champion, and refused triggers.""
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from tests.support.airflow_runs import dag_from_file, task_states
 from tests.support.data import simulate_days
 
 RETRAINING, ROLLBACK = "weekly_retraining", "model_rollback"
-RUN_AFTER = datetime(2026, 4, 6, 3, tzinfo=timezone.utc)  # a Monday: trains on partitions up to 2026-04-05
+RUN_AFTER = datetime(2026, 4, 6, 3, tzinfo=UTC)  # a Monday: trains on partitions up to 2026-04-05
 DAYS = [date(2026, 4, 5) - timedelta(days=n) for n in range(13, -1, -1)]
 
 
@@ -44,8 +44,9 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
     champion = registry.by_alias(client, "credit_applications", registry.CHAMPION)
     assert champion is not None and champion.tags["promotion_reason"] == "first model for the credit team"
 
-    second = dag_from_file(RETRAINING).test(logical_date=RUN_AFTER + timedelta(hours=1),
-                                            run_conf=conf | {"reason": "rerun"})
+    second = dag_from_file(RETRAINING).test(
+        logical_date=RUN_AFTER + timedelta(hours=1), run_conf=conf | {"reason": "rerun"}
+    )
     states = task_states(second)
     assert str(second.state) == "success", states  # a rejection is a normal outcome
     assert states["record_rejection"] == "success" and states["promote"] == "skipped"
@@ -61,13 +62,15 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
     # Forced: the same model again, promoted without the margin; the first champion becomes previous.
     forced = dag_from_file(RETRAINING).test(
         logical_date=RUN_AFTER + timedelta(hours=3),
-        run_conf=conf | {"reason": "forced for the rollback drill", "force": True})
+        run_conf=conf | {"reason": "forced for the rollback drill", "force": True},
+    )
     assert str(forced.state) == "success" and task_states(forced)["promote"] == "success"
     newest = registry.by_alias(client, "credit_applications", registry.CHAMPION)
     assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == champion.version
 
-    rollback = dag_from_file(ROLLBACK).test(run_conf={"target": "previous",
-                                                      "reason": "drill: restore the first model"})
+    rollback = dag_from_file(ROLLBACK).test(
+        run_conf={"target": "previous", "reason": "drill: restore the first model"}
+    )
     assert str(rollback.state) == "success", task_states(rollback)
     assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == champion.version
     assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == newest.version
@@ -77,7 +80,10 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
     day = rollback.run_after.date()
     (event,) = [e for e in audit.read(day, day) if e["type"] == "rollback"]
     assert (event["version"], event["replaced_version"], event["reason"]) == (
-        champion.version, newest.version, "drill: restore the first model")
+        champion.version,
+        newest.version,
+        "drill: restore the first model",
+    )
 
 
 @pytest.mark.integration
@@ -85,35 +91,50 @@ def test_a_manual_run_without_a_reason_fails_before_training_and_is_notified(cur
     from include import notify
 
     # Triggered as `airflow dags trigger` does: no logical date, so no data interval.
-    run = dag_from_file(RETRAINING).test(logical_date=None, run_after=RUN_AFTER + timedelta(hours=2),
-                                         run_conf={"window_days": 14})
+    run = dag_from_file(RETRAINING).test(
+        logical_date=None, run_after=RUN_AFTER + timedelta(hours=2), run_conf={"window_days": 14}
+    )
     states = task_states(run)
     assert str(run.state) == "failed"
     assert states["resolve_request"] == "failed" and states["train_challenger"] == "upstream_failed"
-    (failure,) = [n for n in notify.read_outbox(RUN_AFTER.date(), RUN_AFTER.date())
-                  if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id]
-    assert failure["facts"]["task_id"] == "resolve_request" and "'reason' is required" in failure["facts"]["error"]
+    (failure,) = [
+        n
+        for n in notify.read_outbox(RUN_AFTER.date(), RUN_AFTER.date())
+        if n["kind"] == "run_failed" and n["facts"]["dag_run_id"] == run.run_id
+    ]
+    assert (
+        failure["facts"]["task_id"] == "resolve_request"
+        and "'reason' is required" in failure["facts"]["error"]
+    )
 
 
 @pytest.mark.integration
 def test_a_window_without_matured_labels_fails_naming_the_window(curated):
     from include import notify
 
-    later = datetime(2026, 6, 1, 3, tzinfo=timezone.utc)  # a Monday far past the ingested days
-    run = dag_from_file(RETRAINING).test(logical_date=later, run_conf={"reason": "catch up", "window_days": 14})
+    later = datetime(2026, 6, 1, 3, tzinfo=UTC)  # a Monday far past the ingested days
+    run = dag_from_file(RETRAINING).test(
+        logical_date=later, run_conf={"reason": "catch up", "window_days": 14}
+    )
     assert str(run.state) == "failed" and task_states(run)["train_challenger"] == "failed"
     (failure,) = [n for n in notify.read_outbox(later.date(), later.date()) if n["kind"] == "run_failed"]
     assert "2026-05-18" in failure["facts"]["error"] and "2026-05-31" in failure["facts"]["error"]
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"reason": "x", "window_days": 3}, "from 7 to 365"),
-    ({"reason": "x", "promotion_mode": "yolo"}, "promotion_mode"),
-    ({"reason": "x", "force": "yes"}, "true or false"),
-    ({"reason": "x", "dataset": "../etc"}, "not a known dataset"),
-    ({"reason": "x", "window_days": 7}, "holds no matured labels: credit_applications outcomes mature after 7 days"),
-    ({"reason": "  "}, "'reason' is required"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"reason": "x", "window_days": 3}, "from 7 to 365"),
+        ({"reason": "x", "promotion_mode": "yolo"}, "promotion_mode"),
+        ({"reason": "x", "force": "yes"}, "true or false"),
+        ({"reason": "x", "dataset": "../etc"}, "not a known dataset"),
+        (
+            {"reason": "x", "window_days": 7},
+            "holds no matured labels: credit_applications outcomes mature after 7 days",
+        ),
+        ({"reason": "  "}, "'reason' is required"),
+    ],
+)
 def test_request_resolution_refuses_bad_values(params, message):
     from include.run_target import RunParamsError
     from include.training.request import resolve
@@ -129,7 +150,11 @@ def test_scheduled_runs_train_up_to_the_sunday_before_and_need_no_reason():
 
     request = resolve({}, run_type=DagRunType.SCHEDULED, interval_end=RUN_AFTER)  # what a task receives
     assert (request.end, request.actor, request.reason, request.window_days) == (
-        "2026-04-05", "schedule", "weekly schedule", 28)
+        "2026-04-05",
+        "schedule",
+        "weekly schedule",
+        28,
+    )
 
 
 @pytest.mark.integration
@@ -139,16 +164,21 @@ def test_a_rollback_to_a_version_that_does_not_exist_fails_naming_it(curated, ca
     assert "cannot read version 999 of credit_applications" in capfd.readouterr().out
 
 
-@pytest.mark.parametrize("conf, message", [
-    ({"target": "previous", "reason": ""}, "param reason: '' should be non-empty"),
-    ({"target": "v2", "reason": "x"}, "param target: 'v2' does not match"),
-])
+@pytest.mark.parametrize(
+    "conf, message",
+    [
+        ({"target": "previous", "reason": ""}, "param reason: '' should be non-empty"),
+        ({"target": "v2", "reason": "x"}, "param target: 'v2' does not match"),
+    ],
+)
 def test_the_rollback_form_refuses_a_missing_reason_and_a_malformed_target(conf, message):
     import copy
 
     from airflow.sdk.exceptions import ParamValidationError
 
-    params = copy.deepcopy(dag_from_file(ROLLBACK).params)  # what a trigger does: apply the conf, then validate
+    params = copy.deepcopy(
+        dag_from_file(ROLLBACK).params
+    )  # what a trigger does: apply the conf, then validate
     with pytest.raises(ParamValidationError, match=message):
         params.update(conf)
         params.validate()
@@ -166,11 +196,15 @@ def test_an_unreachable_tracking_server_fails_the_training_task_at_once_naming_i
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     use_env(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}")
-    run_after = datetime(2026, 4, 13, 3, tzinfo=timezone.utc)
-    run = dag_from_file(RETRAINING).test(logical_date=run_after, run_conf={"reason": "server down", "window_days": 14})
+    run_after = datetime(2026, 4, 13, 3, tzinfo=UTC)
+    run = dag_from_file(RETRAINING).test(
+        logical_date=run_after, run_conf={"reason": "server down", "window_days": 14}
+    )
     (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "train_challenger"]
     assert (str(run.state), str(ti.state), ti.try_number) == ("failed", "failed", 1)
-    (failure,) = [n for n in notify.read_outbox(run_after.date(), run_after.date()) if n["kind"] == "run_failed"]
+    (failure,) = [
+        n for n in notify.read_outbox(run_after.date(), run_after.date()) if n["kind"] == "run_failed"
+    ]
     error = failure["facts"]["error"]
     assert f"http://127.0.0.1:{port} is unreachable" in error and "not retried" in error, error
     print(f"train_challenger failed in {(ti.end_date - ti.start_date).total_seconds():.1f} s")

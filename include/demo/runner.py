@@ -28,7 +28,7 @@ import logging
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _SINK: list = []  # the open log file of the task running now, if any
@@ -53,8 +53,13 @@ def keep_task_logs(event_logger, method_name: str, event_dict: dict) -> dict:
     import structlog
 
     if _SINK:
-        _write({"timestamp": datetime.now(timezone.utc).isoformat(), "level": method_name,
-                **{k: v for k, v in event_dict.items() if k != "timestamp"}})
+        _write(
+            {
+                "timestamp": datetime.now(UTC).isoformat(),
+                "level": method_name,
+                **{k: v for k, v in event_dict.items() if k != "timestamp"},
+            }
+        )
     if not _console_keeps(method_name):
         raise structlog.DropEvent
     return event_dict
@@ -62,8 +67,14 @@ def keep_task_logs(event_logger, method_name: str, event_dict: dict) -> dict:
 
 class _TaskLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        _write({"timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-                "level": record.levelname.lower(), "logger": record.name, "event": record.getMessage()})
+        _write(
+            {
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "event": record.getMessage(),
+            }
+        )
 
 
 class _Printed(io.TextIOBase):
@@ -76,17 +87,22 @@ class _Printed(io.TextIOBase):
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
-            _write({"timestamp": datetime.now(timezone.utc).isoformat(), "level": "info", "logger": self.logger,
-                    "event": line})
+            _write(
+                {
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "level": "info",
+                    "logger": self.logger,
+                    "event": line,
+                }
+            )
         return len(text)
 
 
 @contextlib.contextmanager
 def task_logs_captured():
     """Inside the block, task logs go to task log files and the console keeps the demo's lines."""
-    import structlog
-
     import mlflow  # noqa: F401 - it sets up its own logger (own console handler, not propagated)
+    import structlog
 
     processors = list(structlog.get_config()["processors"])
     structlog.configure(processors=processors[:-1] + [keep_task_logs, processors[-1]])
@@ -102,7 +118,9 @@ def task_logs_captured():
         with warnings.catch_warnings():
             # The in-process execution API runs on Starlette's TestClient, whose httpx use is
             # deprecated upstream: nothing to act on here.
-            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+            warnings.filterwarnings(
+                "ignore", message="Using `httpx` with `starlette.testclient` is deprecated"
+            )
             yield
     finally:
         structlog.configure(processors=processors)
@@ -132,8 +150,11 @@ def _task_log(ti):
     path = _log_path(ti)
     path.parent.mkdir(parents=True, exist_ok=True)
     printed, complained = _Printed("task.stdout"), _Printed("task.stderr")
-    with (open(path, "a", encoding="utf-8") as sink, contextlib.redirect_stdout(printed),
-          contextlib.redirect_stderr(complained)):
+    with (
+        open(path, "a", encoding="utf-8") as sink,
+        contextlib.redirect_stdout(printed),
+        contextlib.redirect_stderr(complained),
+    ):
         _SINK.append(sink)
         try:
             yield
@@ -157,8 +178,11 @@ def _sync(dag) -> None:
     for bundle in manager.get_all_dag_bundles():
         if not bundle.is_initialized:
             bundle.initialize()
-        sync_bag_to_db(BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name),
-                       bundle.name, bundle.version)
+        sync_bag_to_db(
+            BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name),
+            bundle.name,
+            bundle.version,
+        )
         if DagVersion.get_version(dag.dag_id):
             return
 
@@ -166,7 +190,9 @@ def _sync(dag) -> None:
 _SYNCED: set[str] = set()
 
 
-def run(dag, *, logical_date: datetime | None = None, conf: dict | None = None, queued_run_id: str | None = None):
+def run(
+    dag, *, logical_date: datetime | None = None, conf: dict | None = None, queued_run_id: str | None = None
+):
     """Execute one run of ``dag``: a new manual run for ``logical_date``, or the queued run
     ``queued_run_id``. Returns the finished DagRun."""
     from airflow import settings
@@ -181,7 +207,7 @@ def run(dag, *, logical_date: datetime | None = None, conf: dict | None = None, 
         _sync(dag)
         _SYNCED.add(dag.dag_id)
     session = settings.Session()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     if queued_run_id is not None:
         (dr,) = DagRun.find(dag_id=dag.dag_id, run_id=queued_run_id, session=session)
@@ -191,11 +217,20 @@ def run(dag, *, logical_date: datetime | None = None, conf: dict | None = None, 
     else:
         interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=logical_date)
         dr = scheduler_dag.create_dagrun(
-            run_id=DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=logical_date,
-                                          run_after=logical_date),
-            logical_date=logical_date, data_interval=interval, run_after=logical_date, conf=conf,
-            run_type=DagRunType.MANUAL, state=DagRunState.RUNNING, triggered_by=DagRunTriggeredByType.CLI,
-            triggering_user_name=getpass.getuser(), start_date=now, session=session)
+            run_id=DagRun.generate_run_id(
+                run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date
+            ),
+            logical_date=logical_date,
+            data_interval=interval,
+            run_after=logical_date,
+            conf=conf,
+            run_type=DagRunType.MANUAL,
+            state=DagRunState.RUNNING,
+            triggered_by=DagRunTriggeredByType.CLI,
+            triggering_user_name=getpass.getuser(),
+            start_date=now,
+            session=session,
+        )
         session.commit()
     while dr.state == DagRunState.RUNNING:  # dag.test()'s loop, without an executor
         session.expire_all()
@@ -203,16 +238,18 @@ def run(dag, *, logical_date: datetime | None = None, conf: dict | None = None, 
         for ti in schedulable:
             if ti.state != TaskInstanceState.UP_FOR_RESCHEDULE:
                 ti.try_number += 1
-            ti.state, ti.scheduled_dttm = TaskInstanceState.SCHEDULED, datetime.now(timezone.utc)
+            ti.state, ti.scheduled_dttm = TaskInstanceState.SCHEDULED, datetime.now(UTC)
         session.commit()
-        scheduled = [ti for ti in dr.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED]
+        scheduled = [
+            ti for ti in dr.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED
+        ]
         if not scheduled and dr.state == DagRunState.RUNNING:
             time.sleep(1)  # a sensor waiting for its reschedule
         for ti in scheduled:
             with _task_log(ti):
                 try:
                     _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
-                except Exception:  # noqa: BLE001 - the task's state records it, as in dag.test()
+                except Exception:
                     logging.getLogger(__name__).exception("task %s failed", ti.task_id)
     session.close()
     return dr

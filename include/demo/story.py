@@ -20,7 +20,7 @@ import getpass
 import json
 import os
 import time as clock
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from include.demo.runner import print_to_console as say
 
@@ -31,8 +31,9 @@ DEMO_SEARCH_CANDIDATES = 4  # of the search plan's 11 (both families); a run's c
 
 def _table(header: tuple, rows: list[tuple]) -> str:
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                     for r in [header] + rows)
+    return "\n".join(
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header] + rows
+    )
 
 
 class Story:
@@ -55,7 +56,9 @@ class Story:
 
 
 def _seconds(run) -> str:
-    return f"{(run.end_date - run.start_date).total_seconds():.0f}" if run.end_date and run.start_date else "?"
+    return (
+        f"{(run.end_date - run.start_date).total_seconds():.0f}" if run.end_date and run.start_date else "?"
+    )
 
 
 def _bag():
@@ -90,22 +93,31 @@ def ingest(story: Story, days: list[date]) -> None:
     rows, runs = [], []
     for day in days:
         # The 02:00 run of the next morning covers this day.
-        dag_run = run(dag, logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc))
+        dag_run = run(dag, logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=UTC))
         runs.append(dag_run)
         counts = [(_report(feed, day) or {}).get("counts", {}) for feed in feeds]
-        rows.append((day.isoformat(), str(dag_run.state),
-                     *("/".join(str(c.get(k, "-")) for k in ("landed", "curated", "quarantined")) for c in counts)))
+        rows.append(
+            (
+                day.isoformat(),
+                str(dag_run.state),
+                *("/".join(str(c.get(k, "-")) for k in ("landed", "curated", "quarantined")) for c in counts),
+            )
+        )
     story.end(started)
     story.ok &= all(r.state == "success" for r in runs)
-    totals = {f: [sum(int(r[2 + i].split("/")[k]) for r in rows if r[2 + i].count("/") == 2) for k in range(3)]
-              for i, f in enumerate(feeds)}
+    totals = {
+        f: [sum(int(r[2 + i].split("/")[k]) for r in rows if r[2 + i].count("/") == 2) for k in range(3)]
+        for i, f in enumerate(feeds)
+    }
     story.timeline.append(
         f"{INGEST}: {len(runs)} manual runs by {getpass.getuser()} ({runs[0].run_id} .. {runs[-1].run_id}), "
-        f"{sum(r.state == 'success' for r in runs)} succeeded; " + "; ".join(
-            f"{f} {t[0]} landed, {t[1]} curated, {t[2]} quarantined" for f, t in totals.items()))
-    story.details.append("ingestion per day, landed/curated/quarantined (each quarantined row keeps its reason "
-                         f"under {storage.describe(storage.path('quarantine'))}):\n"
-                         + _table(("date", "run", *feeds), rows))
+        f"{sum(r.state == 'success' for r in runs)} succeeded; "
+        + "; ".join(f"{f} {t[0]} landed, {t[1]} curated, {t[2]} quarantined" for f, t in totals.items())
+    )
+    story.details.append(
+        "ingestion per day, landed/curated/quarantined (each quarantined row keeps its reason "
+        f"under {storage.describe(storage.path('quarantine'))}):\n" + _table(("date", "run", *feeds), rows)
+    )
 
 
 def retrain(story: Story, dag_run, label: str) -> None:
@@ -113,7 +125,7 @@ def retrain(story: Story, dag_run, label: str) -> None:
     from include import audit, registry, settings
 
     config = settings.get()
-    day = dag_run.data_interval_end.astimezone(timezone.utc).date() - timedelta(days=1)
+    day = dag_run.data_interval_end.astimezone(UTC).date() - timedelta(days=1)
     events = [e for e in audit.read(day, day) if e["dag_run_id"] == dag_run.run_id]
     registered = next((e for e in events if e["type"] == "registered"), None)
     if registered is None:
@@ -124,19 +136,35 @@ def retrain(story: Story, dag_run, label: str) -> None:
     decision = next((e for e in events if e["type"] in ("promoted", "rejected")), {})
     champion = registry.by_alias(registry.client(config), name, registry.CHAMPION)
     replaced = decision.get("replaced_version")
-    outcome = ((f"promoted by {decision['actor']}, replacing v{replaced}" if replaced
-                else f"promoted by {decision['actor']}: the first champion")
-               if decision.get("type") == "promoted" else f"not promoted: failed {decision.get('failed_gates')}")
+    outcome = (
+        (
+            f"promoted by {decision['actor']}, replacing v{replaced}"
+            if replaced
+            else f"promoted by {decision['actor']}: the first champion"
+        )
+        if decision.get("type") == "promoted"
+        else f"not promoted: failed {decision.get('failed_gates')}"
+    )
     story.ok &= dag_run.state == "success"
-    story.timeline.append(f"{label}: {story.run_line(dag_run)}: {name} v{version}, holdout AUC "
-                          f"{registered['metrics']['roc_auc']:.4f}, {outcome}")
+    story.timeline.append(
+        f"{label}: {story.run_line(dag_run)}: {name} v{version}, holdout AUC "
+        f"{registered['metrics']['roc_auc']:.4f}, {outcome}"
+    )
     story.details.append(
         f"{name} v{version} ({dag_run.run_id}): trained on {registered['window'][0]}..{registered['window'][1]}; "
-        f"reason: {registered['reason']}\nholdout: " + ", ".join(f"{k} {v:.4f}" for k, v in registered["metrics"].items())
-        + "\n" + _table(("gate", "result", "observed", "threshold"), [
-            (e["name"], "pass" if e["passed"] else "FAIL", e["observed"], e["threshold"]) for e in events
-            if e["type"] == "gate_result"])
-        + f"\nchampion is now v{champion.version if champion else '-'}")
+        f"reason: {registered['reason']}\nholdout: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in registered["metrics"].items())
+        + "\n"
+        + _table(
+            ("gate", "result", "observed", "threshold"),
+            [
+                (e["name"], "pass" if e["passed"] else "FAIL", e["observed"], e["threshold"])
+                for e in events
+                if e["type"] == "gate_result"
+            ],
+        )
+        + f"\nchampion is now v{champion.version if champion else '-'}"
+    )
 
 
 def score_three(story: Story, day: date) -> None:
@@ -151,10 +179,14 @@ def score_three(story: Story, day: date) -> None:
     registry.use(config)
     model = mlflow.pyfunc.load_model(f"models:/{credit.name}@champion")
     sample = read_curated(credit.name, day).head(3)[list(credit.features)]  # as curated: no cast
-    scored = pd.concat([sample[list(credit.monitoring.critical_features)].reset_index(drop=True),
-                        model.predict(sample)], axis=1)
-    story.details.append(f"three applications of {day} scored by models:/{credit.name}@champion, with reason "
-                         f"codes:\n{scored.round(3).to_string(index=False)}")
+    scored = pd.concat(
+        [sample[list(credit.monitoring.critical_features)].reset_index(drop=True), model.predict(sample)],
+        axis=1,
+    )
+    story.details.append(
+        f"three applications of {day} scored by models:/{credit.name}@champion, with reason "
+        f"codes:\n{scored.round(3).to_string(index=False)}"
+    )
 
 
 def monitor(story: Story, onset: datetime):
@@ -166,39 +198,59 @@ def monitor(story: Story, onset: datetime):
     from include.demo.runner import run
     from include.monitoring import history
 
-    os.environ.update({"MLOPS_SIMULATOR_SCENARIO": "income_shift", "MLOPS_SIMULATOR_ONSET": onset.isoformat()})
+    os.environ.update(
+        {"MLOPS_SIMULATOR_SCENARIO": "income_shift", "MLOPS_SIMULATOR_ONSET": onset.isoformat()}
+    )
     settings.get.cache_clear()
     dataset = settings.get().dataset
     dag = _bag().dags[MONITOR]
-    started = story.begin(f"monitoring hourly with {MONITOR}; incomes shift x1.155 from {onset:%Y-%m-%d %H:%M} UTC")
+    started = story.begin(
+        f"monitoring hourly with {MONITOR}; incomes shift x1.155 from {onset:%Y-%m-%d %H:%M} UTC"
+    )
     rows, runs = [], []
     for hours in range(-1, MONITOR_HOURS + 1):
         hour = onset + timedelta(hours=hours)
-        dag_run = run(dag, logical_date=hour + timedelta(minutes=5))  # due at hh:05, it judges the hours before hh
+        dag_run = run(
+            dag, logical_date=hour + timedelta(minutes=5)
+        )  # due at hh:05, it judges the hours before hh
         runs.append(dag_run)
         states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
         record = history.read_record(dataset, hour) or {}
         result = record.get("result") or {}
-        rows.append((f"{hour:%m-%d %H:%M}", record.get("status", states.get("check_drift")), record.get("rows"),
-                     f"{result.get('share_drifted', 0):.2f}", ",".join(result.get("drifted_columns", [])) or "-",
-                     "yes" if record.get("alert") else "no", states.get("sustained_drift"),
-                     states.get("trigger_retraining")))
+        rows.append(
+            (
+                f"{hour:%m-%d %H:%M}",
+                record.get("status", states.get("check_drift")),
+                record.get("rows"),
+                f"{result.get('share_drifted', 0):.2f}",
+                ",".join(result.get("drifted_columns", [])) or "-",
+                "yes" if record.get("alert") else "no",
+                states.get("sustained_drift"),
+                states.get("trigger_retraining"),
+            )
+        )
         if record.get("alert"):
-            story.timeline.append(f"{MONITOR} run {dag_run.run_id}: window ending {hour:%m-%d %H:%M} drifted in "
-                                  f"{', '.join(result['drifted_columns'])} (report {record['report']})")
+            story.timeline.append(
+                f"{MONITOR} run {dag_run.run_id}: window ending {hour:%m-%d %H:%M} drifted in "
+                f"{', '.join(result['drifted_columns'])} (report {record['report']})"
+            )
         if states.get("trigger_retraining") == "success":
             break
     story.end(started, f"{len(runs)} hourly runs")
-    story.details.append("hourly drift windows:\n" + _table(
-        ("window end", "status", "rows", "share", "drifted", "alert", "sensor", "trigger"), rows))
+    story.details.append(
+        "hourly drift windows:\n"
+        + _table(("window end", "status", "rows", "share", "drifted", "alert", "sensor", "trigger"), rows)
+    )
     triggered = [r for r in DagRun.find(dag_id=RETRAIN) if r.run_id.startswith(f"drift__{dataset}__")]
     if not triggered:
         story.ok = False
         story.timeline.append(f"no retraining triggered within {MONITOR_HOURS} hours of the onset")
         return None
     retraining = max(triggered, key=lambda r: r.run_after)
-    story.timeline.append(f"{(hour - onset).total_seconds() / 3600:.0f} h after the onset the sensor triggered "
-                          f"{RETRAIN} run {retraining.run_id} ({retraining.run_type}): {retraining.conf['reason']}")
+    story.timeline.append(
+        f"{(hour - onset).total_seconds() / 3600:.0f} h after the onset the sensor triggered "
+        f"{RETRAIN} run {retraining.run_id} ({retraining.run_type}): {retraining.conf['reason']}"
+    )
     return retraining.run_id
 
 
@@ -212,15 +264,23 @@ def _earlier_champion(config) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=14, help="how many days to ingest (default 14)")
-    parser.add_argument("--end", type=date.fromisoformat, default=None,
-                        help="last day to ingest, YYYY-MM-DD (default: yesterday, UTC)")
-    parser.add_argument("--rows-per-day", type=int, default=6000,
-                        help="simulated applications a day (default 6000: 750 in each 3-hour drift window)")
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=None,
+        help="last day to ingest, YYYY-MM-DD (default: yesterday, UTC)",
+    )
+    parser.add_argument(
+        "--rows-per-day",
+        type=int,
+        default=6000,
+        help="simulated applications a day (default 6000: 750 in each 3-hour drift window)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MLOPS_SIMULATOR_ROWS_PER_DAY", str(args.rows_per_day))
     os.environ.setdefault("MLOPS_SEARCH_CANDIDATES", str(DEMO_SEARCH_CANDIDATES))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per download otherwise
-    end = args.end or (datetime.now(timezone.utc).date() - timedelta(days=1))
+    end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
     days = [end - timedelta(days=n) for n in range(args.days - 1, -1, -1)]
 
     import airflow.utils.db  # noqa: F401 - Airflow configures its logging on import; the capture comes after
@@ -241,21 +301,27 @@ def _tell(args, days: list[date], end: date) -> int:
     if (earlier := _earlier_champion(config)) is not None:
         # The story needs an empty registry: a rerun's first model would not beat the earlier
         # champion, and the drift trigger of these windows already fired (by design, once).
-        say(f"The MLflow store already holds {config.dataset} v{earlier} as champion, from an earlier run here. "
-            "`make clean` deletes .local (Airflow DB, storage, MLflow store); then run `make demo` again.")
+        say(
+            f"The MLflow store already holds {config.dataset} v{earlier} as champion, from an earlier run here. "
+            "`make clean` deletes .local (Airflow DB, storage, MLflow store); then run `make demo` again."
+        )
         return 2
-    say(f"make demo: {args.days} days of {config.dataset} on the embedded defaults (storage {config.storage_root})")
+    say(
+        f"make demo: {args.days} days of {config.dataset} on the embedded defaults (storage {config.storage_root})"
+    )
     db.initdb()
     story = Story(steps=4)
     ingest(story, days)
     started = story.begin(f"training the first model with {RETRAIN} ({config.search_candidates} candidates)")
-    first = run(_bag().dags[RETRAIN], logical_date=datetime.combine(end + timedelta(days=1), time(3),
-                                                                     tzinfo=timezone.utc),
-                conf={"reason": "make demo: first model", "window_days": 14})
+    first = run(
+        _bag().dags[RETRAIN],
+        logical_date=datetime.combine(end + timedelta(days=1), time(3), tzinfo=UTC),
+        conf={"reason": "make demo: first model", "window_days": 14},
+    )
     story.end(started)
     retrain(story, first, "first model")
     score_three(story, end)
-    triggered = monitor(story, datetime.combine(end + timedelta(days=1), time(0), tzinfo=timezone.utc))
+    triggered = monitor(story, datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC))
     if triggered is not None:
         started = story.begin(f"running the retraining the sensor triggered ({triggered})")
         second = run(_bag().dags[RETRAIN], queued_run_id=triggered)

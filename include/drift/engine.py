@@ -67,7 +67,14 @@ from include.errors import MlopsError
 # the check's process small (scipy.stats alone is about 0.7 s and 70 MB).
 
 # Evidently's defaults (legacy/calculations/stattests/*: ``default_threshold`` of each StatTest).
-DEFAULT_THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1, "ks": 0.05, "chisquare": 0.05, "z": 0.05}
+DEFAULT_THRESHOLDS = {
+    "wasserstein": 0.1,
+    "jensenshannon": 0.1,
+    "psi": 0.1,
+    "ks": 0.05,
+    "chisquare": 0.05,
+    "z": 0.05,
+}
 P_VALUE_METHODS = ("ks", "chisquare", "z")
 SMALL_REFERENCE = 1000  # Evidently: p-value tests up to this many reference values, distances above
 FEW_VALUES = 5  # Evidently: a numeric column with at most this many distinct values is tested on counts
@@ -161,12 +168,23 @@ class DriftResult:
     def from_dict(cls, d: dict) -> DriftResult:
         try:
             return cls(
-                rows=int(d["rows"]), columns=[_column_result(c) for c in d["columns"]],
-                share_drifted=float(d["share_drifted"]), drifted_columns=[str(c) for c in d["drifted_columns"]],
-                critical_drifted=[str(c) for c in d["critical_drifted"]], dataset_drift=bool(d["dataset_drift"]),
+                rows=int(d["rows"]),
+                columns=[_column_result(c) for c in d["columns"]],
+                share_drifted=float(d["share_drifted"]),
+                drifted_columns=[str(c) for c in d["drifted_columns"]],
+                critical_drifted=[str(c) for c in d["critical_drifted"]],
+                dataset_drift=bool(d["dataset_drift"]),
                 prediction=_column_result(d["prediction"]) if d["prediction"] is not None else None,
-                quality=[QualityIssue(str(q["column"]), str(q["check"]), float(q["observed"]), float(q["expected"]),
-                                      str(q["message"])) for q in d["quality"]],
+                quality=[
+                    QualityIssue(
+                        str(q["column"]),
+                        str(q["check"]),
+                        float(q["observed"]),
+                        float(q["expected"]),
+                        str(q["message"]),
+                    )
+                    for q in d["quality"]
+                ],
                 data_quality_incident=bool(d["data_quality_incident"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -186,9 +204,18 @@ def _optional(x) -> float | None:
 
 
 def _column_result(c: dict) -> ColumnResult:
-    return ColumnResult(str(c["column"]), str(c["kind"]), str(c["method"]), float(c["statistic"]),
-                        float(c["threshold"]), _optional(c["p_value"]), _optional(c["p_adjusted"]), bool(c["drifted"]),
-                        int(c["reference_rows"]), int(c["current_rows"]))
+    return ColumnResult(
+        str(c["column"]),
+        str(c["kind"]),
+        str(c["method"]),
+        float(c["statistic"]),
+        float(c["threshold"]),
+        _optional(c["p_value"]),
+        _optional(c["p_adjusted"]),
+        bool(c["drifted"]),
+        int(c["reference_rows"]),
+        int(c["current_rows"]),
+    )
 
 
 # ----------------------------------------------------------------------------- the window
@@ -247,7 +274,7 @@ def _window_counts(win: _Window) -> dict:
     if win.counts is not None:
         return win.counts
     values, counts = np.unique(win.sorted, return_counts=True)
-    return {float(v): int(n) for v, n in zip(values, counts)}
+    return {float(v): int(n) for v, n in zip(values, counts, strict=True)}
 
 
 def _n_distinct(ref: Numeric | Categorical, win: _Window) -> int:
@@ -298,8 +325,10 @@ def _ks(ref: Numeric, win: _Window) -> tuple[float, float]:
     cur = win.sorted
     both = np.concatenate((items, cur))
     cumulative = np.concatenate(([0.0], np.cumsum(weights)))
-    gap = np.abs(cumulative[np.searchsorted(items, both, "right")] / cumulative[-1]
-                 - np.searchsorted(cur, both, "right") / cur.size)
+    gap = np.abs(
+        cumulative[np.searchsorted(items, both, "right")] / cumulative[-1]
+        - np.searchsorted(cur, both, "right") / cur.size
+    )
     d = float(gap.max())
     m, n = sorted([float(ref.count), float(cur.size)], reverse=True)
     return d, float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
@@ -307,8 +336,10 @@ def _ks(ref: Numeric, win: _Window) -> tuple[float, float]:
 
 def _need_counts(name: str, method: str, counts: dict | None) -> dict:
     if counts is None:
-        raise DriftError(f"column {name!r}: method {method!r} needs exact reference value counts, and the profile "
-                         "has them only for numeric features with at most 64 distinct values; choose another method")
+        raise DriftError(
+            f"column {name!r}: method {method!r} needs exact reference value counts, and the profile "
+            "has them only for numeric features with at most 64 distinct values; choose another method"
+        )
     return counts
 
 
@@ -357,8 +388,9 @@ def _sturges_edges(lo: float, hi: float, n: int, integer: bool) -> np.ndarray:
     return np.linspace(first, last, bins + 1, endpoint=True, dtype=float)
 
 
-def _binned(name: str, kind: str, ref: Numeric | Categorical, win: _Window, integer: bool,
-            fill_zeroes: bool) -> tuple[np.ndarray, np.ndarray]:
+def _binned(
+    name: str, kind: str, ref: Numeric | Categorical, win: _Window, integer: bool, fill_zeroes: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Evidently's get_binned_data: reference and window shares per bin."""
     ref_counts = _reference_counts(ref)
     if kind == "numeric" and (ref_counts is None or len(ref_counts) > VALUE_BINS_UP_TO):
@@ -390,8 +422,9 @@ def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sqrt((left + right) / 2.0))
 
 
-def _test(name: str, kind: str, method: str, ref: Numeric | Categorical, win: _Window,
-          integer: bool) -> tuple[float, float | None]:
+def _test(
+    name: str, kind: str, method: str, ref: Numeric | Categorical, win: _Window, integer: bool
+) -> tuple[float, float | None]:
     """(statistic, raw p-value or None) of one column."""
     if method == "wasserstein":
         if kind != "numeric":
@@ -424,7 +457,9 @@ def _median(items: np.ndarray, weights: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
-def _quality(name: str, kind: str, ref: Numeric | Categorical, win: _Window, contract: Contract) -> list[QualityIssue]:
+def _quality(
+    name: str, kind: str, ref: Numeric | Categorical, win: _Window, contract: Contract
+) -> list[QualityIssue]:
     issues = []
     spec = next((c for c in contract.columns if c.name == name), None)
     ref_rate = ref.nulls / ref.rows if ref.rows else 0.0
@@ -432,9 +467,16 @@ def _quality(name: str, kind: str, ref: Numeric | Categorical, win: _Window, con
     cap = spec.max_null_rate if spec is not None else None
     if rate > ref_rate + NULL_RATE_SPIKE and (cap is None or rate > cap):
         limit = f" and the contract's cap {cap:.1%}" if cap is not None else ""
-        issues.append(QualityIssue(name, "null_rate", rate, ref_rate,
-                                   f"{name}: {rate:.1%} of the window's {win.rows} values are null, against "
-                                   f"{ref_rate:.1%} in the reference (allowed: +{NULL_RATE_SPIKE:.0%}{limit})"))
+        issues.append(
+            QualityIssue(
+                name,
+                "null_rate",
+                rate,
+                ref_rate,
+                f"{name}: {rate:.1%} of the window's {win.rows} values are null, against "
+                f"{ref_rate:.1%} in the reference (allowed: +{NULL_RATE_SPIKE:.0%}{limit})",
+            )
+        )
     present = win.rows - win.nulls
     if spec is None or present == 0:
         return issues
@@ -449,7 +491,7 @@ def _quality(name: str, kind: str, ref: Numeric | Categorical, win: _Window, con
         if allowed is not None:
             outside |= ~np.isin(values, np.asarray([float(a) for a in allowed]))
         out = int(outside.sum())
-        rule = (f"outside {spec.min}..{spec.max}" if allowed is None else f"not in {list(allowed)}")
+        rule = f"outside {spec.min}..{spec.max}" if allowed is None else f"not in {list(allowed)}"
     else:
         allowed_text = {str(a) for a in allowed} if allowed is not None else None
         out = sum(n for v, n in win.counts.items() if allowed_text is not None and v not in allowed_text)
@@ -458,14 +500,28 @@ def _quality(name: str, kind: str, ref: Numeric | Categorical, win: _Window, con
         share = sum(unseen.values()) / present
         if share > UNSEEN_CATEGORY_SHARE:
             examples = sorted(unseen, key=unseen.get, reverse=True)[:5]
-            issues.append(QualityIssue(name, "unseen_category", share, UNSEEN_CATEGORY_SHARE,
-                                       f"{name}: {share:.1%} of the window's values are categories the reference "
-                                       f"never saw ({examples}); allowed {UNSEEN_CATEGORY_SHARE:.0%}"))
+            issues.append(
+                QualityIssue(
+                    name,
+                    "unseen_category",
+                    share,
+                    UNSEEN_CATEGORY_SHARE,
+                    f"{name}: {share:.1%} of the window's values are categories the reference "
+                    f"never saw ({examples}); allowed {UNSEEN_CATEGORY_SHARE:.0%}",
+                )
+            )
     share = out / present
     if share > OUT_OF_RANGE_SHARE:
-        issues.append(QualityIssue(name, "out_of_range", share, OUT_OF_RANGE_SHARE,
-                                   f"{name}: {share:.1%} of the window's values are {rule} (the contract); "
-                                   f"allowed {OUT_OF_RANGE_SHARE:.0%}"))
+        issues.append(
+            QualityIssue(
+                name,
+                "out_of_range",
+                share,
+                OUT_OF_RANGE_SHARE,
+                f"{name}: {share:.1%} of the window's values are {rule} (the contract); "
+                f"allowed {OUT_OF_RANGE_SHARE:.0%}",
+            )
+        )
     # The median of a feature centred on zero says nothing about its scale, nor does a bool's.
     one_signed = kind == "numeric" and spec.dtype != "bool" and ref.count and (ref.min >= 0 or ref.max <= 0)
     if one_signed and win.sorted.size:
@@ -473,29 +529,45 @@ def _quality(name: str, kind: str, ref: Numeric | Categorical, win: _Window, con
         if ref_median != 0:
             ratio = float(np.median(win.sorted)) / ref_median
             if not 1 / SCALE_CHANGE_FACTOR <= ratio <= SCALE_CHANGE_FACTOR:
-                issues.append(QualityIssue(name, "scale_change", ratio, 1.0,
-                                           f"{name}: the window's median is {ratio:.4g} times the reference's "
-                                           f"({ref_median:.6g}); more than {SCALE_CHANGE_FACTOR:g}x either way "
-                                           "looks like a change of unit or scale"))
+                issues.append(
+                    QualityIssue(
+                        name,
+                        "scale_change",
+                        ratio,
+                        1.0,
+                        f"{name}: the window's median is {ratio:.4g} times the reference's "
+                        f"({ref_median:.6g}); more than {SCALE_CHANGE_FACTOR:g}x either way "
+                        "looks like a change of unit or scale",
+                    )
+                )
     return issues
 
 
 # ----------------------------------------------------------------------------- detect
-def _judge(name: str, kind: str, ref: Numeric | Categorical, win: _Window, contract: Contract,
-           integer: bool) -> tuple[str, float, float, float | None, int, int] | None:
+def _judge(
+    name: str, kind: str, ref: Numeric | Categorical, win: _Window, contract: Contract, integer: bool
+) -> tuple[str, float, float, float | None, int, int] | None:
     reference_values = ref.count if kind == "numeric" else ref.rows - ref.nulls
     if reference_values == 0 or win.tested == 0:
         return None
     column = contract.monitoring.columns.get(name)  # overrides exist for features only
-    method = (column.method if column is not None and column.method else
-              _default_method(kind, reference_values, _n_distinct(ref, win)))
-    threshold = column.threshold if column is not None and column.threshold is not None else DEFAULT_THRESHOLDS[method]
+    method = (
+        column.method
+        if column is not None and column.method
+        else _default_method(kind, reference_values, _n_distinct(ref, win))
+    )
+    threshold = (
+        column.threshold
+        if column is not None and column.threshold is not None
+        else DEFAULT_THRESHOLDS[method]
+    )
     statistic, p_value = _test(name, kind, method, ref, win, integer)
     return method, float(threshold), statistic, p_value, reference_values, win.tested
 
 
-def detect(reference: Profile, current: pd.DataFrame, contract: Contract, *,
-           score_column: str = "score") -> DriftResult:
+def detect(
+    reference: Profile, current: pd.DataFrame, contract: Contract, *, score_column: str = "score"
+) -> DriftResult:
     """Judge the window ``current`` against the ``reference`` profile (see the module docstring)."""
     numeric = set(contract.numeric_features)
     planned = [(name, "numeric" if name in numeric else "categorical") for name in contract.features]
@@ -506,17 +578,28 @@ def detect(reference: Profile, current: pd.DataFrame, contract: Contract, *,
     for name, kind in planned:
         ref = reference.features.get(name)
         if ref is None:
-            raise DriftError(f"feature {name!r} is not in the reference profile (built for another contract?); "
-                             f"profile features: {list(reference.features)}")
+            raise DriftError(
+                f"feature {name!r} is not in the reference profile (built for another contract?); "
+                f"profile features: {list(reference.features)}"
+            )
         if (kind == "numeric") != isinstance(ref, Numeric):
-            raise DriftError(f"feature {name!r} is {kind} in contract {contract.name!r} but not in the profile")
+            raise DriftError(
+                f"feature {name!r} is {kind} in contract {contract.name!r} but not in the profile"
+            )
         if name not in current.columns:
-            raise DriftError(f"feature {name!r} is not a column of the window; columns: {list(current.columns)}")
+            raise DriftError(
+                f"feature {name!r} is not a column of the window; columns: {list(current.columns)}"
+            )
         column = current[name]
         win = _numeric_window(name, column) if kind == "numeric" else _categorical_window(column)
         spec = next((c for c in contract.columns if c.name == name), None)
-        integer = (spec is not None and spec.dtype == "int" and ref.nulls == 0 and win.nulls == 0
-                   and pd.api.types.is_integer_dtype(column.dtype))
+        integer = (
+            spec is not None
+            and spec.dtype == "int"
+            and ref.nulls == 0
+            and win.nulls == 0
+            and pd.api.types.is_integer_dtype(column.dtype)
+        )
         issues += _quality(name, kind, ref, win, contract)  # the score has no contract column: null rate only
         verdict = _judge(name, kind, ref, win, contract, integer)
         if verdict is not None:
@@ -537,13 +620,26 @@ def detect(reference: Profile, current: pd.DataFrame, contract: Contract, *,
             drifted = p_adjusted < threshold
         else:
             drifted = statistic >= threshold
-        results.append(ColumnResult(name, kind, method, statistic, threshold, p_value, p_adjusted, bool(drifted),
-                                    ref_rows, cur_rows))
+        results.append(
+            ColumnResult(
+                name,
+                kind,
+                method,
+                statistic,
+                threshold,
+                p_value,
+                p_adjusted,
+                bool(drifted),
+                ref_rows,
+                cur_rows,
+            )
+        )
     prediction = next((r for r in results if has_score and r.column == score_column), None)
     features = [r for r in results if r is not prediction]
     drifted = [r.column for r in features if r.drifted]
     share = len(drifted) / len(features) if features else 0.0
     critical = [name for name in drifted if name in contract.monitoring.critical_features]
     dataset_drift = bool(features) and share >= contract.monitoring.drift_share or bool(critical)
-    return DriftResult(len(current), features, share, drifted, critical, dataset_drift, prediction, issues,
-                       bool(issues))
+    return DriftResult(
+        len(current), features, share, drifted, critical, dataset_drift, prediction, issues, bool(issues)
+    )

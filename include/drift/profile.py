@@ -83,7 +83,9 @@ from include.errors import MlopsError
 FORMAT_VERSION = 2
 NULL_KEY = "__null__"
 DEFAULT_K = 4000  # with the exact tails, a third of the tolerance at worst (module docstring)
-MAX_EXACT_COUNTS = 64  # Evidently needs exact counts up to 5 (test choice) and 20 (PSI/JS binning) distinct values
+MAX_EXACT_COUNTS = (
+    64  # Evidently needs exact counts up to 5 (test choice) and 20 (PSI/JS binning) distinct values
+)
 TAIL_VALUES = 1000  # exact smallest and largest values kept: see the module docstring
 
 
@@ -101,7 +103,9 @@ class Numeric:
     min: float | None
     max: float | None
     sketch: kll_doubles_sketch = field(compare=False, repr=False)
-    counts: dict[float, int] | None = field(default=None, repr=False)  # exact, while <= MAX_EXACT_COUNTS distinct
+    counts: dict[float, int] | None = field(
+        default=None, repr=False
+    )  # exact, while <= MAX_EXACT_COUNTS distinct
     smallest: tuple[float, ...] = field(default=(), repr=False)  # the TAIL_VALUES smallest values, ascending
     largest: tuple[float, ...] = field(default=(), repr=False)  # the TAIL_VALUES largest values, ascending
 
@@ -115,12 +119,18 @@ class Numeric:
             counts = dict(Counter(self.counts) + Counter(other.counts))
             counts = counts if len(counts) <= MAX_EXACT_COUNTS else None
         return Numeric(
-            self.rows + other.rows, self.nulls + other.nulls, n,
+            self.rows + other.rows,
+            self.nulls + other.nulls,
+            n,
             self.mean + delta * other.count / n if n else 0.0,
             self.m2 + other.m2 + delta * delta * self.count * other.count / n if n else 0.0,
-            _pick(min, self.min, other.min), _pick(max, self.max, other.max), sketch, counts,
+            _pick(min, self.min, other.min),
+            _pick(max, self.max, other.max),
+            sketch,
+            counts,
             tuple(sorted(self.smallest + other.smallest)[:TAIL_VALUES]),
-            tuple(sorted(self.largest + other.largest)[-TAIL_VALUES:]))
+            tuple(sorted(self.largest + other.largest)[-TAIL_VALUES:]),
+        )
 
     @property
     def values(self) -> tuple[float, ...] | None:
@@ -128,7 +138,7 @@ class Numeric:
         if self.count > len(self.smallest) + len(self.largest):
             return None
         rest = self.count - len(self.smallest)
-        return self.smallest + (self.largest[len(self.largest) - rest:] if rest > 0 else ())
+        return self.smallest + (self.largest[len(self.largest) - rest :] if rest > 0 else ())
 
     @functools.cached_property
     def distribution(self) -> tuple[np.ndarray, np.ndarray]:
@@ -158,8 +168,10 @@ class Numeric:
         low, high = len(self.smallest), self.count - len(self.largest)
         weights = np.clip(np.minimum(upper, high) - np.maximum(lower, low), 0, None)
         keep = weights > 0
-        return (np.concatenate((self.smallest, items[keep], self.largest)),
-                np.concatenate((np.ones(low), weights[keep], np.ones(len(self.largest)))))
+        return (
+            np.concatenate((self.smallest, items[keep], self.largest)),
+            np.concatenate((np.ones(low), weights[keep], np.ones(len(self.largest)))),
+        )
 
 
 @dataclass(frozen=True)
@@ -169,8 +181,11 @@ class Categorical:
     counts: dict[str, int]
 
     def merge(self, other: Categorical) -> Categorical:
-        return Categorical(self.rows + other.rows, self.nulls + other.nulls,
-                           dict(Counter(self.counts) + Counter(other.counts)))
+        return Categorical(
+            self.rows + other.rows,
+            self.nulls + other.nulls,
+            dict(Counter(self.counts) + Counter(other.counts)),
+        )
 
 
 def _copy(sketch: kll_doubles_sketch) -> kll_doubles_sketch:
@@ -189,7 +204,7 @@ def _exact_counts(present: np.ndarray) -> dict[float, int] | None:
     values, counts = np.unique(present, return_counts=True)
     if values.size > MAX_EXACT_COUNTS:
         return None
-    return {float(v): int(n) for v, n in zip(values, counts)}
+    return {float(v): int(n) for v, n in zip(values, counts, strict=True)}
 
 
 def _numeric(name: str, column: pd.Series, k: int) -> Numeric:
@@ -208,15 +223,26 @@ def _numeric(name: str, column: pd.Series, k: int) -> Numeric:
         smallest, largest = np.sort(cut[:TAIL_VALUES]), np.sort(cut[-TAIL_VALUES:])
     else:
         smallest = largest = np.sort(present)
-    return Numeric(len(values), len(values) - present.size, int(present.size), mean,
-                   float(((present - mean) ** 2).sum()), float(present.min()) if present.size else None,
-                   float(present.max()) if present.size else None, sketch, _exact_counts(present),
-                   tuple(smallest[:TAIL_VALUES].tolist()), tuple(largest[-TAIL_VALUES:].tolist()))
+    return Numeric(
+        len(values),
+        len(values) - present.size,
+        int(present.size),
+        mean,
+        float(((present - mean) ** 2).sum()),
+        float(present.min()) if present.size else None,
+        float(present.max()) if present.size else None,
+        sketch,
+        _exact_counts(present),
+        tuple(smallest[:TAIL_VALUES].tolist()),
+        tuple(largest[-TAIL_VALUES:].tolist()),
+    )
 
 
 def _categorical(column: pd.Series) -> Categorical:
     present = column[column.notna()].astype(str)
-    return Categorical(len(column), len(column) - len(present), {k: int(v) for k, v in present.value_counts().items()})
+    return Categorical(
+        len(column), len(column) - len(present), {k: int(v) for k, v in present.value_counts().items()}
+    )
 
 
 @dataclass(frozen=True)
@@ -230,13 +256,20 @@ class Profile:
             raise ProfileError(f"feature {name!r} is in only one of the profiles; cannot merge")
         for name, mine in self.features.items():
             if type(mine) is not type(other.features[name]):
-                raise ProfileError(f"feature {name!r} is {_kind(mine)} in one profile and "
-                                   f"{_kind(other.features[name])} in the other; cannot merge")
+                raise ProfileError(
+                    f"feature {name!r} is {_kind(mine)} in one profile and "
+                    f"{_kind(other.features[name])} in the other; cannot merge"
+                )
         overlap = set(self.partitions) & set(other.partitions)
         if overlap:
-            raise ProfileError(f"partitions {sorted(overlap)} are in both profiles; merging would count them twice")
-        return Profile(self.rows + other.rows, self.partitions + other.partitions,
-                       {name: s.merge(other.features[name]) for name, s in self.features.items()})
+            raise ProfileError(
+                f"partitions {sorted(overlap)} are in both profiles; merging would count them twice"
+            )
+        return Profile(
+            self.rows + other.rows,
+            self.partitions + other.partitions,
+            {name: s.merge(other.features[name]) for name, s in self.features.items()},
+        )
 
     # ------------------------------------------------------------------ queries
     def _get(self, name: str, kind: type, nonempty: bool = True):
@@ -256,8 +289,10 @@ class Profile:
         if any(not 0 <= q <= 1 for q in qs):
             raise ProfileError(f"feature {feature!r}: quantiles must be within 0..1, got {qs}")
         stats = self._get(feature, Numeric)
-        return [stats.min if q == 0 else stats.max if q == 1 else v
-                for q, v in zip(qs, stats.sketch.get_quantiles(qs, True))]
+        return [
+            stats.min if q == 0 else stats.max if q == 1 else v
+            for q, v in zip(qs, stats.sketch.get_quantiles(qs, True), strict=True)
+        ]
 
     def cdf(self, feature: str, points: Sequence[float]) -> np.ndarray:
         """Reference CDF, P(X <= point), at each point (any order)."""
@@ -302,19 +337,35 @@ class Profile:
         def one(s: Numeric | Categorical) -> dict:
             if isinstance(s, Categorical):
                 return {"kind": "categorical", "rows": s.rows, "nulls": s.nulls, "counts": dict(s.counts)}
-            return {"kind": "numeric", "rows": s.rows, "nulls": s.nulls, "count": s.count, "mean": s.mean,
-                    "m2": s.m2, "min": s.min, "max": s.max,
-                    "sketch": base64.b64encode(s.sketch.serialize()).decode("ascii"),
-                    "counts": None if s.counts is None else [[v, n] for v, n in sorted(s.counts.items())],
-                    "smallest": _pack(s.smallest), "largest": _pack(s.largest)}
-        return {"format_version": FORMAT_VERSION, "rows": self.rows, "partitions": list(self.partitions),
-                "features": {name: one(s) for name, s in self.features.items()}}
+            return {
+                "kind": "numeric",
+                "rows": s.rows,
+                "nulls": s.nulls,
+                "count": s.count,
+                "mean": s.mean,
+                "m2": s.m2,
+                "min": s.min,
+                "max": s.max,
+                "sketch": base64.b64encode(s.sketch.serialize()).decode("ascii"),
+                "counts": None if s.counts is None else [[v, n] for v, n in sorted(s.counts.items())],
+                "smallest": _pack(s.smallest),
+                "largest": _pack(s.largest),
+            }
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "rows": self.rows,
+            "partitions": list(self.partitions),
+            "features": {name: one(s) for name, s in self.features.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Profile:
         version = d.get("format_version") if isinstance(d, dict) else None
         if version != FORMAT_VERSION:
-            raise ProfileError(f"profile format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+            raise ProfileError(
+                f"profile format_version {version!r} is not supported (expected {FORMAT_VERSION})"
+            )
         name = None
         try:
             rows, partitions, features = int(d["rows"]), tuple(map(str, d["partitions"])), {}
@@ -325,13 +376,25 @@ class Profile:
                 elif s["kind"] == "numeric":
                     sketch = kll_doubles_sketch.deserialize(base64.b64decode(s["sketch"], validate=True))
                     counts = None if s["counts"] is None else {float(v): int(n) for v, n in s["counts"]}
-                    stats = Numeric(int(s["rows"]), int(s["nulls"]), int(s["count"]), float(s["mean"]),
-                                    float(s["m2"]), _float(s["min"]), _float(s["max"]), sketch, counts,
-                                    _unpack(s["smallest"]), _unpack(s["largest"]))
+                    stats = Numeric(
+                        int(s["rows"]),
+                        int(s["nulls"]),
+                        int(s["count"]),
+                        float(s["mean"]),
+                        float(s["m2"]),
+                        _float(s["min"]),
+                        _float(s["max"]),
+                        sketch,
+                        counts,
+                        _unpack(s["smallest"]),
+                        _unpack(s["largest"]),
+                    )
                     tail = min(stats.count, TAIL_VALUES)
                     if sketch.n != stats.count or len(stats.smallest) != tail or len(stats.largest) != tail:
-                        raise ValueError(f"count {stats.count} disagrees with the sketch ({sketch.n}) or the "
-                                         f"tails ({len(stats.smallest)}, {len(stats.largest)})")
+                        raise ValueError(
+                            f"count {stats.count} disagrees with the sketch ({sketch.n}) or the "
+                            f"tails ({len(stats.smallest)}, {len(stats.largest)})"
+                        )
                     features[name] = stats
                 else:
                     raise ValueError(f"unknown kind {s['kind']!r}")
@@ -361,21 +424,31 @@ def _kind(stats) -> str:
     return "numeric" if cls is Numeric else "categorical"
 
 
-def profile(frame: pd.DataFrame, contract: Contract, *, partition: str | None = None,
-            extra_numeric: Sequence[str] = (), k: int = DEFAULT_K) -> Profile:
+def profile(
+    frame: pd.DataFrame,
+    contract: Contract,
+    *,
+    partition: str | None = None,
+    extra_numeric: Sequence[str] = (),
+    k: int = DEFAULT_K,
+) -> Profile:
     """Profile the contract's model features in ``frame`` (one partition, usually), then the
     ``extra_numeric`` columns (e.g. the model's ``score``, for prediction drift) as numbers."""
     numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
     extra = list(extra_numeric)
     for name in extra:
         if name in contract.features or extra.count(name) > 1:
-            raise ProfileError(f"extra numeric column {name!r} is already profiled (a feature or listed twice)")
+            raise ProfileError(
+                f"extra numeric column {name!r} is already profiled (a feature or listed twice)"
+            )
     for name in numeric + categorical + extra:
         if name not in frame.columns:
             what = "feature" if name in contract.features else "extra numeric column"
             raise ProfileError(f"{what} {name!r} of contract {contract.name!r} is not a column of the frame")
-    stats = {name: _numeric(name, frame[name], k) if name in numeric else _categorical(frame[name])
-             for name in contract.features}
+    stats = {
+        name: _numeric(name, frame[name], k) if name in numeric else _categorical(frame[name])
+        for name in contract.features
+    }
     stats |= {name: _numeric(name, frame[name], k) for name in extra}
     return Profile(len(frame), (partition,) if partition is not None else (), stats)
 

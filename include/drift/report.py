@@ -31,8 +31,9 @@ class EvidentlyColumn:
     threshold: float
 
 
-def columns_for(contract: Contract, reference: pd.DataFrame, current: pd.DataFrame,
-                score_column: str = "score") -> tuple[list[str], list[str]]:
+def columns_for(
+    contract: Contract, reference: pd.DataFrame, current: pd.DataFrame, score_column: str = "score"
+) -> tuple[list[str], list[str]]:
     """(numerical, categorical) columns to judge: the contract's features, numbers as the model
     pipelines decide, plus the score when both frames have it."""
     numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
@@ -61,13 +62,20 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, *, s
     columns = numeric + categorical
     overrides = contract.monitoring.columns
     methods = {name: o.method for name, o in overrides.items() if o.method is not None and name in columns}
-    thresholds = {name: o.threshold for name, o in overrides.items() if o.threshold is not None and name in columns}
-    preset = DataDriftPreset(columns=columns, drift_share=contract.monitoring.drift_share,
-                             per_column_method=methods or None, per_column_threshold=thresholds or None)
+    thresholds = {
+        name: o.threshold for name, o in overrides.items() if o.threshold is not None and name in columns
+    }
+    preset = DataDriftPreset(
+        columns=columns,
+        drift_share=contract.monitoring.drift_share,
+        per_column_method=methods or None,
+        per_column_threshold=thresholds or None,
+    )
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     return Report([preset], include_tests=True).run(
         Dataset.from_pandas(plain(current, numeric, categorical), data_definition=definition),
-        Dataset.from_pandas(plain(reference, numeric, categorical), data_definition=definition))
+        Dataset.from_pandas(plain(reference, numeric, categorical), data_definition=definition),
+    )
 
 
 def _method_names() -> dict[str, str]:
@@ -88,29 +96,39 @@ def columns_from_snapshot(snapshot: dict[str, Any]) -> dict[str, EvidentlyColumn
     column, method and threshold in ``config`` and the drift score in ``value``; its test (in
     ``tests``, linked by ``metric_config.metric_id``) is ``FAIL`` when the column drifted."""
     names = _method_names()
-    status = {t["metric_config"]["metric_id"]: t["status"] for t in snapshot.get("tests", [])
-              if t.get("metric_config", {}).get("params", {}).get("type") == VALUE_DRIFT}
+    status = {
+        t["metric_config"]["metric_id"]: t["status"]
+        for t in snapshot.get("tests", [])
+        if t.get("metric_config", {}).get("params", {}).get("type") == VALUE_DRIFT
+    }
     result = {}
     for metric in snapshot["metrics"]:
         config = metric["config"]
         if config.get("type") != VALUE_DRIFT:
             continue
         if metric["id"] not in status:
-            raise ValueError(f"no drift test for column {config['column']!r}: run the report with include_tests=True")
-        result[config["column"]] = EvidentlyColumn(names.get(config["method"], config["method"]),
-                                                   float(metric["value"]), status[metric["id"]] == "FAIL",
-                                                   float(config["threshold"]))
+            raise ValueError(
+                f"no drift test for column {config['column']!r}: run the report with include_tests=True"
+            )
+        result[config["column"]] = EvidentlyColumn(
+            names.get(config["method"], config["method"]),
+            float(metric["value"]),
+            status[metric["id"]] == "FAIL",
+            float(config["threshold"]),
+        )
     return result
 
 
-def evidently_columns(reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, *,
-                      score_column: str = "score") -> dict[str, EvidentlyColumn]:
+def evidently_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, *, score_column: str = "score"
+) -> dict[str, EvidentlyColumn]:
     """Run Evidently on the raw frames and return column -> (method, statistic, drifted, threshold)."""
     return columns_from_snapshot(run(reference, current, contract, score_column=score_column).dict())
 
 
-def render_html(reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, path, *,
-                score_column: str = "score") -> str:
+def render_html(
+    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, path, *, score_column: str = "score"
+) -> str:
     """Render Evidently's data drift report of ``current`` against ``reference`` and write it to
     ``path`` (an ObjectStoragePath, e.g. from ``include.storage.path``, or its URI) atomically;
     return the URI written."""

@@ -51,8 +51,13 @@ def _floats(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
             # "nan" parses to NaN; the NaN check reports it, so it is not a type error.
             bad = text.notna().to_numpy() & np.isnan(values) & ~text.str.lower().isin(_NAN_TEXT).to_numpy()
             return values, bad
-    elif pa.types.is_boolean(array.type) or pa.types.is_integer(array.type) or pa.types.is_floating(array.type) \
-            or pa.types.is_decimal(array.type) or pa.types.is_null(array.type):
+    elif (
+        pa.types.is_boolean(array.type)
+        or pa.types.is_integer(array.type)
+        or pa.types.is_floating(array.type)
+        or pa.types.is_decimal(array.type)
+        or pa.types.is_null(array.type)
+    ):
         cast = pc.cast(array, pa.float64())
     else:
         return np.full(n, np.nan), _bool_mask(pc.is_valid(array))
@@ -115,7 +120,10 @@ def coerce(array: pa.Array | pa.ChunkedArray, dtype: str) -> Coerced:
         if pa.types.is_boolean(array.type):
             return Coerced(array, _none(n), _none(n))
         text = pc.utf8_lower(pc.utf8_trim_whitespace(_text(array)))
-        true, false = _bool_mask(pc.is_in(text, pa.array(_TRUE))), _bool_mask(pc.is_in(text, pa.array(_FALSE)))
+        true, false = (
+            _bool_mask(pc.is_in(text, pa.array(_TRUE))),
+            _bool_mask(pc.is_in(text, pa.array(_FALSE))),
+        )
         bad = _bool_mask(text.is_valid()) & ~true & ~false
         return Coerced(pa.array(true, mask=~(true | false)), bad, _none(n))
     raise ValueError(f"unknown contract dtype {dtype!r}")

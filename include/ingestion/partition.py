@@ -39,9 +39,19 @@ def partition_window(day: date, timezone: str) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
-def _report(contract: Contract, day: date, window: tuple[datetime, datetime], batch_files, result: ValidationResult,
-            status: str, curated_files: list[str], quarantine_files: list[str], data_version: str | None,
-            dry_run: bool, quarantined: pd.DataFrame) -> dict:
+def _report(
+    contract: Contract,
+    day: date,
+    window: tuple[datetime, datetime],
+    batch_files,
+    result: ValidationResult,
+    status: str,
+    curated_files: list[str],
+    quarantine_files: list[str],
+    data_version: str | None,
+    dry_run: bool,
+    quarantined: pd.DataFrame,
+) -> dict:
     return {
         "report_version": REPORT_VERSION,
         "contract": contract.name,
@@ -52,8 +62,11 @@ def _report(contract: Contract, day: date, window: tuple[datetime, datetime], ba
         "status": status,
         "dry_run": dry_run,
         "files": [f.as_dict() for f in batch_files],
-        "counts": {"landed": result.landed_rows, "curated": result.valid.num_rows if status == "passed" else 0,
-                   "quarantined": result.landed_rows - (result.valid.num_rows if status == "passed" else 0)},
+        "counts": {
+            "landed": result.landed_rows,
+            "curated": result.valid.num_rows if status == "passed" else 0,
+            "quarantined": result.landed_rows - (result.valid.num_rows if status == "passed" else 0),
+        },
         "quarantine_reasons": result.reason_counts(quarantined),
         "checks": [c.as_dict() for c in result.checks],
         "data_version": data_version,
@@ -62,8 +75,14 @@ def _report(contract: Contract, day: date, window: tuple[datetime, datetime], ba
     }
 
 
-def ingest_partition(contract: Contract, feed_name: str, day: date, *, settings: settings_module.Settings | None = None,
-                     dry_run: bool = False) -> dict:
+def ingest_partition(
+    contract: Contract,
+    feed_name: str,
+    day: date,
+    *,
+    settings: settings_module.Settings | None = None,
+    dry_run: bool = False,
+) -> dict:
     """Validate ``landing/<feed>/dt=<day>`` and publish curated + quarantine partitions.
 
     Returns the report. Raises BatchRejected (after quarantining every row and writing the
@@ -94,16 +113,27 @@ def ingest_partition(contract: Contract, feed_name: str, day: date, *, settings:
         # Unreadable or unsupported files are kept byte for byte, so nothing is lost.
         quarantine_files[_raw_file_name(name, raw)] = raw
     curated_files = {commit.data_file_name(curated_bytes): curated_bytes} if curated_bytes is not None else {}
-    report = _report(contract, day, window, batch.files, result, "passed" if result.passed else "failed",
-                     [storage.describe(curated_dir / n) for n in curated_files],
-                     [storage.describe(quarantine_dir / n) for n in quarantine_files], data_version, dry_run,
-                     quarantined)
+    report = _report(
+        contract,
+        day,
+        window,
+        batch.files,
+        result,
+        "passed" if result.passed else "failed",
+        [storage.describe(curated_dir / n) for n in curated_files],
+        [storage.describe(quarantine_dir / n) for n in quarantine_files],
+        data_version,
+        dry_run,
+        quarantined,
+    )
     if not dry_run:
         commit.publish(quarantine_dir, quarantine_files, report)
         if result.passed:
             commit.publish(curated_dir, curated_files, report)
     if not result.passed:
-        raise BatchRejected(_rejection_message(feed.name, day, report, result, curated_dir, quarantine_dir, dry_run), report)
+        raise BatchRejected(
+            _rejection_message(feed.name, day, report, result, curated_dir, quarantine_dir, dry_run), report
+        )
     return report
 
 
@@ -116,17 +146,27 @@ def _raw_file_name(name: str, data: bytes) -> str:
     return f"raw-{commit.sha256(data)[:16]}-{suffix}"
 
 
-def _rejection_message(feed: str, day: date, report: dict, result: ValidationResult, curated_dir, quarantine_dir,
-                       dry_run: bool) -> str:
-    failed = "\n".join(f"  - {c.name}" + (f" [{c.column}]" if c.column else "") + f": {c.message}"
-                       for c in result.failed_checks)
-    where = "nothing was written (dry run)" if dry_run else (
-        f"the curated partition {storage.describe(curated_dir)} was left untouched; all "
-        f"{report['counts']['quarantined']} landed rows and the report are in {storage.describe(quarantine_dir)}")
+def _rejection_message(
+    feed: str, day: date, report: dict, result: ValidationResult, curated_dir, quarantine_dir, dry_run: bool
+) -> str:
+    failed = "\n".join(
+        f"  - {c.name}" + (f" [{c.column}]" if c.column else "") + f": {c.message}"
+        for c in result.failed_checks
+    )
+    where = (
+        "nothing was written (dry run)"
+        if dry_run
+        else (
+            f"the curated partition {storage.describe(curated_dir)} was left untouched; all "
+            f"{report['counts']['quarantined']} landed rows and the report are in {storage.describe(quarantine_dir)}"
+        )
+    )
     return f"batch {feed} dt={day} rejected by {len(result.failed_checks)} check(s):\n{failed}\n{where}"
 
 
-def read_curated(feed_name: str, day: date, *, settings: settings_module.Settings | None = None) -> pd.DataFrame:
+def read_curated(
+    feed_name: str, day: date, *, settings: settings_module.Settings | None = None
+) -> pd.DataFrame:
     """The committed curated rows of a partition, resolved through its report."""
     directory = storage.partition("curated", feed_name, day, settings=settings)
     report = commit.read_report(directory)

@@ -35,7 +35,10 @@ class LandedFile:
     columns: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("name", "uri", "format", "size", "rows", "status", "message", "columns")}
+        return {
+            k: getattr(self, k)
+            for k in ("name", "uri", "format", "size", "rows", "status", "message", "columns")
+        }
 
 
 @dataclass
@@ -72,8 +75,14 @@ def _strip_non_utf8(name: str, data: bytes) -> tuple[bytes, list[int], list[Unde
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad.append(UndecodableRow(name, index, line.decode("utf-8", "backslashreplace"),
-                                      f"row is not valid UTF-8 (byte 0x{line[exc.start]:02X} at column {exc.start + 1})"))
+            bad.append(
+                UndecodableRow(
+                    name,
+                    index,
+                    line.decode("utf-8", "backslashreplace"),
+                    f"row is not valid UTF-8 (byte 0x{line[exc.start]:02X} at column {exc.start + 1})",
+                )
+            )
             continue
         kept.append(line)
         if line.strip():
@@ -100,8 +109,12 @@ def _read_csv(entry: LandedFile, data: bytes) -> tuple[pa.Table | None, list[Und
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
     )
     rows = pa.array(row_numbers if row_numbers is not None else range(1, table.num_rows + 1), pa.int64())
     return table.append_column(SOURCE_ROW, rows), undecodable

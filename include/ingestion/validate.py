@@ -62,7 +62,9 @@ class ValidationResult:
         # "; " separates the reasons of a row, so the batch reason must not contain it.
         why = why.replace("; ", ", ")
         reasons = {i: self.reasons.get(i, []) + [f"batch_rejected: {why}"] for i in range(self.raw.num_rows)}
-        undecodable = [type(u)(u.file, u.row, u.text, f"{u.reason}; batch_rejected: {why}") for u in self.undecodable]
+        undecodable = [
+            type(u)(u.file, u.row, u.text, f"{u.reason}; batch_rejected: {why}") for u in self.undecodable
+        ]
         return _quarantine_frame(self.raw, everything, reasons, undecodable)
 
     @property
@@ -124,32 +126,57 @@ def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
     meant = {c.name: c.source for c in feed.columns if c.name != c.source and c.name not in expected}
     data_files = [f for f in batch.files if f.status not in ("marker",)]
     if not data_files:
-        checks.append(Check("files_present", "failed", "the landing partition holds no data file (only markers)"))
+        checks.append(
+            Check("files_present", "failed", "the landing partition holds no data file (only markers)")
+        )
     for f in batch.files:
         if f.status in ("unreadable", "unsupported"):
-            checks.append(Check("file_readable", "failed", f"{f.name}: {f.message}; the file is preserved in quarantine",
-                                file=f.name))
+            checks.append(
+                Check(
+                    "file_readable",
+                    "failed",
+                    f"{f.name}: {f.message}; the file is preserved in quarantine",
+                    file=f.name,
+                )
+            )
         elif f.status == "empty":
-            checks.append(Check("file_readable", "warning", f"{f.name}: {f.message}", file=f.name, observed=0))
-    for f, table in batch.tables:
+            checks.append(
+                Check("file_readable", "warning", f"{f.name}: {f.message}", file=f.name, observed=0)
+            )
+    for f, _table in batch.tables:
         present = set(f.columns)
         missing = sorted(expected - present)
         extra = sorted(present - expected)
         if missing:
-            checks.append(Check("schema_missing_columns", "failed",
-                                f"{f.name} lacks required column(s) {', '.join(_shown(feed, m) for m in missing)}",
-                                file=f.name, column=",".join(missing)))
+            checks.append(
+                Check(
+                    "schema_missing_columns",
+                    "failed",
+                    f"{f.name} lacks required column(s) {', '.join(_shown(feed, m) for m in missing)}",
+                    file=f.name,
+                    column=",".join(missing),
+                )
+            )
         if extra:
             status = "failed" if feed.extra_columns == "reject" else "warning"
             hints = [f"use {meant[x]} for {x}" for x in extra if x in meant]
-            checks.append(Check("schema_extra_columns", status,
-                                f"{f.name} has column(s) {', '.join(extra)} that the contract does not declare"
-                                + (f" (files are matched on source headers: {', '.join(hints)})" if hints else "")
-                                + (" (dropped)" if status == "warning" else ""), file=f.name, column=",".join(extra)))
+            checks.append(
+                Check(
+                    "schema_extra_columns",
+                    status,
+                    f"{f.name} has column(s) {', '.join(extra)} that the contract does not declare"
+                    + (f" (files are matched on source headers: {', '.join(hints)})" if hints else "")
+                    + (" (dropped)" if status == "warning" else ""),
+                    file=f.name,
+                    column=",".join(extra),
+                )
+            )
     return checks
 
 
-def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end: datetime) -> ValidationResult:
+def validate(
+    feed: Feed, batch: LandedBatch, window_start: datetime, window_end: datetime
+) -> ValidationResult:
     """Validate ``batch`` for the partition covering [window_start, window_end) (tz-aware)."""
     checks = _schema_checks(feed, batch)
     tables = [_to_contract_names(t, feed) for f, t in batch.tables]
@@ -171,39 +198,71 @@ def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end:
             return _fmt(raw[i].as_py())
 
         type_bad = coerced.type_bad | coerced.fractional
-        reasons.add(coerced.type_bad, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a valid {c.dtype}")
-        reasons.add(coerced.fractional, "type", lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a whole number")
+        reasons.add(
+            coerced.type_bad,
+            "type",
+            lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a valid {c.dtype}",
+        )
+        reasons.add(
+            coerced.fractional,
+            "type",
+            lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is not a whole number",
+        )
         is_null = raw.is_null().to_numpy(zero_copy_only=False)
         if coerced.floats is not None:
             floats = coerced.floats
             nan_mask = np.isnan(floats) & ~is_null & ~type_bad
             inf_mask = np.isinf(floats)
             reasons.add(nan_mask, "nan", lambda i, c=column: f"{c.name} is NaN")
-            reasons.add(inf_mask, "infinite", lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is not finite")
+            reasons.add(
+                inf_mask, "infinite", lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is not finite"
+            )
             finite = np.isfinite(floats)
             if column.min is not None:
-                reasons.add(finite & (floats < column.min), "range",
-                            lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}")
+                reasons.add(
+                    finite & (floats < column.min),
+                    "range",
+                    lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}",
+                )
             if column.max is not None:
-                reasons.add(finite & (floats > column.max), "range",
-                            lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}")
+                reasons.add(
+                    finite & (floats > column.max),
+                    "range",
+                    lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}",
+                )
         null_masks[column.name] = is_null
         if not column.nullable:
-            reasons.add(is_null, "null", lambda i, c=column: f"{c.name} is missing (the column is not nullable)")
+            reasons.add(
+                is_null, "null", lambda i, c=column: f"{c.name} is missing (the column is not nullable)"
+            )
         if column.allowed is not None:
             if coerced.floats is not None:
                 allowed = np.isin(coerced.floats, np.array(column.allowed, dtype=float))
             else:
-                allowed = pc.fill_null(pc.is_in(values, pa.array([str(a) for a in column.allowed])), False).to_numpy(
-                    zero_copy_only=False)
-            reasons.add(~allowed & ~is_null & ~type_bad, "allowed", lambda i, c=column, v=values:
-                        f"{c.name}={_fmt(v[i].as_py())} is not one of {list(c.allowed)}")
+                allowed = pc.fill_null(
+                    pc.is_in(values, pa.array([str(a) for a in column.allowed])), False
+                ).to_numpy(zero_copy_only=False)
+            reasons.add(
+                ~allowed & ~is_null & ~type_bad,
+                "allowed",
+                lambda i, c=column, v=values: (
+                    f"{c.name}={_fmt(v[i].as_py())} is not one of {list(c.allowed)}"
+                ),
+            )
     if n:
         ts = typed[feed.event_timestamp]
         future_limit = pd.Timestamp(window_end) + timedelta(minutes=feed.limits.max_future_minutes)
-        future = pc.fill_null(pc.greater(ts, pa.scalar(future_limit, TIMESTAMP)), False).to_numpy(zero_copy_only=False)
-        reasons.add(future, "future", lambda i: f"{feed.event_timestamp}={ts[i].as_py().isoformat()} is after "
-                                                f"{future_limit.isoformat()} (future timestamp)")
+        future = pc.fill_null(pc.greater(ts, pa.scalar(future_limit, TIMESTAMP)), False).to_numpy(
+            zero_copy_only=False
+        )
+        reasons.add(
+            future,
+            "future",
+            lambda i: (
+                f"{feed.event_timestamp}={ts[i].as_py().isoformat()} is after "
+                f"{future_limit.isoformat()} (future timestamp)"
+            ),
+        )
         _duplicate_keys(feed, typed, unified, reasons)
     bad = reasons.mask()
     # Landing order (files by name, rows in file order) is kept: it is deterministic and
@@ -212,7 +271,9 @@ def validate(feed: Feed, batch: LandedBatch, window_start: datetime, window_end:
     quarantined = _quarantine_frame(unified, bad, reasons.by_row, batch.undecodable)
     landed = n + len(batch.undecodable)
     checks += _batch_checks(feed, null_masks, landed, len(quarantined), valid, window_start, window_end)
-    return ValidationResult(feed.name, landed, valid, quarantined, checks, unified, reasons.by_row, batch.undecodable)
+    return ValidationResult(
+        feed.name, landed, valid, quarantined, checks, unified, reasons.by_row, batch.undecodable
+    )
 
 
 def _to_contract_names(table: pa.Table, feed: Feed) -> pa.Table:
@@ -224,7 +285,8 @@ def _to_contract_names(table: pa.Table, feed: Feed) -> pa.Table:
     """
     present = [c for c in feed.columns if c.source in table.column_names]
     table = table.select([c.source for c in present] + [SOURCE_FILE, SOURCE_ROW]).rename_columns(
-        [c.name for c in present] + [SOURCE_FILE, SOURCE_ROW])
+        [c.name for c in present] + [SOURCE_FILE, SOURCE_ROW]
+    )
     for name in feed.column_names:
         if name not in table.column_names:
             table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
@@ -237,8 +299,12 @@ def _unify(tables: list[pa.Table], feed: Feed) -> pa.Table:
     when they agree, native types are kept, which is faster and exact."""
     if len({tuple(t.schema.field(c).type for c in feed.column_names) for t in tables}) == 1:
         return pa.concat_tables(tables)
-    as_text = [t.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in feed.column_names else f
-                                 for f in t.schema])) for t in tables]
+    as_text = [
+        t.cast(
+            pa.schema([pa.field(f.name, pa.string()) if f.name in feed.column_names else f for f in t.schema])
+        )
+        for t in tables
+    ]
     return pa.concat_tables(as_text)
 
 
@@ -267,7 +333,9 @@ def _duplicate_keys(feed: Feed, typed: dict[str, pa.Array], unified: pa.Table, r
     reasons.add(dup, "duplicate_key", describe)
 
 
-def _quarantine_frame(unified: pa.Table, bad: np.ndarray, reasons: dict[int, list[str]], undecodable: list) -> pd.DataFrame:
+def _quarantine_frame(
+    unified: pa.Table, bad: np.ndarray, reasons: dict[int, list[str]], undecodable: list
+) -> pd.DataFrame:
     indices = np.flatnonzero(bad)
     picked = unified.take(pa.array(indices, pa.int64()))
     columns = {}
@@ -277,53 +345,115 @@ def _quarantine_frame(unified: pa.Table, bad: np.ndarray, reasons: dict[int, lis
     frame = pd.DataFrame(columns)
     frame[REASON] = pd.Series(["; ".join(reasons[int(i)]) for i in indices], dtype=object)
     if undecodable:
-        frame = pd.concat([frame, pd.DataFrame({
-            SOURCE_FILE: [u.file for u in undecodable], SOURCE_ROW: [u.row for u in undecodable],
-            "_raw_line": [u.text for u in undecodable], REASON: [f"encoding: {u.reason}" for u in undecodable],
-        })], ignore_index=True)
+        frame = pd.concat(
+            [
+                frame,
+                pd.DataFrame(
+                    {
+                        SOURCE_FILE: [u.file for u in undecodable],
+                        SOURCE_ROW: [u.row for u in undecodable],
+                        "_raw_line": [u.text for u in undecodable],
+                        REASON: [f"encoding: {u.reason}" for u in undecodable],
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
     if len(frame):
         frame = frame.sort_values([SOURCE_FILE, SOURCE_ROW], kind="mergesort").reset_index(drop=True)
     return frame
 
 
-def _batch_checks(feed: Feed, null_masks: dict[str, np.ndarray], landed: int, bad: int,
-                  valid: pd.DataFrame, window_start: datetime, window_end: datetime) -> list[Check]:
+def _batch_checks(
+    feed: Feed,
+    null_masks: dict[str, np.ndarray],
+    landed: int,
+    bad: int,
+    valid: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+) -> list[Check]:
     limits = feed.limits
     checks = []
     in_range = limits.min_rows <= landed <= limits.max_rows
-    checks.append(Check("row_count", "passed" if in_range else "failed",
-                        f"{landed} rows landed; the contract allows {limits.min_rows}..{limits.max_rows}",
-                        observed=landed, limit=f"{limits.min_rows}..{limits.max_rows}"))
+    checks.append(
+        Check(
+            "row_count",
+            "passed" if in_range else "failed",
+            f"{landed} rows landed; the contract allows {limits.min_rows}..{limits.max_rows}",
+            observed=landed,
+            limit=f"{limits.min_rows}..{limits.max_rows}",
+        )
+    )
     for column in feed.columns:
         if not landed:
             break
         rate = float(null_masks[column.name].sum()) / landed
         if column.max_null_rate is not None:
             ok = rate <= column.max_null_rate
-            checks.append(Check("null_rate", "passed" if ok else "failed",
-                                f"{column.name} is missing in {rate:.2%} of rows; limit {column.max_null_rate:.2%}",
-                                column=column.name, observed=round(rate, 6), limit=column.max_null_rate))
+            checks.append(
+                Check(
+                    "null_rate",
+                    "passed" if ok else "failed",
+                    f"{column.name} is missing in {rate:.2%} of rows; limit {column.max_null_rate:.2%}",
+                    column=column.name,
+                    observed=round(rate, 6),
+                    limit=column.max_null_rate,
+                )
+            )
         elif rate > NULL_RATE_WARNING:
-            checks.append(Check("null_rate", "warning", f"{column.name} is missing in {rate:.2%} of rows",
-                                column=column.name, observed=round(rate, 6), limit=NULL_RATE_WARNING))
+            checks.append(
+                Check(
+                    "null_rate",
+                    "warning",
+                    f"{column.name} is missing in {rate:.2%} of rows",
+                    column=column.name,
+                    observed=round(rate, 6),
+                    limit=NULL_RATE_WARNING,
+                )
+            )
     share = bad / landed if landed else 0.0
-    checks.append(Check("bad_row_share", "passed" if share <= limits.max_bad_row_share else "failed",
-                        f"{bad} of {landed} rows failed row checks ({share:.2%}); limit {limits.max_bad_row_share:.2%}",
-                        observed=round(share, 6), limit=limits.max_bad_row_share))
+    checks.append(
+        Check(
+            "bad_row_share",
+            "passed" if share <= limits.max_bad_row_share else "failed",
+            f"{bad} of {landed} rows failed row checks ({share:.2%}); limit {limits.max_bad_row_share:.2%}",
+            observed=round(share, 6),
+            limit=limits.max_bad_row_share,
+        )
+    )
     if valid.num_rows:
         newest = pd.Timestamp(pc.max(valid.column(feed.event_timestamp)).as_py())
         oldest_allowed = pd.Timestamp(window_end) - timedelta(hours=limits.max_age_hours)
         fresh = newest >= oldest_allowed
-        checks.append(Check("freshness", "passed" if fresh else "failed",
-                            f"newest {feed.event_timestamp} is {newest.isoformat()}; it must be at or after "
-                            f"{oldest_allowed.isoformat()} ({limits.max_age_hours:g} h before the partition end)",
-                            column=feed.event_timestamp, observed=newest.isoformat(), limit=oldest_allowed.isoformat()))
-        early = pc.sum(pc.less(valid.column(feed.event_timestamp), pa.scalar(pd.Timestamp(window_start), TIMESTAMP))).as_py() or 0
+        checks.append(
+            Check(
+                "freshness",
+                "passed" if fresh else "failed",
+                f"newest {feed.event_timestamp} is {newest.isoformat()}; it must be at or after "
+                f"{oldest_allowed.isoformat()} ({limits.max_age_hours:g} h before the partition end)",
+                column=feed.event_timestamp,
+                observed=newest.isoformat(),
+                limit=oldest_allowed.isoformat(),
+            )
+        )
+        early = (
+            pc.sum(
+                pc.less(valid.column(feed.event_timestamp), pa.scalar(pd.Timestamp(window_start), TIMESTAMP))
+            ).as_py()
+            or 0
+        )
         if early:
-            checks.append(Check("late_arrivals", "warning",
-                                f"{early} valid rows have {feed.event_timestamp} before the partition start "
-                                f"{pd.Timestamp(window_start).isoformat()} (late arrivals, kept)",
-                                column=feed.event_timestamp, observed=early))
+            checks.append(
+                Check(
+                    "late_arrivals",
+                    "warning",
+                    f"{early} valid rows have {feed.event_timestamp} before the partition start "
+                    f"{pd.Timestamp(window_start).isoformat()} (late arrivals, kept)",
+                    column=feed.event_timestamp,
+                    observed=early,
+                )
+            )
     else:
         checks.append(Check("freshness", "skipped", "no valid rows to check freshness on"))
     return checks

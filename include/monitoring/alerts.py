@@ -3,7 +3,7 @@ drift-triggered retraining (also remembered for the cooldown), a cohort below th
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from include import settings as settings_module
 from include import storage
@@ -12,8 +12,20 @@ from include.monitoring import history
 from include.training.request import monitor_request
 
 
-def _alert_once(contract: Contract, marker: str, *, kind: str, subject: str, message: str, facts: dict,
-                day: date, dag_run_id: str, task: str, audit_key: str, settings: settings_module.Settings) -> None:
+def _alert_once(
+    contract: Contract,
+    marker: str,
+    *,
+    kind: str,
+    subject: str,
+    message: str,
+    facts: dict,
+    day: date,
+    dag_run_id: str,
+    task: str,
+    audit_key: str,
+    settings: settings_module.Settings,
+) -> None:
     """Audit ``facts`` and publish the notification, once per ``marker``: a rerun or backfill of
     the same window or cohort does not alert again. The marker is written after the alert is
     sent; a crash in between means the retry alerts (at least once, never silently lost)."""
@@ -23,12 +35,15 @@ def _alert_once(contract: Contract, marker: str, *, kind: str, subject: str, mes
     if storage.exists(path):
         return
     audit.record([facts], day=day, dag_run_id=dag_run_id, task=task, key=audit_key, settings=settings)
-    notify.publish(kind, subject, message, facts=facts, key=f"{dag_run_id}/{task}", day=day, settings=settings)
+    notify.publish(
+        kind, subject, message, facts=facts, key=f"{dag_run_id}/{task}", day=day, settings=settings
+    )
     storage.write_bytes_atomic(path, b"{}")
 
 
-def publish_alert(contract: Contract, summary: dict, *, dag_run_id: str,
-                  settings: settings_module.Settings | None = None) -> str | None:
+def publish_alert(
+    contract: Contract, summary: dict, *, dag_run_id: str, settings: settings_module.Settings | None = None
+) -> str | None:
     """Notify (and audit) a window that drifted or broke the data-quality checks; redraw the plot.
     Returns the plot's URI."""
     s = settings or settings_module.get()
@@ -36,54 +51,122 @@ def publish_alert(contract: Contract, summary: dict, *, dag_run_id: str,
     if summary.get("alert"):
         incident = summary["data_quality_incident"]
         kind = "data_quality_alert" if incident else "drift_alert"
-        facts = {"type": "drift_detected", "time": end.isoformat(), "actor": "monitor", "dag_run_id": dag_run_id,
-                 "model": contract.name, "version": summary["model_version"], "window_end": summary["window_end"],
-                 "drifted_columns": summary["drifted_columns"], "share_drifted": summary["share_drifted"],
-                 "data_quality": summary["quality"], "report": summary["report"]}
-        what = ("data-quality incident (no retraining on broken data): " + "; ".join(summary["quality"])
-                if incident else f"drift in {', '.join(summary['drifted_columns'])} "
-                                 f"(share {summary['share_drifted']:.2f})")
-        _alert_once(contract, f"drift-{end:%Y%m%dT%H%M}", kind=kind,
-                    subject=f"{contract.name}: {kind.replace('_', ' ')} in the window ending {end:%Y-%m-%d %H:%M}",
-                    message=f"{contract.name} window ending {end.isoformat()}: {what}.\nReport: {summary['report']}",
-                    facts=facts, day=end.date(), dag_run_id=dag_run_id, task="publish", audit_key=f"{kind}:{end}",
-                    settings=s)
+        facts = {
+            "type": "drift_detected",
+            "time": end.isoformat(),
+            "actor": "monitor",
+            "dag_run_id": dag_run_id,
+            "model": contract.name,
+            "version": summary["model_version"],
+            "window_end": summary["window_end"],
+            "drifted_columns": summary["drifted_columns"],
+            "share_drifted": summary["share_drifted"],
+            "data_quality": summary["quality"],
+            "report": summary["report"],
+        }
+        what = (
+            "data-quality incident (no retraining on broken data): " + "; ".join(summary["quality"])
+            if incident
+            else f"drift in {', '.join(summary['drifted_columns'])} (share {summary['share_drifted']:.2f})"
+        )
+        _alert_once(
+            contract,
+            f"drift-{end:%Y%m%dT%H%M}",
+            kind=kind,
+            subject=f"{contract.name}: {kind.replace('_', ' ')} in the window ending {end:%Y-%m-%d %H:%M}",
+            message=f"{contract.name} window ending {end.isoformat()}: {what}.\nReport: {summary['report']}",
+            facts=facts,
+            day=end.date(),
+            dag_run_id=dag_run_id,
+            task="publish",
+            audit_key=f"{kind}:{end}",
+            settings=s,
+        )
     return history.plot(contract.name, history.between(contract.name, end - timedelta(days=7), end, s), s)
 
 
-def record_retrain_trigger(contract: Contract, conf: dict, *, dag_run_id: str,
-                           settings: settings_module.Settings | None = None) -> str:
+def record_retrain_trigger(
+    contract: Contract, conf: dict, *, dag_run_id: str, settings: settings_module.Settings | None = None
+) -> str:
     """Remember a drift-triggered retraining (for the cooldown), audit it and notify. A rerun of
     the window does not alert again: its retraining run id is the same and will be skipped."""
     s = settings or settings_module.get()
     evidence = conf["evidence"]
     end = datetime.fromisoformat(evidence["window_end"])
     uri = history.record_trigger(contract.name, end, {"dag_run_id": dag_run_id, **conf}, s)
-    facts = {"type": "retrain_triggered", "time": end.isoformat(), "actor": "monitor", "dag_run_id": dag_run_id,
-             "model": contract.name, "reason": conf["reason"], "evidence": evidence}
-    _alert_once(contract, f"trigger-{end:%Y%m%dT%H%M}", kind="retrain_triggered",
-                subject=f"{contract.name}: drift-triggered retraining",
-                message=f"{conf['reason']}\nWindows: {', '.join(evidence['windows'])}\nReports: "
-                        f"{', '.join(evidence['reports']) or '-'}",
-                facts=facts, day=end.date(), dag_run_id=dag_run_id, task="record_trigger",
-                audit_key=f"retrain_triggered:{end}", settings=s)
+    facts = {
+        "type": "retrain_triggered",
+        "time": end.isoformat(),
+        "actor": "monitor",
+        "dag_run_id": dag_run_id,
+        "model": contract.name,
+        "reason": conf["reason"],
+        "evidence": evidence,
+    }
+    _alert_once(
+        contract,
+        f"trigger-{end:%Y%m%dT%H%M}",
+        kind="retrain_triggered",
+        subject=f"{contract.name}: drift-triggered retraining",
+        message=f"{conf['reason']}\nWindows: {', '.join(evidence['windows'])}\nReports: "
+        f"{', '.join(evidence['reports']) or '-'}",
+        facts=facts,
+        day=end.date(),
+        dag_run_id=dag_run_id,
+        task="record_trigger",
+        audit_key=f"retrain_triggered:{end}",
+        settings=s,
+    )
     return uri
 
 
-def performance_alert(contract: Contract, result: dict, *, window_days: int, dag_run_id: str,
-                      settings: settings_module.Settings | None = None) -> dict:
+def performance_alert(
+    contract: Contract,
+    result: dict,
+    *,
+    window_days: int,
+    dag_run_id: str,
+    settings: settings_module.Settings | None = None,
+) -> dict:
     """Alert on a cohort whose realized AUC fell below the floor; return the retraining conf."""
     s = settings or settings_module.get()
     cohort = date.fromisoformat(result["cohort"])
-    reason = (f"performance: realized AUC {result['auc']:.4f} below the floor {result['auc_floor']} on the "
-              f"applications of {result['cohort']} ({result['labelled']} matured outcomes)")
-    conf = monitor_request(contract, kind="performance", reason=reason, window_days=window_days,
-                           evidence={"cohort": result["cohort"], "auc": result["auc"], "labelled": result["labelled"],
-                                     "model_versions": result["model_versions"]})
-    facts = {"type": "retrain_triggered", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "actor": "monitor", "dag_run_id": dag_run_id, "model": contract.name, "reason": reason,
-             "evidence": conf["evidence"]}
-    _alert_once(contract, f"performance-{cohort}", kind="performance_alert",
-                subject=f"{contract.name}: realized AUC below the floor", message=reason, facts=facts, day=cohort,
-                dag_run_id=dag_run_id, task="alert", audit_key=f"performance:{cohort}", settings=s)
+    reason = (
+        f"performance: realized AUC {result['auc']:.4f} below the floor {result['auc_floor']} on the "
+        f"applications of {result['cohort']} ({result['labelled']} matured outcomes)"
+    )
+    conf = monitor_request(
+        contract,
+        kind="performance",
+        reason=reason,
+        window_days=window_days,
+        evidence={
+            "cohort": result["cohort"],
+            "auc": result["auc"],
+            "labelled": result["labelled"],
+            "model_versions": result["model_versions"],
+        },
+    )
+    facts = {
+        "type": "retrain_triggered",
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "actor": "monitor",
+        "dag_run_id": dag_run_id,
+        "model": contract.name,
+        "reason": reason,
+        "evidence": conf["evidence"],
+    }
+    _alert_once(
+        contract,
+        f"performance-{cohort}",
+        kind="performance_alert",
+        subject=f"{contract.name}: realized AUC below the floor",
+        message=reason,
+        facts=facts,
+        day=cohort,
+        dag_run_id=dag_run_id,
+        task="alert",
+        audit_key=f"performance:{cohort}",
+        settings=s,
+    )
     return conf

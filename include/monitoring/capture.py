@@ -12,16 +12,20 @@ from include.monitoring import window as window_module
 from include.monitoring.reference import champion_version
 
 
-def land_missing_capture(contract: Contract, interval_end: datetime, *,
-                         settings: settings_module.Settings | None = None) -> list[str]:
+def land_missing_capture(
+    contract: Contract, interval_end: datetime, *, settings: settings_module.Settings | None = None
+) -> list[str]:
     """Simulator only: land the window's capture hours that do not exist yet, scored by the
     current champion (or unscored without one). Existing hours are never rewritten."""
     from include.simulator.land import land_capture_hour
 
     s = settings or settings_module.get()
     start, end = window_module.bounds(interval_end, contract.monitoring.lookback_hours)
-    missing = [h for h in window_module.hours(start, end)
-               if not storage.exists(window_module.hour_path(contract.name, h, s))]
+    missing = [
+        h
+        for h in window_module.hours(start, end)
+        if not storage.exists(window_module.hour_path(contract.name, h, s))
+    ]
     if not missing:
         return []
     scorer = champion_scorer(s, contract.name)
@@ -38,8 +42,12 @@ def champion_scorer(settings: settings_module.Settings, name: str):
     from include import contract as contract_module
 
     registry.use(settings)
-    model = registry.call(registry.client(settings), f"load {name} v{version}", mlflow.pyfunc.load_model,
-                          f"models:/{name}/{version}")
+    model = registry.call(
+        registry.client(settings),
+        f"load {name} v{version}",
+        mlflow.pyfunc.load_model,
+        f"models:/{name}/{version}",
+    )
     inputs = list(contract_module.load(name, settings.contracts_dir).features)
     # The rows as the service receives them: the registered model takes the contract's types.
     return lambda frame: (model.predict(frame[inputs])["score"].to_numpy(), version)

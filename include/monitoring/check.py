@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from include import storage
 from include import settings as settings_module
+from include import storage
 from include.contract import Contract
 from include.monitoring import history
 from include.monitoring import window as window_module
@@ -17,8 +17,13 @@ from include.monitoring.reference import champion_version, reference
 REPORT_SAMPLE_ROWS = 20_000  # reference rows read back for Evidently's HTML report (alerts only)
 
 
-def check(contract: Contract, interval_end: datetime, *, settings: settings_module.Settings | None = None,
-          report: bool = False) -> dict:
+def check(
+    contract: Contract,
+    interval_end: datetime,
+    *,
+    settings: settings_module.Settings | None = None,
+    report: bool = False,
+) -> dict:
     """Judge the window of the run whose data interval ends at ``interval_end``; return its record.
 
     Status: ``judged``, ``too_few_rows`` or ``no_champion`` (nothing to compare with; not stored,
@@ -33,9 +38,15 @@ def check(contract: Contract, interval_end: datetime, *, settings: settings_modu
         return existing  # the original run's result: retries and backfills report the same
     live = window_module.read(contract.name, start, end, s)
     version = window_module.scoring_version(live) or champion_version(s, contract.name)
-    base = {"dataset": contract.name, "window_start": start.isoformat(), "window_end": end.isoformat(),
-            "rows": live.rows, "hours_read": live.hours_read, "hours_missing": live.hours_missing,
-            "model_version": version}
+    base = {
+        "dataset": contract.name,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "rows": live.rows,
+        "hours_read": live.hours_read,
+        "hours_missing": live.hours_missing,
+        "model_version": version,
+    }
     if version is None:
         return {**base, "status": "no_champion"}
     if live.rows < contract.monitoring.min_window_rows:
@@ -44,14 +55,21 @@ def check(contract: Contract, interval_end: datetime, *, settings: settings_modu
     profile, run_id, lineage = reference(s, contract.name, version)
     result = detect(profile, live.frame, contract)
     alert = result.dataset_drift or result.data_quality_incident
-    record = {**base, "status": "judged", "reference_run_id": run_id, "reference_rows": profile.rows,
-              "result": result.to_dict(), "alert": alert,
-              "report": render_report(contract, live, lineage, s) if alert or report else None}
+    record = {
+        **base,
+        "status": "judged",
+        "reference_run_id": run_id,
+        "reference_rows": profile.rows,
+        "result": result.to_dict(),
+        "alert": alert,
+        "report": render_report(contract, live, lineage, s) if alert or report else None,
+    }
     return history.write_record(contract.name, end, record, s)[0]
 
 
-def render_report(contract: Contract, live: window_module.Window, lineage: list[dict],
-                  settings: settings_module.Settings) -> str:
+def render_report(
+    contract: Contract, live: window_module.Window, lineage: list[dict], settings: settings_module.Settings
+) -> str:
     """Evidently's drift report of the window against a sample of the reference's training rows."""
     import pandas as pd
 
@@ -64,6 +82,12 @@ def render_report(contract: Contract, live: window_module.Window, lineage: list[
     if len(reference_rows) > REPORT_SAMPLE_ROWS:
         reference_rows = reference_rows.sample(REPORT_SAMPLE_ROWS, random_state=0)
     end = live.end
-    path = storage.path("monitoring", contract.name, "reports", f"dt={end.date().isoformat()}",
-                        f"hour={end.hour:02d}.html", settings=settings)
+    path = storage.path(
+        "monitoring",
+        contract.name,
+        "reports",
+        f"dt={end.date().isoformat()}",
+        f"hour={end.hour:02d}.html",
+        settings=settings,
+    )
     return render_html(reference_rows, live.frame, contract, path)

@@ -12,32 +12,40 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from include import settings as settings_module
 from include import storage
-
 
 STAMP = "%Y%m%dT%H%M%SZ"  # no ':' in object names
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(STAMP)
+    return moment.astimezone(UTC).strftime(STAMP)
 
 
 def record_path(dataset: str, window_end: datetime, settings: settings_module.Settings | None = None):
-    end = window_end.astimezone(timezone.utc)
-    return storage.path("monitoring", dataset, "drift", f"dt={end.date().isoformat()}", f"hour={end.hour:02d}.json",
-                        settings=settings)
+    end = window_end.astimezone(UTC)
+    return storage.path(
+        "monitoring",
+        dataset,
+        "drift",
+        f"dt={end.date().isoformat()}",
+        f"hour={end.hour:02d}.json",
+        settings=settings,
+    )
 
 
-def read_record(dataset: str, window_end: datetime, settings: settings_module.Settings | None = None) -> dict | None:
+def read_record(
+    dataset: str, window_end: datetime, settings: settings_module.Settings | None = None
+) -> dict | None:
     path = record_path(dataset, window_end, settings)
     return json.loads(storage.read_bytes(path)) if storage.exists(path) else None
 
 
-def write_record(dataset: str, window_end: datetime, record: dict,
-                 settings: settings_module.Settings | None = None) -> tuple[dict, str]:
+def write_record(
+    dataset: str, window_end: datetime, record: dict, settings: settings_module.Settings | None = None
+) -> tuple[dict, str]:
     """Store the window's record unless one exists; return the stored record and its URI."""
     path = record_path(dataset, window_end, settings)
     if storage.exists(path):
@@ -46,19 +54,21 @@ def write_record(dataset: str, window_end: datetime, record: dict,
     return record, storage.describe(path)
 
 
-def recent(dataset: str, window_end: datetime, count: int,
-           settings: settings_module.Settings | None = None) -> list[dict | None]:
+def recent(
+    dataset: str, window_end: datetime, count: int, settings: settings_module.Settings | None = None
+) -> list[dict | None]:
     """Records of the ``count`` hourly windows ending at ``window_end``, oldest first (None: no record)."""
     return [read_record(dataset, window_end - timedelta(hours=n), settings) for n in range(count - 1, -1, -1)]
 
 
-def between(dataset: str, first: datetime, last: datetime,
-            settings: settings_module.Settings | None = None) -> list[dict]:
+def between(
+    dataset: str, first: datetime, last: datetime, settings: settings_module.Settings | None = None
+) -> list[dict]:
     """Every record whose window ends in ``[first, last]``, oldest first."""
     root = storage.path("monitoring", dataset, "drift", settings=settings)
     records = []
     for directory in storage.list_dirs(root):
-        day = datetime.fromisoformat(directory.name.removeprefix("dt=")).replace(tzinfo=timezone.utc)
+        day = datetime.fromisoformat(directory.name.removeprefix("dt=")).replace(tzinfo=UTC)
         if day.date() < first.date() or day.date() > last.date():
             continue
         for path in storage.list_files(directory):
@@ -73,19 +83,25 @@ def trigger_path(dataset: str, window_end: datetime, settings: settings_module.S
     return storage.path("monitoring", dataset, "triggers", f"{_stamp(window_end)}.json", settings=settings)
 
 
-def record_trigger(dataset: str, window_end: datetime, facts: dict,
-                   settings: settings_module.Settings | None = None) -> str:
+def record_trigger(
+    dataset: str, window_end: datetime, facts: dict, settings: settings_module.Settings | None = None
+) -> str:
     path = trigger_path(dataset, window_end, settings)
     if not storage.exists(path):
         storage.write_bytes_atomic(path, json.dumps(facts, sort_keys=True, default=str).encode())
     return storage.describe(path)
 
 
-def last_trigger(dataset: str, before: datetime, settings: settings_module.Settings | None = None) -> datetime | None:
+def last_trigger(
+    dataset: str, before: datetime, settings: settings_module.Settings | None = None
+) -> datetime | None:
     """The window end of the latest drift-triggered retraining strictly before ``before``."""
     directory = storage.path("monitoring", dataset, "triggers", settings=settings)
-    ends = [datetime.strptime(p.name.removesuffix(".json"), STAMP).replace(tzinfo=timezone.utc)
-            for p in storage.list_files(directory) if p.name.endswith(".json")]
+    ends = [
+        datetime.strptime(p.name.removesuffix(".json"), STAMP).replace(tzinfo=UTC)
+        for p in storage.list_files(directory)
+        if p.name.endswith(".json")
+    ]
     earlier = [e for e in ends if e < before]
     return max(earlier) if earlier else None
 

@@ -10,7 +10,7 @@ write wins, so a rerun reports the same.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 
@@ -27,11 +27,15 @@ def cohort_for(contract: Contract, interval_end: datetime, timezone_name: str) -
     outcomes of day D are observed on D + maturity and ingested the next night."""
     from zoneinfo import ZoneInfo
 
-    return interval_end.astimezone(ZoneInfo(timezone_name)).date() - timedelta(days=contract.labels.maturity_days + 1)
+    return interval_end.astimezone(ZoneInfo(timezone_name)).date() - timedelta(
+        days=contract.labels.maturity_days + 1
+    )
 
 
 def record_path(dataset: str, cohort: date, settings: settings_module.Settings | None = None):
-    return storage.path("monitoring", dataset, "performance", f"dt={cohort.isoformat()}.json", settings=settings)
+    return storage.path(
+        "monitoring", dataset, "performance", f"dt={cohort.isoformat()}.json", settings=settings
+    )
 
 
 def realized(contract: Contract, cohort: date, *, settings: settings_module.Settings | None = None) -> dict:
@@ -44,7 +48,7 @@ def realized(contract: Contract, cohort: date, *, settings: settings_module.Sett
     path = record_path(contract.name, cohort, s)
     if storage.exists(path):
         return json.loads(storage.read_bytes(path))
-    start = datetime.combine(cohort, time(0), tzinfo=timezone.utc)
+    start = datetime.combine(cohort, time(0), tzinfo=UTC)
     captured = window_module.read(contract.name, start, start + timedelta(days=1), s).frame
     labels = []
     for offset in (0, 1):  # outcomes of day D are observed on D + maturity, a late one the day after
@@ -53,23 +57,40 @@ def realized(contract: Contract, cohort: date, *, settings: settings_module.Sett
             labels.append(read_curated(contract.label_feed_name, day, settings=s))
         except FileNotFoundError as exc:  # not ingested (yet): said in the result, nothing stored
             if offset == 0:
-                return {"dataset": contract.name, "cohort": cohort.isoformat(), "status": "labels_missing",
-                        "detail": f"no curated {contract.label_feed_name} partition for {day}: {exc}"}
+                return {
+                    "dataset": contract.name,
+                    "cohort": cohort.isoformat(),
+                    "status": "labels_missing",
+                    "detail": f"no curated {contract.label_feed_name} partition for {day}: {exc}",
+                }
     key = contract.primary_key[0]
     outcome = pd.concat(labels, ignore_index=True)[[key, contract.target]].drop_duplicates(key)
-    joined = (captured.dropna(subset=["score"]).merge(outcome, on=key, how="inner")
-              if len(captured) and "score" in captured else pd.DataFrame())
-    record = {"dataset": contract.name, "cohort": cohort.isoformat(), "captured": len(captured),
-              "labelled": len(joined), "auc_floor": contract.auc_floor,
-              "model_versions": {str(k): int(v) for k, v in joined["model_version"].value_counts().items()}
-              if len(joined) else {}}
+    joined = (
+        captured.dropna(subset=["score"]).merge(outcome, on=key, how="inner")
+        if len(captured) and "score" in captured
+        else pd.DataFrame()
+    )
+    record = {
+        "dataset": contract.name,
+        "cohort": cohort.isoformat(),
+        "captured": len(captured),
+        "labelled": len(joined),
+        "auc_floor": contract.auc_floor,
+        "model_versions": {str(k): int(v) for k, v in joined["model_version"].value_counts().items()}
+        if len(joined)
+        else {},
+    }
     outcome = contract.outcome(joined) if len(joined) else []
     positives = int(sum(outcome))
     if len(joined) < MIN_LABELLED or positives == 0 or positives == len(joined):
         record |= {"status": "too_few_labels", "auc": None, "below_floor": False}
     else:
         auc = float(roc_auc_score(outcome, joined["score"]))
-        record |= {"status": "judged", "auc": auc, "below_floor": auc < contract.auc_floor,
-                   "default_rate": positives / len(joined)}
+        record |= {
+            "status": "judged",
+            "auc": auc,
+            "below_floor": auc < contract.auc_floor,
+            "default_rate": positives / len(joined),
+        }
     storage.write_bytes_atomic(path, json.dumps(record, sort_keys=True, indent=1).encode())
     return record

@@ -19,8 +19,13 @@ def _reference(tracking_uri: str, name: str, version: str) -> tuple[Profile, str
     found = registry.get(client, name, version)
 
     def artifact(path: str):
-        local = registry.call(client, f"read {path} of {name} v{version} (run {found.run_id})",
-                              client.download_artifacts, found.run_id, path)
+        local = registry.call(
+            client,
+            f"read {path} of {name} v{version} (run {found.run_id})",
+            client.download_artifacts,
+            found.run_id,
+            path,
+        )
         return json.loads(Path(local).read_text())
 
     return Profile.from_dict(artifact("reference_profile.json")), found.run_id, artifact("lineage.json")

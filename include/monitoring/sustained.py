@@ -22,7 +22,9 @@ class Decision:
     already_triggered: bool = False  # a rerun of the window that triggered: nothing to wait for
 
 
-def decide(contract: Contract, window_end: datetime, *, settings: settings_module.Settings | None = None) -> Decision:
+def decide(
+    contract: Contract, window_end: datetime, *, settings: settings_module.Settings | None = None
+) -> Decision:
     """Whether the drift that ends at ``window_end`` is sustained and may trigger retraining."""
     s = settings or settings_module.get()
     rules = contract.monitoring
@@ -37,7 +39,9 @@ def decide(contract: Contract, window_end: datetime, *, settings: settings_modul
         return no(f"the last {rules.consecutive_windows} windows are not all judged")
     # Windows overlap: any window sharing an hour with these ones and flagged as a data-quality
     # incident means broken rows may be what drifts here (an incident's first or last hours).
-    overlapping = history.recent(contract.name, window_end, rules.consecutive_windows + rules.lookback_hours - 1, s)
+    overlapping = history.recent(
+        contract.name, window_end, rules.consecutive_windows + rules.lookback_hours - 1, s
+    )
     if any(r and r.get("status") == "judged" and r["result"]["data_quality_incident"] for r in overlapping):
         return no("data-quality incident in a window sharing hours with these: never retrain on broken data")
     if not all(r["result"]["dataset_drift"] for r in records):
@@ -47,7 +51,15 @@ def decide(contract: Contract, window_end: datetime, *, settings: settings_modul
         return Decision(True, "this window already triggered retraining", drifted, windows, reports, True)
     last = history.last_trigger(contract.name, window_end, s)
     if last is not None and window_end - last < timedelta(hours=rules.cooldown_hours):
-        return no(f"cooldown: drift triggered retraining at {last.isoformat()}, less than "
-                  f"{rules.cooldown_hours:g} h before", drifted)
-    return Decision(True, f"drift sustained over {rules.consecutive_windows} windows in "
-                          f"{', '.join(drifted) or 'the dataset'}", drifted, windows, reports)
+        return no(
+            f"cooldown: drift triggered retraining at {last.isoformat()}, less than "
+            f"{rules.cooldown_hours:g} h before",
+            drifted,
+        )
+    return Decision(
+        True,
+        f"drift sustained over {rules.consecutive_windows} windows in {', '.join(drifted) or 'the dataset'}",
+        drifted,
+        windows,
+        reports,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -33,7 +33,7 @@ class Window:
 
 def bounds(interval_end: datetime, lookback_hours: int) -> tuple[datetime, datetime]:
     """The window of a run whose data interval ends at ``interval_end``: whole UTC hours up to it."""
-    end = interval_end.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end = interval_end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return end - timedelta(hours=lookback_hours), end
 
 
@@ -43,12 +43,19 @@ def hours(start: datetime, end: datetime) -> list[datetime]:
 
 
 def hour_path(dataset: str, hour_start: datetime, settings: settings_module.Settings | None = None):
-    return storage.path("capture", dataset, f"dt={hour_start.date().isoformat()}", f"hour={hour_start.hour:02d}",
-                        "capture.parquet", settings=settings)
+    return storage.path(
+        "capture",
+        dataset,
+        f"dt={hour_start.date().isoformat()}",
+        f"hour={hour_start.hour:02d}",
+        "capture.parquet",
+        settings=settings,
+    )
 
 
-def read(dataset: str, start: datetime, end: datetime,
-         settings: settings_module.Settings | None = None) -> Window:
+def read(
+    dataset: str, start: datetime, end: datetime, settings: settings_module.Settings | None = None
+) -> Window:
     """Every capture row of the hours in ``[start, end)``; missing hours are listed, not errors."""
     import pyarrow.parquet as pq
 

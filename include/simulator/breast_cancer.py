@@ -66,8 +66,9 @@ def batch(day: date, *, rows_per_day: int = DEFAULT_ROWS_PER_DAY) -> pd.DataFram
     return frame
 
 
-def capture(hour_start: datetime, *, rows_per_day: int = DEFAULT_ROWS_PER_DAY,
-            scorer: Scorer | None = None) -> pd.DataFrame:
+def capture(
+    hour_start: datetime, *, rows_per_day: int = DEFAULT_ROWS_PER_DAY, scorer: Scorer | None = None
+) -> pd.DataFrame:
     """The scoring service's log for one hour: the day's samples observed in that hour,
     without the diagnosis (not known when scoring)."""
     start = as_utc(hour_start).replace(minute=0, second=0, microsecond=0)

@@ -12,7 +12,7 @@ onset are therefore identical to the ``stable`` rows of the same seed and day.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,17 @@ from include.settings import SCENARIOS
 
 # We are the producer, so we name the columns; tests check them against the contract.
 FEATURES = (
-    "age", "annual_income", "employment_years", "loan_amount", "loan_term_months", "debt_to_income",
-    "credit_score", "open_accounts", "recent_delinquencies", "home_ownership", "loan_purpose",
+    "age",
+    "annual_income",
+    "employment_years",
+    "loan_amount",
+    "loan_term_months",
+    "debt_to_income",
+    "credit_score",
+    "open_accounts",
+    "recent_delinquencies",
+    "home_ownership",
+    "loan_purpose",
 )
 EVENT_COLUMNS = ("application_id", "application_ts", *FEATURES, "gender")
 LABEL_COLUMNS = ("application_id", "outcome_ts", "defaulted")
@@ -30,7 +39,15 @@ CAPTURE_COLUMNS = ("request_id", "request_ts", "application_id", *FEATURES, "sco
 
 LOAN_TERMS = np.array([12, 24, 36, 48, 60, 72, 84])
 HOME_OWNERSHIP = ("RENT", "MORTGAGE", "OWN", "OTHER")
-LOAN_PURPOSES = ("debt_consolidation", "credit_card", "home_improvement", "car", "medical", "small_business", "other")
+LOAN_PURPOSES = (
+    "debt_consolidation",
+    "credit_card",
+    "home_improvement",
+    "car",
+    "medical",
+    "small_business",
+    "other",
+)
 PURPOSE_SHARES = (0.34, 0.20, 0.12, 0.14, 0.06, 0.06, 0.08)
 
 # Stream ids: each kind of randomness has its own generator so that adding draws to one
@@ -61,11 +78,11 @@ def _check_scenario(scenario: str) -> None:
 
 def as_utc(moment: datetime) -> datetime:
     """A timezone-aware UTC datetime; a naive one is taken to be UTC already."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _after_onset(timestamps: pd.Series, onset: datetime | None) -> np.ndarray:
@@ -106,8 +123,13 @@ def _base_features(rng: np.random.Generator, rows: int) -> pd.DataFrame:
     employment = np.minimum(rng.gamma(1.3, 1.0 + 0.18 * adult_years), np.minimum(adult_years, 60)).round(1)
 
     tenure = np.minimum(employment, 20)
-    log_income = (_LOG_INCOME_BASE + 0.02 * adult_years - 0.0003 * adult_years**2 + 0.02 * tenure
-                  + rng.normal(0, 0.5, rows))
+    log_income = (
+        _LOG_INCOME_BASE
+        + 0.02 * adult_years
+        - 0.0003 * adult_years**2
+        + 0.02 * tenure
+        + rng.normal(0, 0.5, rows)
+    )
     income = np.exp(log_income)
 
     log_loan = np.clip(log_income - 1.0 + rng.normal(0, 0.45, rows), np.log(500), np.log(5_000_000))
@@ -124,14 +146,18 @@ def _base_features(rng: np.random.Generator, rows: int) -> pd.DataFrame:
     score = 686 + 0.9 * (age - 36) + 22 * income_z - 80 * (dti - 0.3) + rng.normal(0, 55, rows)
     score = np.clip(np.round(score), 300, 850).astype(np.int64)
     delinquencies = np.minimum(rng.poisson(np.exp(-1.6 - 0.015 * (score - 680))), 30).astype(np.int64)
-    accounts = np.minimum(rng.poisson(np.maximum(1.5 + 0.09 * adult_years + 0.8 * income_z, 0.2)), 80).astype(np.int64)
+    accounts = np.minimum(rng.poisson(np.maximum(1.5 + 0.09 * adult_years + 0.8 * income_z, 0.2)), 80).astype(
+        np.int64
+    )
 
-    home_logits = np.column_stack([
-        1.0 - 0.05 * adult_years,                        # RENT: the young rent
-        -0.5 + 0.04 * adult_years + 0.5 * income_z,     # MORTGAGE
-        -2.0 + 0.05 * adult_years,                       # OWN
-        np.full(rows, -2.5),                             # OTHER
-    ])
+    home_logits = np.column_stack(
+        [
+            1.0 - 0.05 * adult_years,  # RENT: the young rent
+            -0.5 + 0.04 * adult_years + 0.5 * income_z,  # MORTGAGE
+            -2.0 + 0.05 * adult_years,  # OWN
+            np.full(rows, -2.5),  # OTHER
+        ]
+    )
     home_p = np.exp(home_logits) / np.exp(home_logits).sum(axis=1, keepdims=True)
     home = _pick(rng, HOME_OWNERSHIP, home_p)
     purpose = _pick(rng, LOAN_PURPOSES, np.tile(PURPOSE_SHARES, (rows, 1)))
@@ -141,12 +167,22 @@ def _base_features(rng: np.random.Generator, rows: int) -> pd.DataFrame:
     employment[rng.random(rows) < 0.02] = np.nan
     dti[rng.random(rows) < 0.01] = np.nan
 
-    return pd.DataFrame({
-        "age": age, "annual_income": income.round(2), "employment_years": employment,
-        "loan_amount": np.clip(loan.round(2), 500, 5_000_000), "loan_term_months": term.astype(np.int64),
-        "debt_to_income": dti, "credit_score": score, "open_accounts": accounts,
-        "recent_delinquencies": delinquencies, "home_ownership": home, "loan_purpose": purpose, "gender": gender,
-    })
+    return pd.DataFrame(
+        {
+            "age": age,
+            "annual_income": income.round(2),
+            "employment_years": employment,
+            "loan_amount": np.clip(loan.round(2), 500, 5_000_000),
+            "loan_term_months": term.astype(np.int64),
+            "debt_to_income": dti,
+            "credit_score": score,
+            "open_accounts": accounts,
+            "recent_delinquencies": delinquencies,
+            "home_ownership": home,
+            "loan_purpose": purpose,
+            "gender": gender,
+        }
+    )
 
 
 # ------------------------------------------------------------------------- scenarios
@@ -157,7 +193,9 @@ def _bimodal_employment(rng: np.random.Generator, rows: int) -> np.ndarray:
     return np.clip(years, 0, 60).round(1)
 
 
-def _apply_scenario(frame: pd.DataFrame, after: np.ndarray, scenario: str, rng: np.random.Generator) -> pd.DataFrame:
+def _apply_scenario(
+    frame: pd.DataFrame, after: np.ndarray, scenario: str, rng: np.random.Generator
+) -> pd.DataFrame:
     """Change the rows flagged ``after``; concept drift changes outcomes, not features."""
     rows = len(frame)
     if scenario == "income_shift":
@@ -176,26 +214,56 @@ def _apply_scenario(frame: pd.DataFrame, after: np.ndarray, scenario: str, rng: 
 
 # -------------------------------------------------------------------------- outcomes
 def _stable_risk(f: dict[str, np.ndarray]) -> np.ndarray:
-    purpose = {"debt_consolidation": 0.15, "credit_card": 0.1, "home_improvement": -0.1, "car": -0.2,
-               "medical": 0.35, "small_business": 0.6, "other": 0.0}
+    purpose = {
+        "debt_consolidation": 0.15,
+        "credit_card": 0.1,
+        "home_improvement": -0.1,
+        "car": -0.2,
+        "medical": 0.35,
+        "small_business": 0.6,
+        "other": 0.0,
+    }
     home = {"RENT": 0.25, "MORTGAGE": -0.1, "OWN": -0.15, "OTHER": 0.3}
-    return (-0.016 * (f["score"] - 680) + 2.2 * (f["dti"] - 0.3) + 0.5 * f["delinquencies"]
-            - 0.45 * f["log_income"] + 0.3 * f["log_loan_ratio"] - 0.05 * np.minimum(f["employment"], 15)
-            + 0.008 * (f["term"] - 36) - 0.008 * (f["age"] - 36)
-            + _lookup(f["purpose"], purpose) + _lookup(f["home"], home))
+    return (
+        -0.016 * (f["score"] - 680)
+        + 2.2 * (f["dti"] - 0.3)
+        + 0.5 * f["delinquencies"]
+        - 0.45 * f["log_income"]
+        + 0.3 * f["log_loan_ratio"]
+        - 0.05 * np.minimum(f["employment"], 15)
+        + 0.008 * (f["term"] - 36)
+        - 0.008 * (f["age"] - 36)
+        + _lookup(f["purpose"], purpose)
+        + _lookup(f["home"], home)
+    )
 
 
 def _drifted_risk(f: dict[str, np.ndarray]) -> np.ndarray:
     """After a concept drift other features drive default: short tenure and large loans
     relative to income dominate, the bureau score and debt load matter less, and the
     effects of income, age, term, purpose and housing flip."""
-    purpose = {"debt_consolidation": -0.2, "credit_card": -0.1, "home_improvement": 0.5, "car": 0.6,
-               "medical": -0.2, "small_business": -0.3, "other": 0.1}
+    purpose = {
+        "debt_consolidation": -0.2,
+        "credit_card": -0.1,
+        "home_improvement": 0.5,
+        "car": 0.6,
+        "medical": -0.2,
+        "small_business": -0.3,
+        "other": 0.1,
+    }
     home = {"RENT": -0.3, "MORTGAGE": 0.35, "OWN": 0.1, "OTHER": 0.0}
-    return (-0.008 * (f["score"] - 680) + 0.8 * (f["dti"] - 0.3) + 0.2 * f["delinquencies"]
-            + 0.6 * f["log_income"] + 0.9 * f["log_loan_ratio"] - 0.25 * np.minimum(f["employment"], 15)
-            - 0.03 * (f["term"] - 36) + 0.03 * (f["age"] - 36)
-            + _lookup(f["purpose"], purpose) + _lookup(f["home"], home))
+    return (
+        -0.008 * (f["score"] - 680)
+        + 0.8 * (f["dti"] - 0.3)
+        + 0.2 * f["delinquencies"]
+        + 0.6 * f["log_income"]
+        + 0.9 * f["log_loan_ratio"]
+        - 0.25 * np.minimum(f["employment"], 15)
+        - 0.03 * (f["term"] - 36)
+        + 0.03 * (f["age"] - 36)
+        + _lookup(f["purpose"], purpose)
+        + _lookup(f["home"], home)
+    )
 
 
 def _lookup(values: np.ndarray, effects: dict[str, float]) -> np.ndarray:
@@ -216,7 +284,9 @@ def _risk_inputs(frame: pd.DataFrame, after: np.ndarray, scenario: str) -> dict[
         "delinquencies": np.minimum(frame["recent_delinquencies"].to_numpy(dtype=float), 5),
         "log_income": np.log(income / _REFERENCE_INCOME),
         "log_loan_ratio": np.log(loan / income / 0.37),
-        "employment": np.nan_to_num(frame["employment_years"].to_numpy(dtype=float, na_value=np.nan), nan=3.0),
+        "employment": np.nan_to_num(
+            frame["employment_years"].to_numpy(dtype=float, na_value=np.nan), nan=3.0
+        ),
         "term": frame["loan_term_months"].to_numpy(dtype=float),
         "age": frame["age"].to_numpy(dtype=float),
         "purpose": frame["loan_purpose"].to_numpy(dtype=object),
@@ -224,8 +294,13 @@ def _risk_inputs(frame: pd.DataFrame, after: np.ndarray, scenario: str) -> dict[
     }
 
 
-def default_probability(frame: pd.DataFrame, scenario: str = "stable", onset: datetime | None = None,
-                        *, timestamp_column: str = "application_ts") -> np.ndarray:
+def default_probability(
+    frame: pd.DataFrame,
+    scenario: str = "stable",
+    onset: datetime | None = None,
+    *,
+    timestamp_column: str = "application_ts",
+) -> np.ndarray:
     """True probability that each application defaults. Gender never enters it."""
     _check_scenario(scenario)
     after = _after_onset(frame[timestamp_column], onset)
@@ -238,8 +313,9 @@ def default_probability(frame: pd.DataFrame, scenario: str = "stable", onset: da
 
 
 # ------------------------------------------------------------------------ public API
-def applications(day: date, *, seed: int, rows: int, scenario: str = "stable",
-                 onset: datetime | None = None) -> pd.DataFrame:
+def applications(
+    day: date, *, seed: int, rows: int, scenario: str = "stable", onset: datetime | None = None
+) -> pd.DataFrame:
     """The applications submitted on ``day`` (UTC), as the origination system exports them."""
     _check_scenario(scenario)
     ordinal = day.toordinal()
@@ -252,15 +328,25 @@ def applications(day: date, *, seed: int, rows: int, scenario: str = "stable",
 
 
 def _empty_outcomes() -> pd.DataFrame:
-    return pd.DataFrame({
-        "application_id": pd.Series([], dtype=object),
-        "outcome_ts": pd.Series([], dtype="datetime64[us, UTC]"),
-        "defaulted": pd.Series([], dtype=np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "application_id": pd.Series([], dtype=object),
+            "outcome_ts": pd.Series([], dtype="datetime64[us, UTC]"),
+            "defaulted": pd.Series([], dtype=np.int64),
+        }
+    )
 
 
-def outcomes(day: date, *, seed: int, rows: int, maturity_days: int, scenario: str = "stable",
-             onset: datetime | None = None, first_application_day: date | None = None) -> pd.DataFrame:
+def outcomes(
+    day: date,
+    *,
+    seed: int,
+    rows: int,
+    maturity_days: int,
+    scenario: str = "stable",
+    onset: datetime | None = None,
+    first_application_day: date | None = None,
+) -> pd.DataFrame:
     """The outcomes observed on ``day``: those of the applications made ``maturity_days``
     earlier. Before ``first_application_day`` (when given) no application exists, so
     the frame is empty."""
@@ -280,11 +366,15 @@ def outcomes(day: date, *, seed: int, rows: int, maturity_days: int, scenario: s
     mature = apps["application_ts"] + pd.Timedelta(days=maturity_days)
     seconds_left = (pd.Timestamp(_day_start(day) + timedelta(days=1)) - mature).dt.total_seconds().to_numpy()
     delay = np.floor(_rng(seed, applied_on.toordinal(), _OUTCOME_TIMES).random(rows) * seconds_left)
-    frame = pd.DataFrame({
-        "application_id": apps["application_id"],
-        "outcome_ts": (mature + pd.to_timedelta(delay.astype(np.int64), unit="s")).astype("datetime64[us, UTC]"),
-        "defaulted": defaulted,
-    })
+    frame = pd.DataFrame(
+        {
+            "application_id": apps["application_id"],
+            "outcome_ts": (mature + pd.to_timedelta(delay.astype(np.int64), unit="s")).astype(
+                "datetime64[us, UTC]"
+            ),
+            "defaulted": defaulted,
+        }
+    )
     return frame.sort_values(["outcome_ts", "application_id"], kind="mergesort").reset_index(drop=True)
 
 
@@ -295,8 +385,13 @@ def hour_slice(frame: pd.DataFrame, timestamp_column: str, hour_start: datetime)
     return frame[(ts >= start) & (ts < start + pd.Timedelta(hours=1))].reset_index(drop=True)
 
 
-def request_log(rows: pd.DataFrame, hour_start: datetime, timestamp_column: str, features: list[str],
-                scorer: Scorer | None) -> pd.DataFrame:
+def request_log(
+    rows: pd.DataFrame,
+    hour_start: datetime,
+    timestamp_column: str,
+    features: list[str],
+    scorer: Scorer | None,
+) -> pd.DataFrame:
     """Turn the rows scored in one hour into the service's log: request_id, request_ts,
     the rows' columns, score and model_version (null without a scorer)."""
     frame = rows.reset_index(drop=True)
@@ -311,25 +406,37 @@ def request_log(rows: pd.DataFrame, hour_start: datetime, timestamp_column: str,
     return frame
 
 
-def prescreens(hour_start: datetime, rows: int, *, seed: int, scenario: str = "stable",
-               onset: datetime | None = None) -> pd.DataFrame:
+def prescreens(
+    hour_start: datetime, rows: int, *, seed: int, scenario: str = "stable", onset: datetime | None = None
+) -> pd.DataFrame:
     """Scoring calls that never become an application (quotes, pre-screening): the same
     population and scenario as applications, spread uniformly over the hour, no application id."""
     _check_scenario(scenario)
     start = as_utc(hour_start).replace(minute=0, second=0, microsecond=0)
     ordinal = int(start.timestamp()) // 3600
     seconds = np.sort(_rng(seed, ordinal, _PRESCREEN_TIMES).integers(0, 3600, rows))
-    timestamps = pd.Series(pd.Timestamp(start) + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us, UTC]")
+    timestamps = pd.Series(pd.Timestamp(start) + pd.to_timedelta(seconds, unit="s")).astype(
+        "datetime64[us, UTC]"
+    )
     frame = _base_features(_rng(seed, ordinal, _PRESCREEN_FEATURES), rows)
-    frame = _apply_scenario(frame, _after_onset(timestamps, onset), scenario, _rng(seed, ordinal, _PRESCREEN_SCENARIO))
+    frame = _apply_scenario(
+        frame, _after_onset(timestamps, onset), scenario, _rng(seed, ordinal, _PRESCREEN_SCENARIO)
+    )
     frame.insert(0, "application_ts", timestamps)
     frame.insert(0, "application_id", pd.Series([None] * rows, dtype=object))
     return frame[list(EVENT_COLUMNS)]
 
 
-def capture(hour_start: datetime, *, seed: int, rows_per_day: int, scenario: str = "stable",
-            onset: datetime | None = None, scorer: Scorer | None = None,
-            scoring_calls_per_hour: int = 0) -> pd.DataFrame:
+def capture(
+    hour_start: datetime,
+    *,
+    seed: int,
+    rows_per_day: int,
+    scenario: str = "stable",
+    onset: datetime | None = None,
+    scorer: Scorer | None = None,
+    scoring_calls_per_hour: int = 0,
+) -> pd.DataFrame:
     """What the scoring service logs in one hour: the applications submitted in that hour
     (the same ids and features the daily export carries), with the model's score. With
     ``scoring_calls_per_hour`` above the hour's applications, pre-screening calls fill the
@@ -338,19 +445,36 @@ def capture(hour_start: datetime, *, seed: int, rows_per_day: int, scenario: str
     apps = applications(start.date(), seed=seed, rows=rows_per_day, scenario=scenario, onset=onset)
     rows = hour_slice(apps, "application_ts", start)
     if scoring_calls_per_hour > len(rows):
-        extra = prescreens(start, scoring_calls_per_hour - len(rows), seed=seed, scenario=scenario, onset=onset)
+        extra = prescreens(
+            start, scoring_calls_per_hour - len(rows), seed=seed, scenario=scenario, onset=onset
+        )
         rows = pd.concat([rows, extra], ignore_index=True).sort_values("application_ts", kind="mergesort")
     return request_log(rows, start, "application_ts", list(FEATURES), scorer)[list(CAPTURE_COLUMNS)]
 
 
-def labelled_applications(days: list[date], *, seed: int, rows: int, maturity_days: int,
-                          scenario: str = "stable", onset: datetime | None = None) -> pd.DataFrame:
+def labelled_applications(
+    days: list[date],
+    *,
+    seed: int,
+    rows: int,
+    maturity_days: int,
+    scenario: str = "stable",
+    onset: datetime | None = None,
+) -> pd.DataFrame:
     """The applications of ``days`` joined with the outcome each one eventually gets
     (observed ``maturity_days`` later): a labelled training table without the landing zone."""
     frames = []
     for day in days:
         applications_of_day = applications(day, seed=seed, rows=rows, scenario=scenario, onset=onset)
-        outcome = outcomes(day + timedelta(days=maturity_days), seed=seed, rows=rows, maturity_days=maturity_days,
-                           scenario=scenario, onset=onset)
-        frames.append(applications_of_day.merge(outcome[["application_id", "defaulted"]], on="application_id"))
+        outcome = outcomes(
+            day + timedelta(days=maturity_days),
+            seed=seed,
+            rows=rows,
+            maturity_days=maturity_days,
+            scenario=scenario,
+            onset=onset,
+        )
+        frames.append(
+            applications_of_day.merge(outcome[["application_id", "defaulted"]], on="application_id")
+        )
     return pd.concat(frames, ignore_index=True)

@@ -22,7 +22,9 @@ def inject(frame: pd.DataFrame, feed: Feed, rng: np.random.Generator, rate: floa
         return frame
     out = frame.copy()
     rows = np.sort(rng.choice(np.arange(1, len(frame)), size=min(count, len(frame) - 1), replace=False))
-    keyless = [c for c in feed.columns if c.role not in ("id", "event_timestamp") and c.name not in feed.primary_key]
+    keyless = [
+        c for c in feed.columns if c.role not in ("id", "event_timestamp") and c.name not in feed.primary_key
+    ]
     numeric = [c for c in keyless if c.dtype in ("int", "float") and c.min is not None]
     categories = [c for c in keyless if c.dtype == "category"]
     required = [c for c in keyless if not c.nullable]
@@ -41,7 +43,12 @@ def inject(frame: pd.DataFrame, feed: Feed, rng: np.random.Generator, rate: floa
             out.iloc[row, out.columns.get_loc(column.name)] = "UNKNOWN"
         elif kind == "blank_required" and required:
             column = required[int(rng.integers(len(required)))]
-            out[column.name] = out[column.name].astype("object") if column.dtype in ("category", "string") \
-                else out[column.name].astype("Int64") if column.dtype == "int" else out[column.name]
+            out[column.name] = (
+                out[column.name].astype("object")
+                if column.dtype in ("category", "string")
+                else out[column.name].astype("Int64")
+                if column.dtype == "int"
+                else out[column.name]
+            )
             out.iloc[row, out.columns.get_loc(column.name)] = None
     return out

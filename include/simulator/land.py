@@ -86,8 +86,12 @@ def onset_of(settings: Settings) -> datetime | None:
 
 
 def _credit_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    common = {"seed": settings.simulator_seed, "rows": settings.simulator_rows_per_day,
-              "scenario": settings.simulator_scenario, "onset": onset_of(settings)}
+    common = {
+        "seed": settings.simulator_seed,
+        "rows": settings.simulator_rows_per_day,
+        "scenario": settings.simulator_scenario,
+        "onset": onset_of(settings),
+    }
     return {
         contract.name: credit.applications(day, **common),
         contract.label_feed_name: credit.outcomes(day, maturity_days=contract.labels.maturity_days, **common),
@@ -100,15 +104,27 @@ def _breast_cancer_day(contract: Contract, day: date, settings: Settings) -> dic
 
 
 def _card_defaults_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    return {contract.name: card_defaults.statements(day, seed=settings.simulator_seed,
-                                                    rows=settings.simulator_rows_per_day,
-                                                    scenario=settings.simulator_scenario, onset=onset_of(settings))}
+    return {
+        contract.name: card_defaults.statements(
+            day,
+            seed=settings.simulator_seed,
+            rows=settings.simulator_rows_per_day,
+            scenario=settings.simulator_scenario,
+            onset=onset_of(settings),
+        )
+    }
 
 
 def _credit_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
-    return credit.capture(hour_start, seed=settings.simulator_seed, rows_per_day=settings.simulator_rows_per_day,
-                          scenario=settings.simulator_scenario, onset=onset_of(settings), scorer=scorer,
-                          scoring_calls_per_hour=settings.simulator_scoring_calls_per_hour)
+    return credit.capture(
+        hour_start,
+        seed=settings.simulator_seed,
+        rows_per_day=settings.simulator_rows_per_day,
+        scenario=settings.simulator_scenario,
+        onset=onset_of(settings),
+        scorer=scorer,
+        scoring_calls_per_hour=settings.simulator_scoring_calls_per_hour,
+    )
 
 
 def _breast_cancer_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
@@ -116,22 +132,36 @@ def _breast_cancer_capture(hour_start: datetime, settings: Settings, scorer: Sco
 
 
 def _card_defaults_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
-    return card_defaults.capture(hour_start, seed=settings.simulator_seed, rows_per_day=settings.simulator_rows_per_day,
-                                 scenario=settings.simulator_scenario, onset=onset_of(settings), scorer=scorer)
+    return card_defaults.capture(
+        hour_start,
+        seed=settings.simulator_seed,
+        rows_per_day=settings.simulator_rows_per_day,
+        scenario=settings.simulator_scenario,
+        onset=onset_of(settings),
+        scorer=scorer,
+    )
 
 
-DAY_GENERATORS = {"credit_applications": _credit_day, "breast_cancer": _breast_cancer_day,
-                  "card_defaults": _card_defaults_day}
-CAPTURE_GENERATORS = {"credit_applications": _credit_capture, "breast_cancer": _breast_cancer_capture,
-                      "card_defaults": _card_defaults_capture}
+DAY_GENERATORS = {
+    "credit_applications": _credit_day,
+    "breast_cancer": _breast_cancer_day,
+    "card_defaults": _card_defaults_day,
+}
+CAPTURE_GENERATORS = {
+    "credit_applications": _credit_capture,
+    "breast_cancer": _breast_cancer_capture,
+    "card_defaults": _card_defaults_capture,
+}
 
 
 def _generator(registry: dict, contract: Contract):
     try:
         return registry[contract.name]
     except KeyError:
-        raise ValueError(f"the simulator has no generator for dataset {contract.name!r}; "
-                         f"it knows {', '.join(sorted(registry))}") from None
+        raise ValueError(
+            f"the simulator has no generator for dataset {contract.name!r}; "
+            f"it knows {', '.join(sorted(registry))}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- landing
@@ -158,13 +188,19 @@ def land_day(contract: Contract, day: date, *, settings: Settings) -> list[str]:
     return written
 
 
-def land_capture_hour(contract: Contract, hour_start: datetime, *, settings: Settings,
-                      scorer: Scorer | None = None) -> str:
+def land_capture_hour(
+    contract: Contract, hour_start: datetime, *, settings: Settings, scorer: Scorer | None = None
+) -> str:
     """Land the scoring service's capture of one hour as Parquet; return its URI."""
     start = as_utc(hour_start).replace(minute=0, second=0, microsecond=0)
     frame = _generator(CAPTURE_GENERATORS, contract)(start, settings, scorer)
-    directory = storage.path("capture", contract.name, f"dt={start.date().isoformat()}", f"hour={start.hour:02d}",
-                             settings=settings)
+    directory = storage.path(
+        "capture",
+        contract.name,
+        f"dt={start.date().isoformat()}",
+        f"hour={start.hour:02d}",
+        settings=settings,
+    )
     return _write(directory / "capture.parquet", to_parquet_bytes(frame))
 
 

@@ -11,4 +11,6 @@ warnings.filterwarnings("ignore", message=r"The `airflow\.", category=FutureWarn
 # and warns that integer columns cannot hold missing values. The registered model's signature is
 # written explicitly from the contract (tracking.input_schema: a nullable int is declared Any), so
 # the hint does not apply to anything this package logs.
-warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer column", category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message=r"Hint: Inferred schema contains integer column", category=UserWarning
+)

@@ -39,30 +39,60 @@ def features(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 def gradient_boosting(contract: Contract, seed: int, **params) -> Pipeline:
     numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
-    prep = ColumnTransformer([
-        ("numeric", "passthrough", numeric),
-        # Unknown or missing categories become -1, which HistGradientBoosting treats as missing.
-        ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                       encoded_missing_value=-1), categorical),
-    ], verbose_feature_names_out=False)
+    prep = ColumnTransformer(
+        [
+            ("numeric", "passthrough", numeric),
+            # Unknown or missing categories become -1, which HistGradientBoosting treats as missing.
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+                ),
+                categorical,
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
     model = HistGradientBoostingClassifier(
-        categorical_features=list(range(len(numeric), len(numeric) + len(categorical))), random_state=seed, **params)
+        categorical_features=list(range(len(numeric), len(numeric) + len(categorical))),
+        random_state=seed,
+        **params,
+    )
     return Pipeline([("prep", prep), ("model", model)])
 
 
 def logistic_scorecard(contract: Contract, seed: int, **params) -> Pipeline:
     numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
-    prep = ColumnTransformer([
-        ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
-        ("categorical", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-                                  ("onehot", OneHotEncoder(handle_unknown="ignore"))]), categorical),
-    ], verbose_feature_names_out=False)
-    return Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=2000, random_state=seed, **params))])
+    prep = ColumnTransformer(
+        [
+            (
+                "numeric",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                numeric,
+            ),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                categorical,
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
+    return Pipeline(
+        [("prep", prep), ("model", LogisticRegression(max_iter=2000, random_state=seed, **params))]
+    )
 
 
 FAMILIES = {
-    "hist_gradient_boosting": (gradient_boosting, {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31],
-                                                   "l2_regularization": [0.0, 1.0]}),
+    "hist_gradient_boosting": (
+        gradient_boosting,
+        {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31], "l2_regularization": [0.0, 1.0]},
+    ),
     "logistic_scorecard": (logistic_scorecard, {"C": [0.1, 1.0, 10.0]}),
 }
 
@@ -86,7 +116,7 @@ class SearchResult:
 
 def _grid(space: dict) -> list[dict]:
     keys = sorted(space)
-    return [dict(zip(keys, values)) for values in product(*(space[k] for k in keys))]
+    return [dict(zip(keys, values, strict=True)) for values in product(*(space[k] for k in keys))]
 
 
 def plan() -> list[tuple[str, dict]]:
@@ -96,8 +126,14 @@ def plan() -> list[tuple[str, dict]]:
     return [candidate for round_ in zip_longest(*grids) for candidate in round_ if candidate is not None]
 
 
-def search(contract: Contract, train: pd.DataFrame, validation: pd.DataFrame, *, seed: int = 0,
-           candidates: int | None = None) -> SearchResult:
+def search(
+    contract: Contract,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    *,
+    seed: int = 0,
+    candidates: int | None = None,
+) -> SearchResult:
     """Fit the first ``candidates`` of the plan (all of them by default) in order; keep the best
     validation AUC (the earlier candidate on a tie)."""
     full = plan()
@@ -108,17 +144,27 @@ def search(contract: Contract, train: pd.DataFrame, validation: pd.DataFrame, *,
     x_val, y_val = features(validation, contract), contract.outcome(validation)
     for name, y in (("train", y_train), ("validation", y_val)):
         if len(np.unique(y)) < 2:
-            raise ValueError(f"the {name} split ({len(y)} rows) holds a single class; cannot train or compare models")
+            raise ValueError(
+                f"the {name} split ({len(y)} rows) holds a single class; cannot train or compare models"
+            )
     trials, best, best_trial = [], None, None
     for family, params in full[:count]:
         build = FAMILIES[family][0]
         started = time.perf_counter()
         model = build(contract, seed, **params).fit(x_train, y_train)
-        trial = Trial(family, params, float(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1])),
-                      float(roc_auc_score(y_train, model.predict_proba(x_train)[:, 1])),
-                      time.perf_counter() - started)
+        trial = Trial(
+            family,
+            params,
+            float(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1])),
+            float(roc_auc_score(y_train, model.predict_proba(x_train)[:, 1])),
+            time.perf_counter() - started,
+        )
         trials.append(trial)
         if best_trial is None or trial.validation_auc > best_trial.validation_auc:
             best, best_trial = model, trial
-    return SearchResult(best, best_trial, trials,
-                        [{"order": i + 1, "family": f, "params": p, "fitted": i < count} for i, (f, p) in enumerate(full)])
+    return SearchResult(
+        best,
+        best_trial,
+        trials,
+        [{"order": i + 1, "family": f, "params": p, "fitted": i < count} for i, (f, p) in enumerate(full)],
+    )

@@ -78,8 +78,10 @@ def reference_profile(frame, contract: Contract, model=None) -> dict:
     if model is not None:
         frame, extra = frame.assign(score=model.predict_proba(features(frame, contract))[:, 1]), ("score",)
     days = frame[contract.event_timestamp].dt.date
-    return merge_all(profile(part, contract, partition=f"dt={day}", extra_numeric=extra)
-                     for day, part in frame.groupby(days)).to_dict()
+    return merge_all(
+        profile(part, contract, partition=f"dt={day}", extra_numeric=extra)
+        for day, part in frame.groupby(days)
+    ).to_dict()
 
 
 def _reuse(settings, version) -> Outcome:
@@ -90,20 +92,39 @@ def _reuse(settings, version) -> Outcome:
     client = registry.client(settings)
 
     def artifact(path):
-        local = registry.call(client, f"read {path} of run {version.run_id}", client.download_artifacts,
-                              version.run_id, path)
+        local = registry.call(
+            client, f"read {path} of run {version.run_id}", client.download_artifacts, version.run_id, path
+        )
         return json.loads(Path(local).read_text())
 
     gate_dicts, comparison = artifact("gates.json"), artifact("comparison.json")
-    return Outcome(version.name, version.version, version.run_id, version.tags[registry.GATES_TAG] == "true",
-                   gate_dicts, artifact("evaluation/holdout.json"), comparison["champion_version"],
-                   comparison["champion_auc"], artifact("latency.json"))
+    return Outcome(
+        version.name,
+        version.version,
+        version.run_id,
+        version.tags[registry.GATES_TAG] == "true",
+        gate_dicts,
+        artifact("evaluation/holdout.json"),
+        comparison["champion_version"],
+        comparison["champion_auc"],
+        artifact("latency.json"),
+    )
 
 
-def train_challenger(contract: Contract, *, end: date, window_days: int, force: bool, reason: str, actor: str,
-                     dag_run_id: str, created: str, policy: Policy | None = None,
-                     schema_change_reason: str | None = None,
-                     settings: settings_module.Settings | None = None) -> Outcome:
+def train_challenger(
+    contract: Contract,
+    *,
+    end: date,
+    window_days: int,
+    force: bool,
+    reason: str,
+    actor: str,
+    dag_run_id: str,
+    created: str,
+    policy: Policy | None = None,
+    schema_change_reason: str | None = None,
+    settings: settings_module.Settings | None = None,
+) -> Outcome:
     """Train, judge and register a challenger. ``policy`` defaults to the team guides' gates with
     the search of ``MLOPS_SEARCH_CANDIDATES``; every BLAS/OpenMP pool runs on ``MLOPS_THREADS``."""
     from threadpoolctl import threadpool_limits
@@ -118,87 +139,203 @@ def train_challenger(contract: Contract, *, end: date, window_days: int, force: 
             return _reuse(s, earlier)  # a retry of a run that registered its challenger: no second version
         registry.discard(client, contract.name, earlier.version)  # a retry of a run that died half way
     with threadpool_limits(limits=s.threads):
-        return _train(contract, end=end, window_days=window_days, force=force, reason=reason, actor=actor,
-                      dag_run_id=dag_run_id, created=created, policy=policy,
-                      schema_change_reason=schema_change_reason, settings=s, champion=champion)
+        return _train(
+            contract,
+            end=end,
+            window_days=window_days,
+            force=force,
+            reason=reason,
+            actor=actor,
+            dag_run_id=dag_run_id,
+            created=created,
+            policy=policy,
+            schema_change_reason=schema_change_reason,
+            settings=s,
+            champion=champion,
+        )
 
 
-def _train(contract: Contract, *, end, window_days, force, reason, actor, dag_run_id, created, policy: Policy,
-           schema_change_reason, settings: settings_module.Settings, champion) -> Outcome:
+def _train(
+    contract: Contract,
+    *,
+    end,
+    window_days,
+    force,
+    reason,
+    actor,
+    dag_run_id,
+    created,
+    policy: Policy,
+    schema_change_reason,
+    settings: settings_module.Settings,
+    champion,
+) -> Outcome:
     s, client, steps = settings, registry.client(settings), Steps()
     with steps("assemble"):
         training = assemble(contract, end, window_days, min_rows=policy.min_rows, settings=s)
     with steps("split"):
         splits = time_split(training.frame, contract)
     with steps("search"):
-        result = search(contract, splits.train, splits.validation, seed=policy.seed,
-                        candidates=policy.search_candidates)
+        result = search(
+            contract, splits.train, splits.validation, seed=policy.seed, candidates=policy.search_candidates
+        )
     with steps("evaluate"):
         x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
         scores = result.best.predict_proba(x_holdout)[:, 1]
         holdout = evaluate(y_holdout, scores, contract.decision_threshold)
-        train_auc = float(roc_auc_score(contract.outcome(splits.train),
-                                        result.best.predict_proba(features(splits.train, contract))[:, 1]))
+        train_auc = float(
+            roc_auc_score(
+                contract.outcome(splits.train),
+                result.best.predict_proba(features(splits.train, contract))[:, 1],
+            )
+        )
         champion_auc, champion_columns = _champion_auc(s, contract.name, champion, x_holdout, y_holdout)
     with ExitStack() as packaged:
         with steps("package_model"):
             typical = typical_values(features(splits.train, contract))
             scoring = packaged.enter_context(
-                tracking.scoring_model(result.best, contract, splits.holdout, typical, threads=s.threads))
+                tracking.scoring_model(result.best, contract, splits.holdout, typical, threads=s.threads)
+            )
         with steps("gates"):
-            results, fairness, latency = _gates(contract, policy, force, schema_change_reason, splits, x_holdout,
-                                                y_holdout, scores, holdout, train_auc, champion_auc, champion_columns,
-                                                scoring, s.threads)
+            results, fairness, latency = _gates(
+                contract,
+                policy,
+                force,
+                schema_change_reason,
+                splits,
+                x_holdout,
+                y_holdout,
+                scores,
+                holdout,
+                train_auc,
+                champion_auc,
+                champion_columns,
+                scoring,
+                s.threads,
+            )
         gate_dicts = [g.as_dict() for g in results]
         passed = all(g.passed for g in results)
         with steps("reference_profile"):
             reference = reference_profile(training.frame, contract, result.best)
         with steps("log_and_register"):
             run_id, version = tracking.log_and_register(
-                settings=s, contract=contract, model_name=contract.name, model=result.best,
-                family=result.best_trial.family, params=result.best_trial.params, x_holdout=x_holdout,
-                y_holdout=y_holdout, holdout=holdout, train_auc=train_auc, trials=result.trials, gates=gate_dicts,
-                fairness=fairness, training_frame=training.frame, scoring=scoring, reference=reference,
-                lineage=training.lineage, counts=training.counts,
-                window=(training.window[0].isoformat(), training.window[1].isoformat()), author=actor,
-                reason=reason, created=created, dag_run_id=dag_run_id, latency=latency,
-                comparison={"champion_version": champion.version if champion else None,
-                            "champion_auc": champion_auc},
-                plan=result.plan, seed=policy.seed, threads=s.threads)
-    common = {"time": created, "actor": actor, "dag_run_id": dag_run_id, "model": contract.name, "version": version}
+                settings=s,
+                contract=contract,
+                model_name=contract.name,
+                model=result.best,
+                family=result.best_trial.family,
+                params=result.best_trial.params,
+                x_holdout=x_holdout,
+                y_holdout=y_holdout,
+                holdout=holdout,
+                train_auc=train_auc,
+                trials=result.trials,
+                gates=gate_dicts,
+                fairness=fairness,
+                training_frame=training.frame,
+                scoring=scoring,
+                reference=reference,
+                lineage=training.lineage,
+                counts=training.counts,
+                window=(training.window[0].isoformat(), training.window[1].isoformat()),
+                author=actor,
+                reason=reason,
+                created=created,
+                dag_run_id=dag_run_id,
+                latency=latency,
+                comparison={
+                    "champion_version": champion.version if champion else None,
+                    "champion_auc": champion_auc,
+                },
+                plan=result.plan,
+                seed=policy.seed,
+                threads=s.threads,
+            )
+    common = {
+        "time": created,
+        "actor": actor,
+        "dag_run_id": dag_run_id,
+        "model": contract.name,
+        "version": version,
+    }
     try:
-        audit.record([{**common, "type": "registered", "run_id": run_id, "reason": reason,
-                       "window": [training.window[0].isoformat(), training.window[1].isoformat()],
-                       "data_versions": training.lineage,
-                       "metrics": {k: holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")}}]
-                     + [{**common, "type": "gate_result", **g} for g in gate_dicts],
-                     day=end, dag_run_id=dag_run_id, task="train_challenger", settings=s)
+        audit.record(
+            [
+                {
+                    **common,
+                    "type": "registered",
+                    "run_id": run_id,
+                    "reason": reason,
+                    "window": [training.window[0].isoformat(), training.window[1].isoformat()],
+                    "data_versions": training.lineage,
+                    "metrics": {k: holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")},
+                }
+            ]
+            + [{**common, "type": "gate_result", **g} for g in gate_dicts],
+            day=end,
+            dag_run_id=dag_run_id,
+            task="train_challenger",
+            settings=s,
+        )
         registry.set_challenger(client, contract.name, version, passed, gates.hard_gates_passed(gate_dicts))
     except Exception as exc:
         _discard_after(s, common, version, exc, end)
         raise
-    return Outcome(contract.name, version, run_id, passed, gate_dicts, holdout,
-                   champion.version if champion else None, champion_auc, latency, steps.records)
+    return Outcome(
+        contract.name,
+        version,
+        run_id,
+        passed,
+        gate_dicts,
+        holdout,
+        champion.version if champion else None,
+        champion_auc,
+        latency,
+        steps.records,
+    )
 
 
-def _gates(contract, policy, force, schema_change_reason, splits, x_holdout, y_holdout, scores, holdout, train_auc,
-           champion_auc, champion_columns, scoring: dict, threads: int):
+def _gates(
+    contract,
+    policy,
+    force,
+    schema_change_reason,
+    splits,
+    x_holdout,
+    y_holdout,
+    scores,
+    holdout,
+    train_auc,
+    champion_auc,
+    champion_columns,
+    scoring: dict,
+    threads: int,
+):
     """Every gate's result, the fairness tables and the latency figures."""
     fairness = {}
-    results = [gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
-               gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
-               gates.min_improvement(holdout["roc_auc"], champion_auc, policy.min_improvement, force),
-               gates.overfitting(train_auc, holdout["roc_auc"], policy.max_overfit_gap)]
+    results = [
+        gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
+        gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
+        gates.min_improvement(holdout["roc_auc"], champion_auc, policy.min_improvement, force),
+        gates.overfitting(train_auc, holdout["roc_auc"], policy.max_overfit_gap),
+    ]
     for attribute in contract.protected:
-        table = gates.fairness_table(y_holdout, scores, splits.holdout[attribute], contract.decision_threshold)
+        table = gates.fairness_table(
+            y_holdout, scores, splits.holdout[attribute], contract.decision_threshold
+        )
         fairness[attribute] = table.reset_index(names="group").to_dict("records")
-        results += gates.fairness(attribute, table, policy.min_approval_ratio, policy.max_tpr_gap,
-                                  policy.min_group_defaulters)
+        results += gates.fairness(
+            attribute, table, policy.min_approval_ratio, policy.max_tpr_gap, policy.min_group_defaulters
+        )
     results.append(gates.schema_compatible(list(x_holdout.columns), champion_columns, schema_change_reason))
     # Timed as production calls it: the registered pyfunc, saved and loaded back, on curated rows.
     scorer = tracking.load_scoring_model(scoring)
-    latency_gate, latency = gates.latency(scorer.predict, splits.holdout[list(contract.features)].head(500),
-                                          policy.p99_latency_ms, threads=threads)
+    latency_gate, latency = gates.latency(
+        scorer.predict,
+        splits.holdout[list(contract.features)].head(500),
+        policy.p99_latency_ms,
+        threads=threads,
+    )
     results.append(latency_gate)
     return results, fairness, latency
 
@@ -224,13 +361,22 @@ def _discard_after(settings, common: dict, version: str, cause: Exception, day: 
     if even that fails, the original error still surfaces and the next retry discards it."""
     try:
         registry.discard(registry.client(settings), common["model"], version)
-    except Exception as exc:  # noqa: BLE001 - keep the first error, which names the cause
-        cause.add_note(f"{common['model']} v{version} could not be discarded ({exc}); the next retry of this "
-                       "DAG run discards it")
+    except Exception as exc:
+        cause.add_note(
+            f"{common['model']} v{version} could not be discarded ({exc}); the next retry of this "
+            "DAG run discards it"
+        )
         return
     try:
-        audit.record([{**common, "type": "deleted", "reason": f"registration did not complete: {cause}"}],
-                     day=day, dag_run_id=common["dag_run_id"], task="train_challenger", settings=settings)
-    except Exception as exc:  # noqa: BLE001
-        cause.add_note(f"{common['model']} v{version} was discarded; recording that in the audit trail failed "
-                       f"too ({exc})")
+        audit.record(
+            [{**common, "type": "deleted", "reason": f"registration did not complete: {cause}"}],
+            day=day,
+            dag_run_id=common["dag_run_id"],
+            task="train_challenger",
+            settings=settings,
+        )
+    except Exception as exc:
+        cause.add_note(
+            f"{common['model']} v{version} was discarded; recording that in the audit trail failed "
+            f"too ({exc})"
+        )

@@ -34,7 +34,9 @@ class TrainingSet:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _partitions(feed: str, days: list[date], s: settings_module.Settings) -> tuple[list[pd.DataFrame], list[dict]]:
+def _partitions(
+    feed: str, days: list[date], s: settings_module.Settings
+) -> tuple[list[pd.DataFrame], list[dict]]:
     frames, lineage = [], []
     for day in days:
         report = commit.read_report(storage.partition("curated", feed, day, settings=s))
@@ -42,13 +44,25 @@ def _partitions(feed: str, days: list[date], s: settings_module.Settings) -> tup
             continue
         frame = read_curated(feed, day, settings=s)
         frames.append(frame)
-        lineage.append({"feed": feed, "partition": day.isoformat(), "data_version": report["data_version"],
-                        "rows": len(frame)})
+        lineage.append(
+            {
+                "feed": feed,
+                "partition": day.isoformat(),
+                "data_version": report["data_version"],
+                "rows": len(frame),
+            }
+        )
     return frames, lineage
 
 
-def assemble(contract: Contract, end: date, days: int, *, min_rows: int,
-             settings: settings_module.Settings | None = None) -> TrainingSet:
+def assemble(
+    contract: Contract,
+    end: date,
+    days: int,
+    *,
+    min_rows: int,
+    settings: settings_module.Settings | None = None,
+) -> TrainingSet:
     """Labelled rows of the ``days`` partitions ending at ``end`` whose label has matured."""
     s = settings or settings_module.get()
     if days < 1:
@@ -60,7 +74,8 @@ def assemble(contract: Contract, end: date, days: int, *, min_rows: int,
     if not frames:
         raise TrainingDataError(
             f"no curated {events_feed.name} partition between {dates[0]} and {end} "
-            f"under {storage.describe(storage.path('curated', events_feed.name, settings=s))}")
+            f"under {storage.describe(storage.path('curated', events_feed.name, settings=s))}"
+        )
     events = pd.concat(frames, ignore_index=True)
     ts = contract.event_timestamp
     matured = events[ts] <= pd.Timestamp(as_of) - timedelta(days=contract.labels.maturity_days)
@@ -68,24 +83,33 @@ def assemble(contract: Contract, end: date, days: int, *, min_rows: int,
     if label_feed is not None:
         label_frames, label_lineage = _partitions(label_feed.name, dates, s)
         lineage += label_lineage
-        labels = pd.concat(label_frames, ignore_index=True) if label_frames else pd.DataFrame(
-            columns=list(label_feed.column_names))
+        labels = (
+            pd.concat(label_frames, ignore_index=True)
+            if label_frames
+            else pd.DataFrame(columns=list(label_feed.column_names))
+        )
         labels = labels[labels[contract.labels.observed_timestamp] < pd.Timestamp(as_of)]
         # A producer may resend an outcome on a later day; the first one observed counts.
         labels = labels.sort_values(contract.labels.observed_timestamp, kind="mergesort").drop_duplicates(
-            list(contract.primary_key), keep="first")
-        events = events.merge(labels[[*contract.primary_key, contract.target]], on=list(contract.primary_key),
-                              how="left")
+            list(contract.primary_key), keep="first"
+        )
+        events = events.merge(
+            labels[[*contract.primary_key, contract.target]], on=list(contract.primary_key), how="left"
+        )
     labelled = matured & events[contract.target].notna()
     frame = events[labelled].sort_values([ts, *contract.primary_key], kind="mergesort").reset_index(drop=True)
-    counts = {"events": len(events), "not_matured": int((~matured).sum()),
-              "matured_without_label": int((matured & events[contract.target].isna()).sum()),
-              "labelled": len(frame)}
+    counts = {
+        "events": len(events),
+        "not_matured": int((~matured).sum()),
+        "matured_without_label": int((matured & events[contract.target].isna()).sum()),
+        "labelled": len(frame),
+    }
     if len(frame) < min_rows:
         raise TrainingDataError(
             f"only {len(frame)} labelled rows in the window {dates[0]}..{end} (minimum {min_rows}): "
             f"{counts['events']} events, {counts['not_matured']} younger than the {contract.labels.maturity_days}-day "
-            f"label maturity, {counts['matured_without_label']} matured without a label")
+            f"label maturity, {counts['matured_without_label']} matured without a label"
+        )
     return TrainingSet(frame, (dates[0], end), lineage, counts)
 
 
@@ -96,15 +120,18 @@ class Splits:
     holdout: pd.DataFrame
 
 
-def time_split(frame: pd.DataFrame, contract: Contract, validation_share: float = 0.15,
-               holdout_share: float = 0.15) -> Splits:
+def time_split(
+    frame: pd.DataFrame, contract: Contract, validation_share: float = 0.15, holdout_share: float = 0.15
+) -> Splits:
     """Oldest rows train, then validation, the most recent slice is the holdout.
 
     Cuts fall between distinct event times, so equal timestamps never straddle two splits,
     and an id that appears more than once is kept only in the latest split it reaches.
     """
     if not 0 < validation_share < 1 or not 0 < holdout_share < 1 or validation_share + holdout_share >= 1:
-        raise ValueError(f"split shares {validation_share}, {holdout_share} must be in (0, 1) and sum below 1")
+        raise ValueError(
+            f"split shares {validation_share}, {holdout_share} must be in (0, 1) and sum below 1"
+        )
     ts = contract.event_timestamp
     ordered = frame.sort_values([ts, *contract.primary_key], kind="mergesort").reset_index(drop=True)
     times = ordered[ts]
@@ -118,6 +145,8 @@ def time_split(frame: pd.DataFrame, contract: Contract, validation_share: float 
     keep = split == latest
     parts = [ordered[keep & (split == i)].reset_index(drop=True) for i in range(3)]
     if any(len(p) == 0 for p in parts):
-        raise TrainingDataError(f"{n} rows cannot be split into train/validation/holdout with shares "
-                                f"{1 - validation_share - holdout_share:.2f}/{validation_share}/{holdout_share}")
+        raise TrainingDataError(
+            f"{n} rows cannot be split into train/validation/holdout with shares "
+            f"{1 - validation_share - holdout_share:.2f}/{validation_share}/{holdout_share}"
+        )
     return Splits(*parts)

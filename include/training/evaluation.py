@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    confusion_matrix,
+    roc_auc_score,
+    roc_curve,
+)
 
 
 def evaluate(y_true, scores, threshold: float, calibration_bins: int = 10) -> dict:

@@ -11,45 +11,99 @@ from collections import Counter
 
 from include.contract import Contract
 
-INTENDED_USE = ("Scoring new `{name}` records like those in the training window, as one input to a decision that a "
-                "person can review; each score comes with reason codes (the features that raised the risk) for the "
-                "applicant and the regulator.")
-OUT_OF_SCOPE = ("Populations, products or markets absent from the training data; decisions without human review or "
-                "recourse; any use of the protected attributes as inputs.")
-ETHICS = ("Fairness is measured per protected attribute on the holdout (four-fifths rule on approval rates and the "
-          "true-positive-rate gap) and gates promotion; the audit trail records who approved the model and why.")
+INTENDED_USE = (
+    "Scoring new `{name}` records like those in the training window, as one input to a decision that a "
+    "person can review; each score comes with reason codes (the features that raised the risk) for the "
+    "applicant and the regulator."
+)
+OUT_OF_SCOPE = (
+    "Populations, products or markets absent from the training data; decisions without human review or "
+    "recourse; any use of the protected attributes as inputs."
+)
+ETHICS = (
+    "Fairness is measured per protected attribute on the holdout (four-fifths rule on approval rates and the "
+    "true-positive-rate gap) and gates promotion; the audit trail records who approved the model and why."
+)
 
 
-def facts(*, contract: Contract, model_name: str, version: str, created: str, author: str, family: str,
-          params: dict, window: tuple[str, str], lineage: list[dict], counts: dict, holdout: dict,
-          train_auc: float, gates: list[dict], fairness: dict[str, list[dict]], reason: str) -> dict:
+def facts(
+    *,
+    contract: Contract,
+    model_name: str,
+    version: str,
+    created: str,
+    author: str,
+    family: str,
+    params: dict,
+    window: tuple[str, str],
+    lineage: list[dict],
+    counts: dict,
+    holdout: dict,
+    train_auc: float,
+    gates: list[dict],
+    fairness: dict[str, list[dict]],
+    reason: str,
+) -> dict:
     """Name, version, date, authors, model type, training and test data, metrics, gates, biases,
     intended and out-of-scope use, limitations, ethical considerations, recommendations."""
     partitions = Counter(feed for feed, _ in sorted({(e["feed"], e["partition"]) for e in lineage}))
     return {
-        "name": model_name, "version": str(version), "date": created, "authors": author, "reason": reason,
+        "name": model_name,
+        "version": str(version),
+        "date": created,
+        "authors": author,
+        "reason": reason,
         "model_type": {"family": family, "parameters": params, "library": "scikit-learn Pipeline"},
-        "contract": {"name": contract.name, "file": contract.source.name, "features": list(contract.features),
-                     "protected_attributes": list(contract.protected)},
-        "training_data": {"window": list(window), "partitions_per_feed": dict(partitions),
-                          "labelled_rows": int(counts.get("labelled", 0)),
-                          "younger_events_left_out": int(counts.get("not_matured", 0)),
-                          "label_maturity_days": contract.labels.maturity_days, "data_versions": "lineage.json"},
-        "test_data": {"rows": int(holdout["rows"]), "split": "the most recent labelled rows (time-based holdout)"},
-        "metrics": {"roc_auc": holdout["roc_auc"], "pr_auc": holdout["pr_auc"], "ks": holdout["ks"],
-                    "brier": holdout["brier"], "train_auc": train_auc, "confusion": holdout["confusion"]},
+        "contract": {
+            "name": contract.name,
+            "file": contract.source.name,
+            "features": list(contract.features),
+            "protected_attributes": list(contract.protected),
+        },
+        "training_data": {
+            "window": list(window),
+            "partitions_per_feed": dict(partitions),
+            "labelled_rows": int(counts.get("labelled", 0)),
+            "younger_events_left_out": int(counts.get("not_matured", 0)),
+            "label_maturity_days": contract.labels.maturity_days,
+            "data_versions": "lineage.json",
+        },
+        "test_data": {
+            "rows": int(holdout["rows"]),
+            "split": "the most recent labelled rows (time-based holdout)",
+        },
+        "metrics": {
+            "roc_auc": holdout["roc_auc"],
+            "pr_auc": holdout["pr_auc"],
+            "ks": holdout["ks"],
+            "brier": holdout["brier"],
+            "train_auc": train_auc,
+            "confusion": holdout["confusion"],
+        },
         "gates": [{k: g[k] for k in ("name", "passed", "observed", "threshold")} for g in gates],
-        "biases": [{"attribute": attribute, "group": str(row["group"]), "rows": int(row["rows"]),
-                    "approval_rate": float(row["approval_rate"]), "true_positive_rate": float(row["true_positive_rate"])}
-                   for attribute, rows in fairness.items() for row in rows],
+        "biases": [
+            {
+                "attribute": attribute,
+                "group": str(row["group"]),
+                "rows": int(row["rows"]),
+                "approval_rate": float(row["approval_rate"]),
+                "true_positive_rate": float(row["true_positive_rate"]),
+            }
+            for attribute, rows in fairness.items()
+            for row in rows
+        ],
         "intended_use": INTENDED_USE.format(name=contract.name),
         "out_of_scope_use": OUT_OF_SCOPE,
-        "limitations": (f"Trained on {window[0]}..{window[1]} only; performance is monitored hourly for drift and "
-                        "daily against matured outcomes, and degrades when the population or the feature-outcome "
-                        "link moves."),
+        "limitations": (
+            f"Trained on {window[0]}..{window[1]} only; performance is monitored hourly for drift and "
+            "daily against matured outcomes, and degrades when the population or the feature-outcome "
+            "link moves."
+        ),
         "ethical_considerations": ETHICS,
-        "recommendations": (f"Promote only with every gate passing; roll back with the rollback DAG if live metrics "
-                            f"fall below the AUC floor ({contract.auc_floor}); review this card at each approval."),
+        "recommendations": (
+            f"Promote only with every gate passing; roll back with the rollback DAG if live metrics "
+            f"fall below the AUC floor ({contract.auc_floor}); review this card at each approval."
+        ),
     }
 
 
@@ -57,34 +111,41 @@ def render(card: dict) -> str:
     """The card as Markdown."""
     data, metrics, confusion = card["training_data"], card["metrics"], card["metrics"]["confusion"]
     partitions = ", ".join(f"{n} of {feed}" for feed, n in data["partitions_per_feed"].items())
-    gate_rows = "\n".join(f"| {g['name']} | {'pass' if g['passed'] else 'FAIL'} | {g['observed']} | {g['threshold']} |"
-                          for g in card["gates"])
-    bias_rows = "\n".join(f"| {b['attribute']} | {b['group']} | {b['rows']} | {b['approval_rate']:.3f} | "
-                          f"{b['true_positive_rate']:.3f} |" for b in card["biases"])
-    return f"""# Model card: {card['name']} v{card['version']}
+    gate_rows = "\n".join(
+        f"| {g['name']} | {'pass' if g['passed'] else 'FAIL'} | {g['observed']} | {g['threshold']} |"
+        for g in card["gates"]
+    )
+    bias_rows = "\n".join(
+        f"| {b['attribute']} | {b['group']} | {b['rows']} | {b['approval_rate']:.3f} | "
+        f"{b['true_positive_rate']:.3f} |"
+        for b in card["biases"]
+    )
+    model, contract, maturity = card["model_type"], card["contract"], data["label_maturity_days"]
+    counts = f"tn {confusion['tn']}, fp {confusion['fp']}, fn {confusion['fn']}, tp {confusion['tp']}"
+    return f"""# Model card: {card["name"]} v{card["version"]}
 
-- **Date**: {card['date']}
-- **Authors**: {card['authors']} (the run that trained it; reason: {card['reason']})
-- **Model type**: {card['model_type']['family']}, {card['model_type']['library']}; parameters `{card['model_type']['parameters']}`
-- **Dataset contract**: `{card['contract']['name']}` ({card['contract']['file']}); features: {', '.join(card['contract']['features'])}
-- **Protected attributes** (audited, never model inputs): {', '.join(card['contract']['protected_attributes']) or 'none'}
+- **Date**: {card["date"]}
+- **Authors**: {card["authors"]} (the run that trained it; reason: {card["reason"]})
+- **Model type**: {model["family"]}, {model["library"]}; parameters `{model["parameters"]}`
+- **Dataset contract**: `{contract["name"]}` ({contract["file"]}); features: {", ".join(contract["features"])}
+- **Protected attributes** (audited, never model inputs): {", ".join(contract["protected_attributes"]) or "none"}
 
 ## Training data
-Curated partitions from {data['window'][0]} to {data['window'][1]} ({partitions}; data versions in
-`lineage.json`): {data['labelled_rows']} labelled rows whose outcome matured ({data['label_maturity_days']} days);
-{data['younger_events_left_out']} younger events were left out.
+Curated partitions from {data["window"][0]} to {data["window"][1]} ({partitions}; data versions in
+`lineage.json`): {data["labelled_rows"]} labelled rows whose outcome matured ({maturity} days);
+{data["younger_events_left_out"]} younger events were left out.
 
 ## Test data and metrics
-The most recent {card['test_data']['rows']} labelled rows (time-based holdout, never seen in training).
+The most recent {card["test_data"]["rows"]} labelled rows (time-based holdout, never seen in training).
 
 | metric | value |
 |---|---:|
-| ROC AUC | {metrics['roc_auc']:.4f} |
-| PR AUC | {metrics['pr_auc']:.4f} |
-| KS | {metrics['ks']:.4f} |
-| Brier | {metrics['brier']:.4f} |
-| train AUC | {metrics['train_auc']:.4f} |
-| confusion at {confusion['threshold']} | tn {confusion['tn']}, fp {confusion['fp']}, fn {confusion['fn']}, tp {confusion['tp']} |
+| ROC AUC | {metrics["roc_auc"]:.4f} |
+| PR AUC | {metrics["pr_auc"]:.4f} |
+| KS | {metrics["ks"]:.4f} |
+| Brier | {metrics["brier"]:.4f} |
+| train AUC | {metrics["train_auc"]:.4f} |
+| confusion at {confusion["threshold"]} | {counts} |
 
 ## Gates
 | gate | result | observed | threshold |
@@ -94,20 +155,20 @@ The most recent {card['test_data']['rows']} labelled rows (time-based holdout, n
 ## Biases
 | attribute | group | rows | approval rate | true-positive rate |
 |---|---|---:|---:|---:|
-{bias_rows or '| - | - | - | - | - |'}
+{bias_rows or "| - | - | - | - | - |"}
 
 ## Intended use
-{card['intended_use']}
+{card["intended_use"]}
 
 ## Out-of-scope use
-{card['out_of_scope_use']}
+{card["out_of_scope_use"]}
 
 ## Limitations
-{card['limitations']}
+{card["limitations"]}
 
 ## Ethical considerations
-{card['ethical_considerations']}
+{card["ethical_considerations"]}
 
 ## Recommendations
-{card['recommendations']}
+{card["recommendations"]}
 """

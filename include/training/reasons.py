@@ -39,7 +39,9 @@ def scored_contributions(model, x: pd.DataFrame, typical: dict) -> tuple[np.ndar
     """(score per application, score change due to each feature: applications x features)."""
     if len(x) == 0:
         return np.empty(0), np.empty((0, x.shape[1]))
-    parts = [_block_contributions(model, x.iloc[i:i + BLOCK_ROWS], typical) for i in range(0, len(x), BLOCK_ROWS)]
+    parts = [
+        _block_contributions(model, x.iloc[i : i + BLOCK_ROWS], typical) for i in range(0, len(x), BLOCK_ROWS)
+    ]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -60,8 +62,14 @@ def reason_codes(model, x: pd.DataFrame, typical: dict, top_k: int = 3) -> list[
     _, table = scored_contributions(model, x, typical)
     order, raised = _top(table, top_k)
     names = list(x.columns)
-    return [[{"feature": names[j], "value": _plain(x.iloc[i, j]), "contribution": round(float(table[i, j]), 6)}
-             for j, up in zip(order[i], raised[i]) if up] for i in range(len(x))]
+    return [
+        [
+            {"feature": names[j], "value": _plain(x.iloc[i, j]), "contribution": round(float(table[i, j]), 6)}
+            for j, up in zip(order[i], raised[i], strict=True)
+            if up
+        ]
+        for i in range(len(x))
+    ]
 
 
 def _plain(value):

@@ -38,8 +38,14 @@ class RetrainRequest:
         return asdict(self)
 
 
-def resolve(params: dict, *, run_type, interval_end: datetime, triggered_by: str | None = None,
-            settings: settings_module.Settings | None = None) -> RetrainRequest:
+def resolve(
+    params: dict,
+    *,
+    run_type,
+    interval_end: datetime,
+    triggered_by: str | None = None,
+    settings: settings_module.Settings | None = None,
+) -> RetrainRequest:
     s = settings or settings_module.get()
     # The task SDK hands over its own DagRunType enum, whose str() is "DagRunType.SCHEDULED".
     run_type = getattr(run_type, "value", run_type)
@@ -52,8 +58,10 @@ def resolve(params: dict, *, run_type, interval_end: datetime, triggered_by: str
         raise RunParamsError(f"param 'window_days'={window!r} must be a whole number of days from 7 to 365")
     maturity = contract_module.load(dataset, s.contracts_dir).labels.maturity_days
     if window <= maturity:
-        raise RunParamsError(f"param 'window_days'={window} holds no matured labels: {dataset} outcomes mature "
-                             f"after {maturity} days, so the window needs at least {maturity + 1} days")
+        raise RunParamsError(
+            f"param 'window_days'={window} holds no matured labels: {dataset} outcomes mature "
+            f"after {maturity} days, so the window needs at least {maturity + 1} days"
+        )
     mode = params.get("promotion_mode", "auto")
     if mode not in MODES:
         raise RunParamsError(f"param 'promotion_mode'={mode!r} must be one of {MODES}")
@@ -65,17 +73,25 @@ def resolve(params: dict, *, run_type, interval_end: datetime, triggered_by: str
         reason, actor = reason or "weekly schedule", "schedule"
     else:
         if not reason:
-            raise RunParamsError("param 'reason' is required for a manual retraining run: say why it is retrained")
-        actor = "monitor" if (params.get("evidence") or {}).get("source") == "monitor" else f"user:{triggered_by or 'unknown'}"
+            raise RunParamsError(
+                "param 'reason' is required for a manual retraining run: say why it is retrained"
+            )
+        actor = (
+            "monitor"
+            if (params.get("evidence") or {}).get("source") == "monitor"
+            else f"user:{triggered_by or 'unknown'}"
+        )
     # Keyed by the data interval, never the wall clock: the run for Monday 03:00 trains on
     # partitions up to Sunday, whenever it actually runs (retry, backfill, manual trigger).
     end = interval_end.astimezone(ZoneInfo(s.timezone)).date() - timedelta(days=1)
-    return RetrainRequest(dataset, end.isoformat(), window, mode, force, reason[:500], actor,
-                          dict(params.get("evidence") or {}))
+    return RetrainRequest(
+        dataset, end.isoformat(), window, mode, force, reason[:500], actor, dict(params.get("evidence") or {})
+    )
 
 
-def monitor_request(contract: contract_module.Contract, *, kind: str, reason: str, window_days: int,
-                    evidence: dict) -> dict:
+def monitor_request(
+    contract: contract_module.Contract, *, kind: str, reason: str, window_days: int, evidence: dict
+) -> dict:
     """The conf a monitor sends to ``weekly_retraining`` (``resolve`` reads it; ``source:
     monitor`` in the evidence makes the monitor its actor).
 
@@ -86,5 +102,11 @@ def monitor_request(contract: contract_module.Contract, *, kind: str, reason: st
     """
     if kind not in MONITOR_KINDS:
         raise ValueError(f"monitor kind {kind!r} must be one of {MONITOR_KINDS}")
-    return {"reason": reason, "window_days": window_days, "promotion_mode": "auto", "force": True,
-            "dataset": contract.name, "evidence": {"source": "monitor", "kind": kind, **evidence}}
+    return {
+        "reason": reason,
+        "window_days": window_days,
+        "promotion_mode": "auto",
+        "force": True,
+        "dataset": contract.name,
+        "evidence": {"source": "monitor", "kind": kind, **evidence},
+    }

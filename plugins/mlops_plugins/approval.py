@@ -7,7 +7,7 @@ Asking records ``approval_requested`` and notifies the approvers; the answer rec
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
@@ -32,8 +32,9 @@ class AuditedApprovalOperator(ApprovalOperator):
         outcome, request = self._inputs(context)
         hours = self.response_timeout.total_seconds() / 3600 if self.response_timeout else 0
         with permanent_errors_fail_now():
-            promotion.approval_requested(outcome, request, dag_run_id=context["run_id"], task=self.task_id,
-                                         timeout_hours=hours)
+            promotion.approval_requested(
+                outcome, request, dag_run_id=context["run_id"], task=self.task_id, timeout_hours=hours
+            )
         return super().execute(context)
 
     def execute_complete(self, context, event):
@@ -44,9 +45,17 @@ class AuditedApprovalOperator(ApprovalOperator):
         outcome, request = self._inputs(context)
         chosen = (event.get("chosen_options") or [None])[0]
         responder = (event.get("responded_by_user") or {}).get("name")
-        responded_at = event.get("responded_at") or datetime.now(timezone.utc)
+        responded_at = event.get("responded_at") or datetime.now(UTC)
         with permanent_errors_fail_now():
-            promotion.approval_answered(outcome, request, approved=chosen == self.APPROVE, responder=responder,
-                                        responded_at=responded_at.isoformat() if hasattr(responded_at, "isoformat")
-                                        else str(responded_at), dag_run_id=context["run_id"], task=self.task_id)
+            promotion.approval_answered(
+                outcome,
+                request,
+                approved=chosen == self.APPROVE,
+                responder=responder,
+                responded_at=responded_at.isoformat()
+                if hasattr(responded_at, "isoformat")
+                else str(responded_at),
+                dag_run_id=context["run_id"],
+                task=self.task_id,
+            )
         return super().execute_complete(context, event)

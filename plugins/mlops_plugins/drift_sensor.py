@@ -24,7 +24,9 @@ class SustainedDriftSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("dataset", "window_end")
     ui_color = "#fdf0e8"
 
-    def __init__(self, *, dataset: str, window_end: str, retrain_dag_id: str, window_days: int = 28, **kwargs):
+    def __init__(
+        self, *, dataset: str, window_end: str, retrain_dag_id: str, window_days: int = 28, **kwargs
+    ):
         kwargs.setdefault("mode", "reschedule")
         kwargs.setdefault("soft_fail", True)
         super().__init__(**kwargs)
@@ -42,14 +44,31 @@ class SustainedDriftSensor(BaseSensorOperator):
             decision = decide(data, end)
         if not decision.retrain:
             raise AirflowSkipException(f"no retraining: {decision.reason}")
-        active = 0 if decision.already_triggered else context["ti"].get_dr_count(
-            dag_id=self.retrain_dag_id, states=["queued", "running"])
+        active = (
+            0
+            if decision.already_triggered
+            else context["ti"].get_dr_count(dag_id=self.retrain_dag_id, states=["queued", "running"])
+        )
         if active:
-            self.log.info("drift is sustained, but %s run(s) of %s are active: waiting for them", active,
-                          self.retrain_dag_id)
+            self.log.info(
+                "drift is sustained, but %s run(s) of %s are active: waiting for them",
+                active,
+                self.retrain_dag_id,
+            )
             return False
         self.log.info("drift sustained: %s", decision.reason)
-        return PokeReturnValue(is_done=True, xcom_value=monitor_request(
-            data, kind="drift", reason=f"drift: {decision.reason}", window_days=self.window_days,
-            evidence={"window_end": end.isoformat(), "windows": decision.windows,
-                      "drifted_features": decision.drifted_features, "reports": decision.reports}))
+        return PokeReturnValue(
+            is_done=True,
+            xcom_value=monitor_request(
+                data,
+                kind="drift",
+                reason=f"drift: {decision.reason}",
+                window_days=self.window_days,
+                evidence={
+                    "window_end": end.isoformat(),
+                    "windows": decision.windows,
+                    "drifted_features": decision.drifted_features,
+                    "reports": decision.reports,
+                },
+            ),
+        )

@@ -34,7 +34,9 @@ class LandingPartitionSensor(BaseSensorOperator):
             if not data:
                 missing.append(storage.describe(directory))
             else:
-                self.log.info("landed in %s: %s", storage.describe(directory), ", ".join(f.name for f in data))
+                self.log.info(
+                    "landed in %s: %s", storage.describe(directory), ", ".join(f.name for f in data)
+                )
         return missing
 
     def poke(self, context) -> bool:

@@ -16,9 +16,18 @@ class RunFailedNotifier(BaseNotifier):
 
         ti, dag_run = context["ti"], context["dag_run"]
         error = str(context.get("exception") or "see the task log")[:2000]
-        facts = {"dag_id": ti.dag_id, "task_id": ti.task_id, "dag_run_id": dag_run.run_id,
-                 "try_number": ti.try_number, "error": error}
-        notify.publish("run_failed", f"{ti.dag_id}.{ti.task_id} failed",
-                       f"{ti.dag_id} run {dag_run.run_id}: task {ti.task_id} failed after try {ti.try_number}.\n"
-                       f"{error}", facts=facts, key=f"{dag_run.run_id}/{ti.task_id}/{ti.try_number}",
-                       day=(dag_run.logical_date or dag_run.run_after).date())
+        facts = {
+            "dag_id": ti.dag_id,
+            "task_id": ti.task_id,
+            "dag_run_id": dag_run.run_id,
+            "try_number": ti.try_number,
+            "error": error,
+        }
+        notify.publish(
+            "run_failed",
+            f"{ti.dag_id}.{ti.task_id} failed",
+            f"{ti.dag_id} run {dag_run.run_id}: task {ti.task_id} failed after try {ti.try_number}.\n{error}",
+            facts=facts,
+            key=f"{dag_run.run_id}/{ti.task_id}/{ti.try_number}",
+            day=(dag_run.logical_date or dag_run.run_after).date(),
+        )

@@ -27,6 +27,7 @@ def finish_left_over_retraining_runs() -> None:
     from airflow.utils.state import DagRunState
 
     with create_session() as session:
-        for run in session.query(DagRun).filter(DagRun.dag_id == "weekly_retraining",
-                                                DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING])):
+        for run in session.query(DagRun).filter(
+            DagRun.dag_id == "weekly_retraining", DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING])
+        ):
             run.state = DagRunState.FAILED

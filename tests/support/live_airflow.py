@@ -26,25 +26,28 @@ def airflow_env(tmp_path: Path, api_port: int, extra: dict[str, str] | None = No
     home.mkdir()
     base_url = f"http://127.0.0.1:{api_port}"
     python_path = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins")] + [
-        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    ]
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": os.pathsep.join(python_path),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__BASE_URL": base_url,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
-        # The scheduler serves task logs on this port (default 8793): keep parallel set-ups apart.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
-    })
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(python_path),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": base_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+            # The scheduler serves task logs on this port (default 8793): keep parallel set-ups apart.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -91,7 +94,9 @@ def live_airflow(tmp_path: Path, extra_env: dict[str, str] | None = None):
         for name in ("api-server", "scheduler", "dag-processor"):
             services.start(name, airflow_cmd(name), env=env)
         health = "/api/v2/monitor/health"
-        services.wait_for("the api-server", lambda: api.request("GET", health)["metadatabase"], STARTUP_TIMEOUT)
+        services.wait_for(
+            "the api-server", lambda: api.request("GET", health)["metadatabase"], STARTUP_TIMEOUT
+        )
         services.wait_for("an API token", lambda: api.login() or api.token, STARTUP_TIMEOUT)
         yield api, services, env
     except BaseException:

@@ -21,8 +21,11 @@ from tests.support.processes import Services, free_port, http_ok
 
 AWS_REGION = "us-east-1"
 # What every client of a moto server signs with, unless moto_enable_iam made it check.
-AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": AWS_REGION}
+AWS_KEYS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": AWS_REGION,
+}
 
 
 def moto_server_executable() -> Path:
@@ -38,14 +41,24 @@ def moto_server_executable() -> Path:
     return Path(found)
 
 
-def start_moto(services: Services, name: str = "moto", *, env: dict[str, str] | None = None, tier: int = 0,
-               timeout: float = 60.0) -> str:
+def start_moto(
+    services: Services,
+    name: str = "moto",
+    *,
+    env: dict[str, str] | None = None,
+    tier: int = 0,
+    timeout: float = 60.0,
+) -> str:
     """Start ``moto_server`` on a free loopback port as the service ``name`` of ``services`` and
     wait until it answers; returns its endpoint."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    services.start(name, [str(moto_server_executable()), "-H", "127.0.0.1", "-p", str(port)],
-                   env=dict(os.environ) if env is None else env, tier=tier)
+    services.start(
+        name,
+        [str(moto_server_executable()), "-H", "127.0.0.1", "-p", str(port)],
+        env=dict(os.environ) if env is None else env,
+        tier=tier,
+    )
     services.wait_for(name, lambda: http_ok(f"{endpoint}/moto-api/"), timeout, interval=0.1)
     return endpoint
 
@@ -63,31 +76,55 @@ def start_moto_server(log_dir: Path, timeout: float = 30.0) -> Iterator[str]:
 def moto_enable_iam(endpoint: str) -> None:
     """From now on the moto server at ``endpoint`` checks credentials and IAM policies (for the
     whole server: use it only on a server of your own, see ``start_moto_server``)."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",
-                                     headers={"Content-Type": "text/plain"})
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200
 
 
-def aws_client(service: str, endpoint: str, access_key: str = AWS_KEYS["AWS_ACCESS_KEY_ID"],
-               secret_key: str = AWS_KEYS["AWS_SECRET_ACCESS_KEY"]):
+def aws_client(
+    service: str,
+    endpoint: str,
+    access_key: str = AWS_KEYS["AWS_ACCESS_KEY_ID"],
+    secret_key: str = AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
+):
     """A boto3 client of ``service`` ("s3", "sns", "sqs", "iam") on the moto server at ``endpoint``."""
     import boto3
 
-    return boto3.client(service, endpoint_url=endpoint, region_name=AWS_REGION,
-                        aws_access_key_id=access_key, aws_secret_access_key=secret_key)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=AWS_REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
 
 
-def aws_connection(endpoint: str, login: str = AWS_KEYS["AWS_ACCESS_KEY_ID"],
-                   password: str = AWS_KEYS["AWS_SECRET_ACCESS_KEY"]) -> str:
+def aws_connection(
+    endpoint: str,
+    login: str = AWS_KEYS["AWS_ACCESS_KEY_ID"],
+    password: str = AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
+) -> str:
     """An Airflow AWS connection to the moto server at ``endpoint``, as the JSON an
     ``AIRFLOW_CONN_<ID>`` variable holds."""
-    return json.dumps({"conn_type": "aws", "login": login, "password": password,
-                       "extra": {"endpoint_url": endpoint, "region_name": AWS_REGION}})
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": login,
+            "password": password,
+            "extra": {"endpoint_url": endpoint, "region_name": AWS_REGION},
+        }
+    )
 
 
-def set_aws_connection(monkeypatch, conn_id: str, endpoint: str, login: str = AWS_KEYS["AWS_ACCESS_KEY_ID"],
-                       password: str = AWS_KEYS["AWS_SECRET_ACCESS_KEY"]) -> None:
+def set_aws_connection(
+    monkeypatch,
+    conn_id: str,
+    endpoint: str,
+    login: str = AWS_KEYS["AWS_ACCESS_KEY_ID"],
+    password: str = AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
+) -> None:
     """Define the Airflow connection ``conn_id`` for this test through its environment variable."""
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", aws_connection(endpoint, login, password))
 

@@ -56,10 +56,13 @@ STORES_TIER, SERVERS_TIER, AIRFLOW_TIER = 0, 1, 2
 
 # --------------------------------------------------------------------------- system packages
 
+
 def postgres_bin() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb and postgres (Debian's layout)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
-                   if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     return found[-1].parent if found and (found[-1].parent / "postgres").exists() else None
 
 
@@ -78,15 +81,21 @@ def require_system_packages() -> Path:
     except KeyError:
         missing.append("the 'postgres' user (created by the postgresql package)")
     if missing:
-        pytest.fail(f"the native stack needs {', '.join(missing)}: run `make system-packages` as root "
-                    f"(apt-get install -y {DEBIAN_PACKAGES})", pytrace=False)
+        pytest.fail(
+            f"the native stack needs {', '.join(missing)}: run `make system-packages` as root "
+            f"(apt-get install -y {DEBIAN_PACKAGES})",
+            pytrace=False,
+        )
     if os.geteuid() != 0:
-        pytest.fail("the native stack runs initdb and postgres as the 'postgres' user, which needs root",
-                    pytrace=False)
+        pytest.fail(
+            "the native stack runs initdb and postgres as the 'postgres' user, which needs root",
+            pytrace=False,
+        )
     return pg
 
 
 # --------------------------------------------------------------------------- probes
+
 
 def _redis_pong(port: int) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
@@ -95,6 +104,7 @@ def _redis_pong(port: int) -> bool:
 
 
 # --------------------------------------------------------------------------- the stack
+
 
 @dataclass
 class NativeStack:
@@ -127,16 +137,22 @@ class NativeStack:
         """Drain the subscribed queue: one dict per SNS message (kind, key, subject, facts)."""
         sqs, found = self.aws("sqs"), []
         while True:
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=1).get("Messages", [])
+            messages = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
             if not messages:
                 return found
             for message in messages:
                 envelope = json.loads(message["Body"])
                 attributes = envelope.get("MessageAttributes", {})
-                found.append({"kind": attributes.get("kind", {}).get("Value"),
-                              "key": attributes.get("key", {}).get("Value"), "subject": envelope.get("Subject"),
-                              "facts": json.loads(envelope["Message"].rpartition("\n\n")[2])})
+                found.append(
+                    {
+                        "kind": attributes.get("kind", {}).get("Value"),
+                        "key": attributes.get("key", {}).get("Value"),
+                        "subject": envelope.get("Subject"),
+                        "facts": json.loads(envelope["Message"].rpartition("\n\n")[2]),
+                    }
+                )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def check_alive(self) -> None:
@@ -159,16 +175,54 @@ def _start_postgres(services: Services, pg_bin: Path, data_root: Path, log_dir: 
     data = data_root / "data"
     env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     # trust on loopback only: a throwaway cluster on 127.0.0.1, gone when the test ends.
-    run_logged([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                "--no-sync", "--no-instructions"], log_dir / "initdb.log", env=env, cwd=data_root, user="postgres",
-               timeout=180)
+    run_logged(
+        [
+            str(pg_bin / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        log_dir / "initdb.log",
+        env=env,
+        cwd=data_root,
+        user="postgres",
+        timeout=180,
+    )
     port = free_port()
-    services.start("postgres", [str(pg_bin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data_root),
-                                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                                # Durability buys nothing in a cluster deleted at the end of the test.
-                                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-                   env=env, cwd=data_root, user="postgres", tier=STORES_TIER,
-                   stop_signal=signal.SIGINT)  # "fast" shutdown; SIGTERM would wait for every client
+    services.start(
+        "postgres",
+        [
+            str(pg_bin / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(data_root),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=200",
+            # Durability buys nothing in a cluster deleted at the end of the test.
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ],
+        env=env,
+        cwd=data_root,
+        user="postgres",
+        tier=STORES_TIER,
+        stop_signal=signal.SIGINT,
+    )  # "fast" shutdown; SIGTERM would wait for every client
     dsn = f"postgresql://postgres@127.0.0.1:{port}"
 
     def accepts() -> bool:
@@ -237,9 +291,24 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
         # The stores.
         dsn, pg_port = _start_postgres(services, pg_bin, pg_root, log_dir)
         redis_port = free_port()
-        services.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                                 "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                       env=_base_env(), tier=SERVERS_TIER)
+        services.start(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            env=_base_env(),
+            tier=SERVERS_TIER,
+        )
         s3_endpoint = start_moto(services, env=_base_env(), tier=SERVERS_TIER)
         services.wait_for("redis", lambda: _redis_pong(redis_port), 30, interval=0.2)
         topic_arn, queue_url = _aws_resources(s3_endpoint, bucket)
@@ -247,12 +316,28 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
         # MLflow: the only holder of S3 credentials for artifacts (see the module docstring).
         mlflow_port = free_port()
         mlflow_uri = f"http://127.0.0.1:{mlflow_port}"
-        services.start("mlflow", [sys.executable, "-m", "mlflow", "server",
-                                  "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
-                                  "--serve-artifacts", "--artifacts-destination", f"s3://{bucket}/mlflow-artifacts",
-                                  "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
-                       env={**_base_env(), **AWS_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint},
-                       tier=SERVERS_TIER)
+        services.start(
+            "mlflow",
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
+                "--serve-artifacts",
+                "--artifacts-destination",
+                f"s3://{bucket}/mlflow-artifacts",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+            ],
+            env={**_base_env(), **AWS_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint},
+            tier=SERVERS_TIER,
+        )
 
         # Airflow.
         api_port = free_port()
@@ -261,43 +346,55 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
 
         env = airflow_env(tmp_path, api_port)
         env = {k: v for k, v in env.items() if not k.startswith(INHERITED_PREFIXES)}
-        env.update({
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
-            # Two cores: training is CPU-bound, and reschedule-mode sensors free their slot between pokes.
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
-            # Every process must agree on these; generated ones would differ per process.
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW__API_AUTH__JWT_SECRET": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            "AIRFLOW__API__SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            # Tests run chosen past dates through the REST API; the wall clock's own runs (the current
-            # hour's drift check, say) would judge other windows and could trigger retraining too.
-            # Manual, backfill and triggered runs still run. Override through extra_env.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            # The worker and the triggerer serve their task logs to the api-server; keep parallel stacks apart.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
-            "MLOPS_LOCAL_DIR": str(tmp_path / "local"),  # nothing should land there: every store is remote
-            "MLOPS_TIMEZONE": "UTC",
-            "MLOPS_STORAGE_ROOT": f"s3://{bucket}/storage",
-            "MLOPS_STORAGE_CONN_ID": "aws_default",
-            "MLOPS_NOTIFY_SNS_TOPIC_ARN": topic_arn,
-            "MLOPS_NOTIFY_CONN_ID": "aws_default",
-            "MLFLOW_TRACKING_URI": mlflow_uri,
-            "MLOPS_MLFLOW_ARTIFACT_ROOT": "mlflow-artifacts:/",
-        })
+        env.update(
+            {
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
+                # Two cores: training is CPU-bound, and reschedule-mode sensors free their slot between pokes.
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+                # Every process must agree on these; generated ones would differ per process.
+                "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+                "AIRFLOW__API_AUTH__JWT_SECRET": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+                "AIRFLOW__API__SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                # Tests run chosen past dates through the REST API; the wall clock's own runs (the current
+                # hour's drift check, say) would judge other windows and could trigger retraining too.
+                # Manual, backfill and triggered runs still run. Override through extra_env.
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                # The worker and the triggerer serve their task logs to the api-server; keep parallel stacks apart.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
+                "MLOPS_LOCAL_DIR": str(
+                    tmp_path / "local"
+                ),  # nothing should land there: every store is remote
+                "MLOPS_TIMEZONE": "UTC",
+                "MLOPS_STORAGE_ROOT": f"s3://{bucket}/storage",
+                "MLOPS_STORAGE_CONN_ID": "aws_default",
+                "MLOPS_NOTIFY_SNS_TOPIC_ARN": topic_arn,
+                "MLOPS_NOTIFY_CONN_ID": "aws_default",
+                "MLFLOW_TRACKING_URI": mlflow_uri,
+                "MLOPS_MLFLOW_ARTIFACT_ROOT": "mlflow-artifacts:/",
+            }
+        )
         env.update(extra_env or {})
         run_logged(airflow_cmd("db", "migrate"), log_dir / "airflow-db-migrate.log", env=env, timeout=600)
         for name in AIRFLOW_SERVICES:
-            args = (["celery", "worker", "--celery-hostname", f"native-{token}@%h"] if name == "celery-worker"
-                    else [name])
+            args = (
+                ["celery", "worker", "--celery-hostname", f"native-{token}@%h"]
+                if name == "celery-worker"
+                else [name]
+            )
             # The worker's cold shutdown (SIGQUIT): a warm one waits for the running task to end.
-            services.start(f"airflow-{name}", airflow_cmd(*args), env=env, tier=AIRFLOW_TIER,
-                           stop_signal=signal.SIGQUIT if name == "celery-worker" else signal.SIGTERM)
+            services.start(
+                f"airflow-{name}",
+                airflow_cmd(*args),
+                env=env,
+                tier=AIRFLOW_TIER,
+                stop_signal=signal.SIGQUIT if name == "celery-worker" else signal.SIGTERM,
+            )
         services.wait_for("the MLflow server", lambda: http_ok(f"{mlflow_uri}/health"), STARTUP_TIMEOUT)
 
         password_file = generated_passwords_file(env)
@@ -305,14 +402,17 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
 
         def healthy() -> bool:
             health = api.request("GET", "/api/v2/monitor/health")
-            return all(health[part]["status"] == "healthy"
-                       for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
+            return all(
+                health[part]["status"] == "healthy"
+                for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            )
 
         services.wait_for("the api-server, scheduler, triggerer and dag-processor", healthy, STARTUP_TIMEOUT)
         services.wait_for("an API token", lambda: api.login() or api.token, STARTUP_TIMEOUT)
         worker_log = services.logs["airflow-celery-worker"]
-        services.wait_for("the Celery worker", lambda: " ready." in worker_log.read_text(errors="replace"),
-                          STARTUP_TIMEOUT)
+        services.wait_for(
+            "the Celery worker", lambda: " ready." in worker_log.read_text(errors="replace"), STARTUP_TIMEOUT
+        )
 
         from include import settings as settings_module
 
@@ -321,11 +421,22 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
             _forget_cached_store("aws_default")
             try:
                 yield NativeStack(
-                    base_url=base_url, username="admin", passwords=json.loads(password_file.read_text()),
-                    api=api, env=env, settings=settings_module.load(env), mlflow_uri=mlflow_uri,
-                    s3_endpoint=s3_endpoint, bucket=bucket, topic_arn=topic_arn, queue_url=queue_url,
-                    postgres_dsn=dsn, redis_url=f"redis://127.0.0.1:{redis_port}/0", log_dir=log_dir,
-                    services=services)
+                    base_url=base_url,
+                    username="admin",
+                    passwords=json.loads(password_file.read_text()),
+                    api=api,
+                    env=env,
+                    settings=settings_module.load(env),
+                    mlflow_uri=mlflow_uri,
+                    s3_endpoint=s3_endpoint,
+                    bucket=bucket,
+                    topic_arn=topic_arn,
+                    queue_url=queue_url,
+                    postgres_dsn=dsn,
+                    redis_url=f"redis://127.0.0.1:{redis_port}/0",
+                    log_dir=log_dir,
+                    services=services,
+                )
             finally:
                 _forget_cached_store("aws_default")
     except BaseException:

@@ -61,13 +61,29 @@ def uninterrupted():
         signal.signal(signal.SIGINT, previous)
 
 
-def run_logged(cmd: list[str], log: Path, *, env: dict[str, str], cwd: Path = PROJECT_ROOT,
-               user: str | None = None, timeout: float = 300) -> None:
+def run_logged(
+    cmd: list[str],
+    log: Path,
+    *,
+    env: dict[str, str],
+    cwd: Path = PROJECT_ROOT,
+    user: str | None = None,
+    timeout: float = 300,
+) -> None:
     """Run a one-off command (a migration, initdb) to the end, its output appended to ``log``;
     fail with the log's tail unless it succeeded."""
     with log.open("ab") as out:
-        done = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                              user=user, group=user, extra_groups=[] if user else None)
+        done = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+        )
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited with {done.returncode}:\n{tail(log)}")
 
@@ -82,8 +98,17 @@ class Services:
         self.stop_signals: dict[str, int] = {}
         self.tiers: dict[str, int] = {}
 
-    def start(self, name: str, cmd: list[str], *, env: dict[str, str], cwd: Path = PROJECT_ROOT,
-              user: str | None = None, stop_signal: int = signal.SIGTERM, tier: int = 0) -> subprocess.Popen:
+    def start(
+        self,
+        name: str,
+        cmd: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path = PROJECT_ROOT,
+        user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
+        tier: int = 0,
+    ) -> subprocess.Popen:
         """Start ``cmd`` as the service ``name``, logging to ``<log_dir>/<name>.log``.
 
         ``stop_signal`` is what asks the service to stop (Postgres' fast shutdown is SIGINT, a
@@ -94,9 +119,17 @@ class Services:
         log = self.log_dir / f"{name}.log"
         # The log is opened here (root): a service running as another user writes through the descriptor.
         with log.open("ab") as out:
-            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True, user=user, group=user,
-                                    extra_groups=[] if user else None)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=user,
+                group=user,
+                extra_groups=[] if user else None,
+            )
         self.procs[name], self.logs[name] = proc, log
         self.stop_signals[name], self.tiers[name] = stop_signal, tier
         return proc
@@ -147,8 +180,10 @@ class Services:
 
     def report(self, lines: int = 60) -> str:
         """The tail of every service's log, with its exit code (None: still running)."""
-        return "\n".join(f"----- tail of {log} (exit code {self.procs[name].poll()}) -----\n{tail(log, lines)}"
-                         for name, log in self.logs.items())
+        return "\n".join(
+            f"----- tail of {log} (exit code {self.procs[name].poll()}) -----\n{tail(log, lines)}"
+            for name, log in self.logs.items()
+        )
 
 
 def _signal_group(pgid: int, sig: int) -> None:

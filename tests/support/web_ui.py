@@ -16,7 +16,7 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -32,11 +32,15 @@ TERMINAL_RUN_STATES = ("Success", "Failed")
 def require_browser() -> None:
     """Fail (never skip) with what to install when the browser is missing: a skipped UI test
     would pass CI without the UI ever being checked."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not (os.path.isfile(path) and os.access(path, os.X_OK))]
+    missing = [
+        path for path in (CHROMIUM, CHROMEDRIVER) if not (os.path.isfile(path) and os.access(path, os.X_OK))
+    ]
     if missing:
-        raise AssertionError(f"the web UI test needs headless Chromium and its driver; missing {missing}. "
-                             "Install them (Debian: apt-get install chromium chromium-driver) or point "
-                             "WEB_UI_CHROMIUM / WEB_UI_CHROMEDRIVER at them.")
+        raise AssertionError(
+            f"the web UI test needs headless Chromium and its driver; missing {missing}. "
+            "Install them (Debian: apt-get install chromium chromium-driver) or point "
+            "WEB_UI_CHROMIUM / WEB_UI_CHROMEDRIVER at them."
+        )
     try:
         import selenium  # noqa: F401
     except ImportError as exc:
@@ -109,8 +113,10 @@ def wait_until(driver, what: str, condition, timeout: float = PAGE_TIMEOUT, inte
         except (NoSuchElementException, StaleElementReferenceException) as exc:
             last = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} at {safe_url(driver)}"
-                         + (f" (last: {type(last).__name__})" if last else ""))
+    raise AssertionError(
+        f"timed out after {timeout:g} s waiting for {what} at {safe_url(driver)}"
+        + (f" (last: {type(last).__name__})" if last else "")
+    )
 
 
 def by_testid(testid: str) -> tuple[str, str]:
@@ -151,15 +157,22 @@ def sign_in(driver, base_url: str, username: str, password: str, shots: Screensh
 
     driver.get(base_url + "/")
     # The UI sends a signed-out visitor to the auth manager's login page.
-    wait_until(driver, "the login page", lambda d: "/auth/login" in d.current_url and visible(d, (By.NAME, "username")))
+    wait_until(
+        driver,
+        "the login page",
+        lambda d: "/auth/login" in d.current_url and visible(d, (By.NAME, "username")),
+    )
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     shots.take(driver, f"login-{username}")
     submit = driver.find_element(By.CSS_SELECTOR, "button[type=submit]")
     wait_until(driver, "the Sign in button to enable", lambda d: submit.is_enabled())
     submit.click()
-    wait_until(driver, f"the UI after signing in as {username}",
-               lambda d: "/auth/login" not in d.current_url and visible(d, by_testid("nav-sidebar")))
+    wait_until(
+        driver,
+        f"the UI after signing in as {username}",
+        lambda d: "/auth/login" not in d.current_url and visible(d, by_testid("nav-sidebar")),
+    )
     shots.take(driver, f"signed-in-{username}")
 
 
@@ -175,16 +188,23 @@ def fill_param(driver, name: str, value) -> None:
         click(driver, combobox)
         combobox.send_keys(str(value))
         combobox.send_keys(Keys.ENTER)
-        shown = lambda d: d.find_element(By.NAME, f"element_{name}").get_attribute("value") == str(value)
+
+        def shown(d):
+            return d.find_element(By.NAME, f"element_{name}").get_attribute("value") == str(value)
     elif kind == "checkbox":  # a boolean: a switch; its visually hidden input takes no clicks
         if field.is_selected() != bool(value):
             click(driver, field.find_element(By.XPATH, "./ancestor::label[1]"))
-        shown = lambda d: d.find_element(By.NAME, f"element_{name}").is_selected() == bool(value)
+
+        def shown(d):
+            return d.find_element(By.NAME, f"element_{name}").is_selected() == bool(value)
     else:  # text and number inputs
         click(driver, field)
         field.send_keys(Keys.CONTROL, "a")
         field.send_keys(str(value))
-        shown = lambda d: d.find_element(By.NAME, f"element_{name}").get_attribute("value") == str(value)
+
+        def shown(d):
+            return d.find_element(By.NAME, f"element_{name}").get_attribute("value") == str(value)
+
     wait_until(driver, f"param {name!r} to show {value!r}", shown, timeout=5)
 
 
@@ -194,45 +214,72 @@ def set_logical_date(driver, moment: datetime) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    moment = moment.astimezone(timezone.utc)
-    shown = f"{moment:%b} {moment.day}, {moment:%Y %H:%M}"  # how the closed picker shows it: "Nov 21, 2026 06:00"
+    moment = moment.astimezone(UTC)
+    shown = (
+        f"{moment:%b} {moment.day}, {moment:%Y %H:%M}"  # how the closed picker shows it: "Nov 21, 2026 06:00"
+    )
     picker = driver.find_element(*by_testid("datetime-input"))
     click(driver, picker)
-    popover = wait_until(driver, "the Logical Date picker", lambda d: next(
-        (p for p in d.find_elements(By.CSS_SELECTOR, "[data-scope=popover][data-part=content]")
-         if p.is_displayed() and len(p.find_elements(By.TAG_NAME, "input")) == 2), None))
+    popover = wait_until(
+        driver,
+        "the Logical Date picker",
+        lambda d: next(
+            (
+                p
+                for p in d.find_elements(By.CSS_SELECTOR, "[data-scope=popover][data-part=content]")
+                if p.is_displayed() and len(p.find_elements(By.TAG_NAME, "input")) == 2
+            ),
+            None,
+        ),
+    )
     date_input, time_input = popover.find_elements(By.TAG_NAME, "input")
     for field, text in ((date_input, f"{moment:%Y/%m/%d}"), (time_input, f"{moment:%H:%M}")):
         click(driver, field)
         field.send_keys(Keys.CONTROL, "a")
         field.send_keys(text)
     time_input.send_keys(Keys.ESCAPE)  # closes the popover, keeps the value
-    wait_until(driver, f"the Logical Date to show {shown!r}",
-               lambda d: d.find_element(*by_testid("datetime-input")).text.strip() == shown, timeout=5)
+    wait_until(
+        driver,
+        f"the Logical Date to show {shown!r}",
+        lambda d: d.find_element(*by_testid("datetime-input")).text.strip() == shown,
+        timeout=5,
+    )
 
 
-def trigger_dag(driver, base_url: str, dag_id: str, params: dict, shots: Screenshots,
-                logical_date: datetime | None = None) -> str:
+def trigger_dag(
+    driver, base_url: str, dag_id: str, params: dict, shots: Screenshots, logical_date: datetime | None = None
+) -> str:
     """Open the DAG page, fill its Trigger form with ``params`` (and the Logical Date, when
     given; the form's default is now) and submit; returns the run id of the run page the UI opens."""
     from selenium.webdriver.common.by import By
 
     driver.get(f"{base_url}/dags/{dag_id}")
-    button = wait_until(driver, f"the Trigger button of {dag_id}", lambda d: visible(d, by_testid("trigger-dag-button")))
+    button = wait_until(
+        driver, f"the Trigger button of {dag_id}", lambda d: visible(d, by_testid("trigger-dag-button"))
+    )
     shots.take(driver, f"dag-page-{dag_id}")
     button.click()
     # The Params arrive after the dialog opens: wait for the first one before typing.
-    wait_until(driver, "the trigger form's Params",
-               lambda d: visible(d, (By.CSS_SELECTOR, "[role=dialog]"))
-               and d.find_elements(By.NAME, f"element_{next(iter(params))}"))
+    wait_until(
+        driver,
+        "the trigger form's Params",
+        lambda d: (
+            visible(d, (By.CSS_SELECTOR, "[role=dialog]"))
+            and d.find_elements(By.NAME, f"element_{next(iter(params))}")
+        ),
+    )
     if logical_date is not None:
         set_logical_date(driver, logical_date)
     for name, value in params.items():
         fill_param(driver, name, value)
     shots.take(driver, "trigger-form-filled")
     submit = driver.find_element(*by_testid("trigger-dag-submit"))
-    wait_until(driver, "the form's Trigger button to enable (a Param may be invalid)", lambda d: submit.is_enabled(),
-               timeout=5)
+    wait_until(
+        driver,
+        "the form's Trigger button to enable (a Param may be invalid)",
+        lambda d: submit.is_enabled(),
+        timeout=5,
+    )
     click(driver, submit)
     run_page = re.compile(rf"/dags/{re.escape(dag_id)}/runs/([^/?#]+)$")
     match = wait_until(driver, "the new run's page", lambda d: run_page.search(d.current_url))
@@ -250,8 +297,15 @@ def run_state_shown(driver) -> str | None:
     return badge[0].text.strip() if badge and badge[0].text.strip() else None
 
 
-def wait_for_run_page_state(driver, base_url: str, dag_id: str, run_id: str, shots: Screenshots,
-                            timeout: float, check_alive=lambda: None) -> str:
+def wait_for_run_page_state(
+    driver,
+    base_url: str,
+    dag_id: str,
+    run_id: str,
+    shots: Screenshots,
+    timeout: float,
+    check_alive=lambda: None,
+) -> str:
     """Watch the run page (the UI refreshes an active run by itself) until the run ends; returns
     the final state as the page shows it. ``check_alive`` lets the caller fail early when a
     service dies."""
@@ -275,8 +329,9 @@ def wait_for_run_page_state(driver, base_url: str, dag_id: str, run_id: str, sho
     return state
 
 
-def answer_required_action(driver, base_url: str, run_id: str, option: str, responder: str,
-                           shots: Screenshots) -> None:
+def answer_required_action(
+    driver, base_url: str, run_id: str, option: str, responder: str, shots: Screenshots
+) -> None:
     """From the Required Actions page, open the run's pending action and click ``option``;
     returns once the panel records the response by ``responder``."""
     from selenium.webdriver.common.by import By
@@ -286,11 +341,19 @@ def answer_required_action(driver, base_url: str, run_id: str, option: str, resp
     row = wait_until(driver, f"run {run_id} on the Required Actions page", lambda d: visible(d, row_locator))
     shots.take(driver, "required-actions")
     click(driver, row.find_element(By.CSS_SELECTOR, "[data-testid='table-cell-subject'] a"))
-    button = wait_until(driver, f"the {option!r} button of the pending action",
-                        lambda d: (b := visible(d, by_testid(f"hitl-option-{option}"))) and b.is_enabled() and b)
+    button = wait_until(
+        driver,
+        f"the {option!r} button of the pending action",
+        lambda d: (b := visible(d, by_testid(f"hitl-option-{option}"))) and b.is_enabled() and b,
+    )
     shots.take(driver, "approval-panel")
     click(driver, button)
-    wait_until(driver, f"the panel to record the response by {responder}",
-               lambda d: re.search(rf"Response received at .+ from {re.escape(responder)}\b",
-                                   d.find_element(*by_testid("main-content")).text))
+    wait_until(
+        driver,
+        f"the panel to record the response by {responder}",
+        lambda d: re.search(
+            rf"Response received at .+ from {re.escape(responder)}\b",
+            d.find_element(*by_testid("main-content")).text,
+        ),
+    )
     shots.take(driver, f"answered-{option.lower()}")
