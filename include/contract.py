@@ -133,6 +133,9 @@ class Monitoring:
     columns: dict[str, ColumnDrift] = field(default_factory=dict)
 
 
+DEFAULT_MONITORING = Monitoring()  # what a contract's missing monitoring keys mean
+
+
 @dataclass(frozen=True)
 class Contract:
     name: str
@@ -357,11 +360,23 @@ class _Parser:
             columns[name] = ColumnDrift(method, self.number(override, "threshold", where, None, 0, 1000))
         return Monitoring(
             critical_features=critical,
-            drift_share=self.number(doc, "drift_share", "monitoring", 0.3, 0, 1),
-            consecutive_windows=int(self.number(doc, "consecutive_windows", "monitoring", 2, 1, 48)),
-            cooldown_hours=self.number(doc, "cooldown_hours", "monitoring", 24, 0, 24 * 30),
-            lookback_hours=int(self.number(doc, "lookback_hours", "monitoring", 6, 1, 168)),
-            min_window_rows=int(self.number(doc, "min_window_rows", "monitoring", 200, 1, 10_000_000)),
+            drift_share=self.number(doc, "drift_share", "monitoring", DEFAULT_MONITORING.drift_share, 0, 1),
+            consecutive_windows=int(
+                self.number(
+                    doc, "consecutive_windows", "monitoring", DEFAULT_MONITORING.consecutive_windows, 1, 48
+                )
+            ),
+            cooldown_hours=self.number(
+                doc, "cooldown_hours", "monitoring", DEFAULT_MONITORING.cooldown_hours, 0, 24 * 30
+            ),
+            lookback_hours=int(
+                self.number(doc, "lookback_hours", "monitoring", DEFAULT_MONITORING.lookback_hours, 1, 168)
+            ),
+            min_window_rows=int(
+                self.number(
+                    doc, "min_window_rows", "monitoring", DEFAULT_MONITORING.min_window_rows, 1, 10_000_000
+                )
+            ),
             columns=columns,
         )
 

@@ -145,13 +145,21 @@ class Settings:
     notify_conn_id: str
     mlflow_tracking_uri: str
     mlflow_artifact_root: str
-    threads: int = 1
-    search_candidates: int | None = None  # None: the whole plan
-    mlflow_connect_timeout_seconds: float = 5.0
+    threads: int
+    search_candidates: int | None  # None: the whole plan
+    mlflow_connect_timeout_seconds: float
 
 
-def _number(env: dict[str, str], name: str, default: str, low: float, high: float, kind=int):
-    raw = env.get(name, default).strip()
+DEFAULTS = {variable.name: variable.default for variable in VARIABLES}
+
+
+def _text(env: dict[str, str], name: str) -> str:
+    """The variable's value, or the default VARIABLES states for it (the one place each default is)."""
+    return env.get(name, DEFAULTS[name]).strip()
+
+
+def _number(env: dict[str, str], name: str, low: float, high: float, kind=int):
+    raw = _text(env, name)
     try:
         value = kind(raw)
     except ValueError:
@@ -161,33 +169,33 @@ def _number(env: dict[str, str], name: str, default: str, low: float, high: floa
     return value
 
 
-def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.get(name, default).strip()
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = _text(env, name)
     if value not in choices:
         raise SettingsError(f"{name}={value!r} is not one of {', '.join(choices)}")
     return value
 
 
-def _path(env: dict[str, str], name: str, default: str) -> Path:
-    path = Path(env.get(name, default)).expanduser()
+def _path(env: dict[str, str], name: str) -> Path:
+    path = Path(_text(env, name)).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
     """Build settings from ``env`` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
-    local_dir = _path(env, "MLOPS_LOCAL_DIR", ".local")
+    local_dir = _path(env, "MLOPS_LOCAL_DIR")
     storage_root = env.get("MLOPS_STORAGE_ROOT", "").strip() or (local_dir / "storage").as_uri()
     if not re.match(r"^(file|s3)://", storage_root):
         raise SettingsError(f"MLOPS_STORAGE_ROOT={storage_root!r} must start with file:// or s3://")
-    timezone = env.get("MLOPS_TIMEZONE", "UTC").strip()
+    timezone = _text(env, "MLOPS_TIMEZONE")
     try:
         import zoneinfo
 
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"MLOPS_TIMEZONE={timezone!r} is not a known IANA timezone") from None
-    onset = env.get("MLOPS_SIMULATOR_ONSET", "").strip() or None
+    onset = _text(env, "MLOPS_SIMULATOR_ONSET") or None
     if onset is not None:
         from datetime import datetime
 
@@ -195,7 +203,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
             datetime.fromisoformat(onset)
         except ValueError:
             raise SettingsError(f"MLOPS_SIMULATOR_ONSET={onset!r} is not an ISO timestamp") from None
-    topic = env.get("MLOPS_NOTIFY_SNS_TOPIC_ARN", "").strip() or None
+    topic = _text(env, "MLOPS_NOTIFY_SNS_TOPIC_ARN") or None
     if topic is not None and not re.fullmatch(
         r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", topic
     ):
@@ -203,42 +211,40 @@ def load(env: dict[str, str] | None = None) -> Settings:
             f"MLOPS_NOTIFY_SNS_TOPIC_ARN={topic!r} is not an SNS topic ARN "
             "(arn:aws:sns:<region>:<account>:<topic>)"
         )
-    dataset = env.get("MLOPS_DATASET", "credit_applications").strip()
+    dataset = _text(env, "MLOPS_DATASET")
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", dataset):
         raise SettingsError(f"MLOPS_DATASET={dataset!r} must be a lower-case identifier")
     return Settings(
         local_dir=local_dir,
         storage_root=storage_root.rstrip("/"),
-        storage_conn_id=env.get("MLOPS_STORAGE_CONN_ID", "aws_default").strip(),
-        contracts_dir=_path(env, "MLOPS_CONTRACTS_DIR", "include/contracts"),
+        storage_conn_id=_text(env, "MLOPS_STORAGE_CONN_ID"),
+        contracts_dir=_path(env, "MLOPS_CONTRACTS_DIR"),
         dataset=dataset,
         timezone=timezone,
-        landing_timeout_seconds=_number(env, "MLOPS_LANDING_TIMEOUT_SECONDS", "21600", 0, 7 * 86400),
-        landing_poke_seconds=_number(env, "MLOPS_LANDING_POKE_SECONDS", "300", 1, 86400),
-        simulator_enabled=_choice(env, "MLOPS_SIMULATOR", "on", ("on", "off")) == "on",
-        simulator_seed=_number(env, "MLOPS_SIMULATOR_SEED", "42", 0, 2**32 - 1),
-        simulator_rows_per_day=_number(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", "3000", 1, 200_000),
-        simulator_scoring_calls_per_hour=_number(
-            env, "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", "0", 0, 50_000
-        ),
-        simulator_scenario=_choice(env, "MLOPS_SIMULATOR_SCENARIO", "stable", SCENARIOS),
+        landing_timeout_seconds=_number(env, "MLOPS_LANDING_TIMEOUT_SECONDS", 0, 7 * 86400),
+        landing_poke_seconds=_number(env, "MLOPS_LANDING_POKE_SECONDS", 1, 86400),
+        simulator_enabled=_choice(env, "MLOPS_SIMULATOR", ("on", "off")) == "on",
+        simulator_seed=_number(env, "MLOPS_SIMULATOR_SEED", 0, 2**32 - 1),
+        simulator_rows_per_day=_number(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", 1, 200_000),
+        simulator_scoring_calls_per_hour=_number(env, "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR", 0, 50_000),
+        simulator_scenario=_choice(env, "MLOPS_SIMULATOR_SCENARIO", SCENARIOS),
         simulator_onset=onset,
-        simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", "csv", ("csv", "parquet")),
-        simulator_defect_rate=_number(env, "MLOPS_SIMULATOR_DEFECT_RATE", "0.002", 0.0, 0.5, kind=float),
+        simulator_format=_choice(env, "MLOPS_SIMULATOR_FORMAT", ("csv", "parquet")),
+        simulator_defect_rate=_number(env, "MLOPS_SIMULATOR_DEFECT_RATE", 0.0, 0.5, kind=float),
         notify_sns_topic_arn=topic,
-        notify_conn_id=env.get("MLOPS_NOTIFY_CONN_ID", "aws_default").strip(),
+        notify_conn_id=_text(env, "MLOPS_NOTIFY_CONN_ID"),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", "").strip()
         or f"sqlite:///{local_dir / 'mlflow' / 'mlflow.db'}",
         mlflow_artifact_root=env.get("MLOPS_MLFLOW_ARTIFACT_ROOT", "").strip()
         or (local_dir / "mlflow" / "artifacts").as_uri(),
-        threads=_number(env, "MLOPS_THREADS", "1", 1, 64),
+        threads=_number(env, "MLOPS_THREADS", 1, 64),
         search_candidates=(
-            _number(env, "MLOPS_SEARCH_CANDIDATES", "", 1, 1000)
-            if env.get("MLOPS_SEARCH_CANDIDATES", "").strip()
+            _number(env, "MLOPS_SEARCH_CANDIDATES", 1, 1000)
+            if _text(env, "MLOPS_SEARCH_CANDIDATES")
             else None
         ),
         mlflow_connect_timeout_seconds=_number(
-            env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", "5", 0.5, 60, kind=float
+            env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", 0.5, 60, kind=float
         ),
     )
 
