@@ -13,6 +13,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from include import audit, registry
@@ -180,16 +182,7 @@ def _train(
             contract, splits.train, splits.validation, seed=policy.seed, candidates=policy.search_candidates
         )
     with steps("evaluate"):
-        x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
-        scores = result.best.predict_proba(x_holdout)[:, 1]
-        holdout = evaluate(y_holdout, scores, contract.decision_threshold)
-        train_auc = float(
-            roc_auc_score(
-                contract.outcome(splits.train),
-                result.best.predict_proba(features(splits.train, contract))[:, 1],
-            )
-        )
-        champion_auc, champion_columns = _champion_auc(s, contract.name, champion, x_holdout, y_holdout)
+        evaluation = _evaluate(contract, splits, result.best, s, champion)
     with ExitStack() as packaged:
         with steps("package_model"):
             typical = typical_values(features(splits.train, contract))
@@ -200,18 +193,12 @@ def _train(
             results, fairness, latency = _gates(
                 contract,
                 policy,
-                force,
-                schema_change_reason,
                 splits,
-                x_holdout,
-                y_holdout,
-                scores,
-                holdout,
-                train_auc,
-                champion_auc,
-                champion_columns,
+                evaluation,
                 scoring,
-                s.threads,
+                force=force,
+                schema_change_reason=schema_change_reason,
+                threads=s.threads,
             )
         gate_dicts = [g.as_dict() for g in results]
         passed = all(g.passed for g in results)
@@ -225,10 +212,10 @@ def _train(
                 model=result.best,
                 family=result.best_trial.family,
                 params=result.best_trial.params,
-                x_holdout=x_holdout,
-                y_holdout=y_holdout,
-                holdout=holdout,
-                train_auc=train_auc,
+                x_holdout=evaluation.x_holdout,
+                y_holdout=evaluation.y_holdout,
+                holdout=evaluation.holdout,
+                train_auc=evaluation.train_auc,
                 trials=result.trials,
                 gates=gate_dicts,
                 fairness=fairness,
@@ -245,7 +232,7 @@ def _train(
                 latency=latency,
                 comparison={
                     "champion_version": champion.version if champion else None,
-                    "champion_auc": champion_auc,
+                    "champion_auc": evaluation.champion_auc,
                 },
                 plan=result.plan,
                 seed=policy.seed,
@@ -268,7 +255,7 @@ def _train(
                     "reason": reason,
                     "window": [training.window[0].isoformat(), training.window[1].isoformat()],
                     "data_versions": training.lineage,
-                    "metrics": {k: holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")},
+                    "metrics": {k: evaluation.holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")},
                 }
             ]
             + [{**common, "type": "gate_result", **g} for g in gate_dicts],
@@ -287,47 +274,73 @@ def _train(
         run_id,
         passed,
         gate_dicts,
-        holdout,
+        evaluation.holdout,
         champion.version if champion else None,
-        champion_auc,
+        evaluation.champion_auc,
         latency,
         steps.records,
     )
 
 
+@dataclass
+class Evaluation:
+    """The challenger on its time-based holdout, and the champion on the same rows."""
+
+    x_holdout: pd.DataFrame  # model input
+    y_holdout: np.ndarray  # outcome as 1/0
+    scores: np.ndarray
+    holdout: dict  # evaluation.evaluate's metrics
+    train_auc: float
+    champion_auc: float | None  # None without a champion, or when its inputs are not in the holdout
+    champion_columns: list[str] | None
+
+
+def _evaluate(contract: Contract, splits, model, settings, champion) -> Evaluation:
+    x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
+    scores = model.predict_proba(x_holdout)[:, 1]
+    train_scores = model.predict_proba(features(splits.train, contract))[:, 1]
+    champion_auc, champion_columns = _champion_auc(settings, contract.name, champion, x_holdout, y_holdout)
+    return Evaluation(
+        x_holdout,
+        y_holdout,
+        scores,
+        evaluate(y_holdout, scores, contract.decision_threshold),
+        float(roc_auc_score(contract.outcome(splits.train), train_scores)),
+        champion_auc,
+        champion_columns,
+    )
+
+
 def _gates(
-    contract,
-    policy,
-    force,
-    schema_change_reason,
+    contract: Contract,
+    policy: Policy,
     splits,
-    x_holdout,
-    y_holdout,
-    scores,
-    holdout,
-    train_auc,
-    champion_auc,
-    champion_columns,
+    evaluation: Evaluation,
     scoring: dict,
+    *,
+    force: bool,
+    schema_change_reason: str | None,
     threads: int,
 ):
     """Every gate's result, the fairness tables and the latency figures."""
-    fairness = {}
+    e, fairness = evaluation, {}
     results = [
-        gates.auc_floor(holdout["roc_auc"], contract.auc_floor),
-        gates.no_regression(holdout["roc_auc"], champion_auc, policy.regression_tolerance),
-        gates.min_improvement(holdout["roc_auc"], champion_auc, policy.min_improvement, force),
-        gates.overfitting(train_auc, holdout["roc_auc"], policy.max_overfit_gap),
+        gates.auc_floor(e.holdout["roc_auc"], contract.auc_floor),
+        gates.no_regression(e.holdout["roc_auc"], e.champion_auc, policy.regression_tolerance),
+        gates.min_improvement(e.holdout["roc_auc"], e.champion_auc, policy.min_improvement, force),
+        gates.overfitting(e.train_auc, e.holdout["roc_auc"], policy.max_overfit_gap),
     ]
     for attribute in contract.protected:
         table = gates.fairness_table(
-            y_holdout, scores, splits.holdout[attribute], contract.decision_threshold
+            e.y_holdout, e.scores, splits.holdout[attribute], contract.decision_threshold
         )
         fairness[attribute] = table.reset_index(names="group").to_dict("records")
         results += gates.fairness(
             attribute, table, policy.min_approval_ratio, policy.max_tpr_gap, policy.min_group_defaulters
         )
-    results.append(gates.schema_compatible(list(x_holdout.columns), champion_columns, schema_change_reason))
+    results.append(
+        gates.schema_compatible(list(e.x_holdout.columns), e.champion_columns, schema_change_reason)
+    )
     # Timed as production calls it: the registered pyfunc, saved and loaded back, on curated rows.
     scorer = tracking.load_scoring_model(scoring)
     latency_gate, latency = gates.latency(
