@@ -25,15 +25,22 @@ def test_a_demo_run_is_a_manual_run_by_the_user_with_its_real_duration_and_task_
     from include.demo.runner import run, task_logs_captured
 
     db.initdb()
-    logical = datetime(2026, 1, 6, 2, tzinfo=UTC)
+    due = datetime(2026, 1, 6, 2, tzinfo=UTC)  # the 02:00 run that ingests 2026-01-05
     before = datetime.now(UTC)
     with task_logs_captured():
         dag_run = run(
             dag_from_file("nightly_ingestion"),
-            logical_date=logical,
+            run_after=due,
             conf={"dataset": "breast_cancer", "date": "2026-01-05", "dry_run": True},
         )
     assert str(dag_run.state) == "success"
+    # Where the scheduler's run of that interval stands: logical date = the interval's start.
+    assert (
+        dag_run.logical_date,
+        dag_run.data_interval_start,
+        dag_run.data_interval_end,
+        dag_run.run_after,
+    ) == (due - timedelta(days=1), due - timedelta(days=1), due, due)
     assert (dag_run.run_type, dag_run.triggered_by.value, dag_run.triggering_user_name) == (
         "manual",
         "cli",
@@ -57,7 +64,7 @@ def test_a_queued_run_is_executed_under_its_own_id_and_trigger():
     dag = dag_from_file("nightly_ingestion")
     run(
         dag,
-        logical_date=datetime(2026, 1, 8, 2, tzinfo=UTC),  # writes the DAG to the database
+        run_after=datetime(2026, 1, 8, 2, tzinfo=UTC),  # writes the DAG to the database
         conf={"dataset": "breast_cancer", "date": "2026-01-07", "dry_run": True},
     )
     logical = datetime(2026, 1, 9, 2, tzinfo=UTC)

@@ -146,6 +146,16 @@ def test_landed_bytes_are_identical_for_the_same_seed_and_day(tmp_path, fmt):
         assert set(a.values()).isdisjoint(c.values())
 
 
+def test_a_day_is_landed_once_whatever_the_settings_of_a_later_run(tmp_path):
+    """A rerun or a backfill (or services started with other simulator settings) finds the export
+    it landed instead of rewriting what curated data came from; a new format adds no second file."""
+    first = land.land_day(CREDIT, DAY, settings=make_settings(tmp_path))
+    before = landed_bytes(first, make_settings(tmp_path))
+    later = make_settings(tmp_path, MLOPS_SIMULATOR_ROWS_PER_DAY="900", MLOPS_SIMULATOR_FORMAT="parquet")
+    again = land.land_day(CREDIT, DAY, settings=later)
+    assert again == first and landed_bytes(again, later) == before
+
+
 def test_a_different_seed_gives_different_data(tmp_path):
     assert not apps(seed=1).equals(apps(seed=2))
     one, two = make_settings(tmp_path / "a"), make_settings(tmp_path / "b", MLOPS_SIMULATOR_SEED="7")

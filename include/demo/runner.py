@@ -191,10 +191,14 @@ _SYNCED: set[str] = set()
 
 
 def run(
-    dag, *, logical_date: datetime | None = None, conf: dict | None = None, queued_run_id: str | None = None
+    dag, *, run_after: datetime | None = None, conf: dict | None = None, queued_run_id: str | None = None
 ):
-    """Execute one run of ``dag``: a new manual run for ``logical_date``, or the queued run
-    ``queued_run_id``. Returns the finished DagRun."""
+    """Execute one run of ``dag``: a new manual run of the interval its schedule closes at
+    ``run_after``, or the queued run ``queued_run_id``. Returns the finished DagRun.
+
+    A new run takes the data interval and the logical date (the interval's start) the scheduler
+    gives the run due at ``run_after``, so it stands where the schedule's own run would: a later
+    scheduled run or backfill of that interval finds it, instead of colliding with the next one."""
     from airflow import settings
     from airflow.models.dagrun import DagRun
     from airflow.sdk.definitions.dag import _run_task
@@ -215,14 +219,15 @@ def run(
         dr.dag = scheduler_dag
         session.commit()
     else:
-        interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=logical_date)
+        interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=run_after)
+        logical_date = interval.start
         dr = scheduler_dag.create_dagrun(
             run_id=DagRun.generate_run_id(
-                run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=logical_date
+                run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=run_after
             ),
             logical_date=logical_date,
             data_interval=interval,
-            run_after=logical_date,
+            run_after=run_after,
             conf=conf,
             run_type=DagRunType.MANUAL,
             state=DagRunState.RUNNING,

@@ -93,7 +93,7 @@ def ingest(story: Story, days: list[date]) -> None:
     rows, runs = [], []
     for day in days:
         # The 02:00 run of the next morning covers this day.
-        dag_run = run(dag, logical_date=datetime.combine(day + timedelta(days=1), time(2), tzinfo=UTC))
+        dag_run = run(dag, run_after=datetime.combine(day + timedelta(days=1), time(2), tzinfo=UTC))
         runs.append(dag_run)
         counts = [(_report(feed, day) or {}).get("counts", {}) for feed in feeds]
         rows.append(
@@ -164,6 +164,21 @@ def retrain(story: Story, dag_run, label: str) -> None:
             ],
         )
         + f"\nchampion is now v{champion.version if champion else '-'}"
+        + _why_the_same(events, registered)
+    )
+
+
+def _why_the_same(events: list[dict], registered: dict) -> str:
+    """A retraining the monitor triggered hours after a shift learns from the outcomes that have
+    matured, the same the champion learned from: say so rather than leave identical metrics
+    unexplained."""
+    gain = next((e for e in events if e["type"] == "gate_result" and e["name"] == "min_improvement"), {})
+    if gain.get("observed") not in (0, 0.0) or "forced" not in gain.get("message", ""):
+        return ""
+    return (
+        "\nsame metrics as the champion: the shifted traffic's outcomes have not matured yet (labels take "
+        "the contract's maturity_days), so it learned from the champion's outcomes; the trigger forced the "
+        "promotion past min_improvement, and the reference profile now describes the traffic's period."
     )
 
 
@@ -211,7 +226,7 @@ def monitor(story: Story, onset: datetime):
     for hours in range(-1, MONITOR_HOURS + 1):
         hour = onset + timedelta(hours=hours)
         dag_run = run(
-            dag, logical_date=hour + timedelta(minutes=5)
+            dag, run_after=hour + timedelta(minutes=5)
         )  # due at hh:05, it judges the hours before hh
         runs.append(dag_run)
         states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
@@ -315,7 +330,7 @@ def _tell(args, days: list[date], end: date) -> int:
     started = story.begin(f"training the first model with {RETRAIN} ({config.search_candidates} candidates)")
     first = run(
         _bag().dags[RETRAIN],
-        logical_date=datetime.combine(end + timedelta(days=1), time(3), tzinfo=UTC),
+        run_after=datetime.combine(end + timedelta(days=1), time(3), tzinfo=UTC),
         conf={"reason": "make demo: first model", "window_days": 14},
     )
     story.end(started)
@@ -329,14 +344,15 @@ def _tell(args, days: list[date], end: date) -> int:
         retrain(story, second, "drift-triggered retraining")
 
     local = storage.describe(storage.path())
+    monitoring = f"{local}/monitoring/{config.dataset}"
     say("\n== timeline ==\n" + "\n".join(f"- {line}" for line in story.timeline))
     say("\n== details ==\n" + "\n\n".join(story.details))
     say(f"""
 == where to look ==
 - runs and task logs:     make airflow PORT=8081   (the UI at http://localhost:8081 shows these runs)
-- drift history and plot: {local}/monitoring/{config.dataset}/drift/ and .../drift_scores.png
-- Evidently reports:      {local}/monitoring/{config.dataset}/reports/
+- drift history and plot: {monitoring}/drift/ and {monitoring}/drift_scores.png
+- Evidently reports:      {monitoring}/reports/
 - audit trail:            {local}/audit/   notifications: {local}/notifications/
 - MLflow UI:              .venv/bin/mlflow ui --port 5001 --backend-store-uri {config.mlflow_tracking_uri}""")
-    say(json.dumps({"ok": story.ok, "steps": len(story.timeline)}))
+    say(json.dumps({"ok": story.ok}))
     return 0 if story.ok else 1

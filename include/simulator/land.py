@@ -171,9 +171,12 @@ def _write(path, data: bytes) -> str:
 
 
 def land_day(contract: Contract, day: date, *, settings: Settings) -> list[str]:
-    """Land one file per feed of ``contract`` for ``day``; return the URIs written.
+    """Land one file per feed of ``contract`` for ``day``; return their URIs.
 
-    The events feed carries the producer's occasional defects (MLOPS_SIMULATOR_DEFECT_RATE)."""
+    The events feed carries the producer's occasional defects (MLOPS_SIMULATOR_DEFECT_RATE). A
+    day is landed once, as a producer exports it once: a feed whose landing partition already
+    holds a data file keeps it (a rerun, a backfill, or services started with other simulator
+    settings would otherwise rewrite the export the curated data came from)."""
     frames = _generator(DAY_GENERATORS, contract)(contract, day, settings)
     events = contract.events_feed()
     rng = np.random.default_rng([settings.simulator_seed, day.toordinal(), DEFECT_STREAM])
@@ -182,6 +185,10 @@ def land_day(contract: Contract, day: date, *, settings: Settings) -> list[str]:
     written = []
     for feed in contract.feeds():
         directory = storage.partition("landing", feed.name, day, settings=settings)
+        landed_before = [f for f in storage.list_files(directory) if not f.name.startswith(("_", "."))]
+        if landed_before:
+            written += [storage.describe(f) for f in landed_before]
+            continue
         # As the producer exports it: the headers are the contract's source names.
         landed = frames[feed.name].rename(columns={c.name: c.source for c in feed.columns})
         written.append(_write(directory / f"{feed.name}-{day.isoformat()}.{fmt}", SERIALISERS[fmt](landed)))

@@ -47,7 +47,7 @@ def auc_floor(holdout_auc: float, floor: float) -> GateResult:
 def no_regression(challenger_auc: float, champion_auc: float | None, tolerance: float = 0.005) -> GateResult:
     if champion_auc is None:
         return GateResult(
-            "no_regression", True, None, tolerance, "no champion yet: nothing to regress against"
+            "no_regression", True, None, -tolerance, "no champion yet: nothing to regress against"
         )
     drop = champion_auc - challenger_auc
     ok = drop <= tolerance
