@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from include import model_input
 from include.contract import Contract
-from include.training import model_input
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 

@@ -28,8 +28,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from include import model_input
 from include.contract import Contract
-from include.training import model_input
 
 
 def features(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from include.training.model_input import frame as model_frame
+from include.model_input import frame as model_frame
 from include.training.reasons import explain
 
 

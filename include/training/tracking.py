@@ -145,7 +145,7 @@ def scoring_model(
                 "numeric": list(contract.numeric_features),
                 "categorical": list(contract.categorical_features),
             },
-            # The model's code imports include.training (reasons, model_input); the package travels with it.
+            # The model's code imports include.training.reasons and include.model_input; the package travels with it.
             "code_paths": [str(PROJECT_ROOT / "include")],
             "signature": _signature(contract, top_k),
             "input_example": examples[list(contract.features)].head(3),
