@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from include.training.challenger import Policy
 from tests.support.airflow_runs import dag_from_file, finish_left_over_retraining_runs, task_states
 from tests.support.data import simulate_days
 
-# The whole plan is searched: the setup's champion is the production search's.
-SETUP_POLICY = Policy()
 DAYS = [date(2026, 5, 1) + timedelta(days=n) for n in range(14)]
 ONSET = datetime(2026, 5, 15, 0, tzinfo=UTC)  # the day after the last ingested one
 
@@ -45,7 +42,6 @@ def world(tmp_path, use_env):
         actor="schedule",
         dag_run_id="setup",
         created=f"{DAYS[-1]}T03:00:00+00:00",
-        policy=SETUP_POLICY,
         settings=s,
     )
     assert outcome.gates_passed, [g["message"] for g in outcome.gates if not g["passed"]]

@@ -7,12 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from include.training.challenger import Policy
 from tests.support.airflow_runs import dag_from_file, task_states
 from tests.support.data import simulate_days
 
-# The whole plan is searched: the setup's champion is the production search's.
-SETUP_POLICY = Policy()
 ONSET = date(2026, 5, 8)
 DAYS = [date(2026, 4, 17) + timedelta(days=n) for n in range(29)]  # 04-17 .. 05-15
 
@@ -44,7 +41,6 @@ def _world(tmp_path, use_env, scenario: str):
         actor="schedule",
         dag_run_id="setup",
         created=f"{ONSET}T03:00:00+00:00",
-        policy=SETUP_POLICY,
         settings=s,
     )
     assert outcome.gates_passed, [g["message"] for g in outcome.gates if not g["passed"]]

@@ -21,6 +21,7 @@ def store(tmp_path_factory):
     """A SQLite-backed MLflow store holding three logged versions: v1 and v2 passed the
     gates, v3 did not."""
     import mlflow
+    import sklearn
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
@@ -40,6 +41,8 @@ def store(tmp_path_factory):
                 registered_model_name=NAME,
                 signature=infer_signature(x, model.predict_proba(x)[:, 1]),
                 input_example=x.head(2),
+                # Given, so MLflow does not infer them in a subprocess that loads the model (~8 s each).
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
             )
         registry.set_challenger(client, NAME, str(version), gates_passed=version != 3)
     yield client

@@ -367,10 +367,12 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
-                "MLOPS_LOCAL_DIR": str(
-                    tmp_path / "local"
-                ),  # nothing should land there: every store is remote
+                # Nothing should land there: every store is remote.
+                "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
                 "MLOPS_TIMEZONE": "UTC",
+                # As in the rest of the session (tests/airflow_env.py): the stack tests promotion,
+                # monitoring and approval, not the search.
+                "MLOPS_SEARCH_CANDIDATES": "4",
                 "MLOPS_STORAGE_ROOT": f"s3://{bucket}/storage",
                 "MLOPS_STORAGE_CONN_ID": "aws_default",
                 "MLOPS_NOTIFY_SNS_TOPIC_ARN": topic_arn,
