@@ -46,9 +46,9 @@ if mode == "pandas_read":
     frame = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
     rows = len(frame)
 elif mode == "read":
-    batch = read_partition(directory); rows = sum(t.num_rows for _, t in batch.tables)
+    batch = read_partition(directory, s); rows = sum(t.num_rows for _, t in batch.tables)
 elif mode == "validate":
-    batch = read_partition(directory)
+    batch = read_partition(directory, s)
     base = reset_peak()
     t = time.perf_counter()
     result = validate(feed, batch, *partition_window(date.fromisoformat(sys.argv[4]), "UTC")); rows = result.landed_rows
@@ -106,6 +106,9 @@ def run(rows: int = 1_000_000) -> dict:
         result = {"rows": rows, "bad_rows": rows // 100, "peer": "pandas.read_csv / pandas.read_parquet"}
         for fmt, root in roots.items():
             m = {mode: _measure(mode, fmt, root) for mode in ("pandas_read", "read", "validate", "ingest")}
+            short = {mode: r["rows"] for mode, r in m.items() if r["rows"] != rows}
+            if short:  # a measure that read less than was landed would compare nothing
+                raise RuntimeError(f"{fmt}: rows counted differ from the {rows} landed: {short}")
             m["file_mb"] = round(sum(p.stat().st_size for p in Path(tmp, fmt).rglob("batch.*")) / 2**20, 1)
             m["validation_costs_no_more_than_pandas_read"] = (
                 m["validate"]["seconds"] <= m["pandas_read"]["seconds"]

@@ -8,10 +8,12 @@ connection. Errors are re-raised as StorageError naming the URI and, on S3, the 
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 from airflow.sdk import ObjectStoragePath
@@ -112,6 +114,60 @@ def list_files(directory: ObjectStoragePath) -> list[ObjectStoragePath]:
         if not _uncached(directory).exists():
             return []
         return sorted((c for c in directory.iterdir() if c.is_file()), key=lambda c: c.name)
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    """A file below a listed directory. ``refused`` says why it must not be read: a symbolic
+    link, something that is not a regular file, or a path that resolves outside the root."""
+
+    relative: str  # below the listed directory, "/"-separated
+    path: ObjectStoragePath
+    refused: str = ""
+
+
+def _local_tree(directory: ObjectStoragePath, root_path: str) -> list[TreeFile]:
+    base = directory.path
+    inside = os.path.realpath(root_path)
+    found = []
+
+    def entry(full: str) -> TreeFile:
+        relative = os.path.relpath(full, base).replace(os.sep, "/")
+        refused = ""
+        if os.path.islink(full):
+            refused = f"is a symbolic link (to {os.readlink(full)}); landed data must be regular files"
+        elif os.path.commonpath([os.path.realpath(full), inside]) != inside:
+            refused = f"resolves to {os.path.realpath(full)}, outside the storage root {inside}"
+        elif not os.path.isfile(full):
+            refused = "is not a regular file"
+        return TreeFile(relative, directory / relative, refused)
+
+    # Links are listed and refused, never followed: nothing outside the root is read through one.
+    for current, dirs, files in os.walk(base, followlinks=False):
+        found += [entry(os.path.join(current, d)) for d in dirs if os.path.islink(os.path.join(current, d))]
+        found += [entry(os.path.join(current, f)) for f in files]
+    return found
+
+
+def list_tree(
+    directory: ObjectStoragePath, settings: settings_module.Settings | None = None
+) -> list[TreeFile]:
+    """Every file below ``directory`` at any depth, sorted by relative path; an absent
+    directory is empty. On a local root, links and what resolves outside the root are
+    listed with the reason they are refused."""
+    with _errors("list", directory):
+        if not _uncached(directory).exists():
+            return []
+        if directory.protocol in ("file", "local"):
+            found = _local_tree(directory, root(settings).path)
+        else:
+            prefix = directory.path.rstrip("/") + "/"
+            found = [
+                TreeFile(key[len(prefix) :], directory / key[len(prefix) :])
+                for key in directory.fs.find(directory.path)
+                if key.startswith(prefix) and not key.endswith("/")
+            ]
+        return sorted(found, key=lambda f: f.relative)
 
 
 def list_dirs(directory: ObjectStoragePath) -> list[ObjectStoragePath]:

@@ -213,3 +213,26 @@ def test_landing_sensor_times_out_naming_the_missing_path():
     expected = storage.describe(storage.partition("landing", "breast_cancer", date(1999, 1, 1)))
     with pytest.raises(AirflowSensorTimeout, match="no data landed in " + expected):
         sensor.execute({})
+
+
+def test_landing_sensor_sees_files_in_subfolders_and_not_markers(tmp_path, use_env):
+    from include import storage
+    from mlops_plugins.landing_sensor import LandingPartitionSensor
+
+    use_env(MLOPS_STORAGE_ROOT=tmp_path.as_uri())
+    day = date(1999, 1, 1)
+    target = {
+        "dataset": "breast_cancer",
+        "date": day.isoformat(),
+        "feeds": ["breast_cancer"],
+        "dry_run": False,
+        "feed": "breast_cancer",
+    }
+    sensor = LandingPartitionSensor(task_id="wait", targets=[target], mode="poke", timeout=0, poke_interval=0)
+    directory = Path(storage.partition("landing", "breast_cancer", day).path)
+    (directory / "_temporary").mkdir(parents=True)
+    (directory / "_temporary" / "part-0.csv").write_bytes(b"a,b\n")
+    assert sensor.poke({}) is False  # a writer's scratch folder is not data
+    (directory / "late").mkdir()
+    (directory / "late" / "part-1.csv").write_bytes(b"a,b\n")
+    assert sensor.poke({}) is True

@@ -49,6 +49,20 @@ def test_atomic_write_then_read_back_and_overwrite(store):
     assert [p.name for p in storage.list_files(target.parent)] == ["part-0.parquet"]
 
 
+def test_list_tree_finds_files_at_any_depth_by_relative_path(store):
+    directory = storage.path("landing", "feed", "dt=2024-05-01", settings=store)
+    assert storage.list_tree(directory, store) == []  # absent folder: empty, no error
+    for name in ("b.csv", "late/x/part2.csv", "late/a.csv", "_temporary/0/part.csv"):
+        storage.write_bytes_atomic(directory / name, name.encode())
+    storage.write_bytes_atomic(
+        storage.path("landing", "feed", "dt=2024-05-02", "c.csv", settings=store), b"c"
+    )
+    found = storage.list_tree(directory, store)
+    assert [f.relative for f in found] == ["_temporary/0/part.csv", "b.csv", "late/a.csv", "late/x/part2.csv"]
+    assert [storage.read_bytes(f.path) for f in found] == [f.relative.encode() for f in found]
+    assert not any(f.refused for f in found)
+
+
 def test_write_of_binary_data_is_byte_exact(store):
     data = bytes(range(256)) * 1000 + b"\x00\r\n"
     target = storage.path("landing", "feed", "blob.bin", settings=store)

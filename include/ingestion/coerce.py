@@ -65,7 +65,19 @@ def _floats(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return cast.to_numpy(zero_copy_only=False), _none(n)
 
 
+# An ISO 8601 time of day ending in a zone designator: Z, +HH, +HHMM or +HH:MM.
+_ZONED = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _parse_iso(text: pd.Series, zoned: bool) -> pd.Series:
+    if zoned:
+        return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    return pd.to_datetime(text, errors="coerce", format="ISO8601").dt.tz_localize("UTC")
+
+
 def _timestamps(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Each value on its own: a naive timestamp is UTC, an offset is converted to UTC. Parsers
+    that infer one format per column let a naive value inherit an earlier value's offset."""
     n = len(array)
     if pa.types.is_timestamp(array.type):
         if array.type.tz is None:
@@ -73,15 +85,27 @@ def _timestamps(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
         return pc.cast(array, TIMESTAMP), _none(n)
     if pa.types.is_null(array.type):
         return pa.nulls(n, TIMESTAMP), _none(n)
-    if _is_text(array):
+    text = _text(array)
+    zoned = _bool_mask(pc.match_substring_regex(pc.utf8_trim_whitespace(text), _ZONED))
+    present = text.is_valid().to_numpy(zero_copy_only=False)
+    if zoned[present].all():
         try:
-            return pc.cast(array, TIMESTAMP), _none(n)  # ISO 8601 with a zone offset
+            return pc.cast(text, TIMESTAMP), _none(n)  # fast path: every value carries an offset
         except pa.ArrowInvalid:
             pass
-    text = array.to_pandas().astype(object)
-    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-    bad = text.notna().to_numpy() & parsed.isna().to_numpy()
-    return pa.array(parsed.astype("datetime64[us, UTC]"), TIMESTAMP), bad
+    if not zoned[present].any():
+        try:
+            return pc.assume_timezone(pc.cast(text, pa.timestamp("us")), "UTC"), _none(n)  # every value naive
+        except pa.ArrowInvalid:
+            pass
+    series = text.to_pandas().astype(object)
+    parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us, UTC]")
+    for kind in (True, False):
+        chosen = present & (zoned == kind)
+        if chosen.any():
+            parsed[chosen] = _parse_iso(series[chosen], kind).astype("datetime64[us, UTC]")
+    bad = present & parsed.isna().to_numpy()
+    return pa.array(parsed, TIMESTAMP), bad
 
 
 def _text(array: pa.Array) -> pa.Array:

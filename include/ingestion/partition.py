@@ -92,7 +92,7 @@ def ingest_partition(
     feed = contract.feed(feed_name)
     window = partition_window(day, s.timezone)
     landing = storage.partition("landing", feed.name, day, settings=s)
-    batch = read_partition(landing)
+    batch = read_partition(landing, s)
     result = validate(feed, batch, *window)
     curated_dir = storage.partition("curated", feed.name, day, settings=s)
     quarantine_dir = storage.partition("quarantine", feed.name, day, settings=s)
@@ -138,9 +138,9 @@ def ingest_partition(
 
 
 def _raw_file_name(name: str, data: bytes) -> str:
-    """``raw-<hash>-<landed name>``; a landed name that is not a safe path segment is dropped."""
+    """``raw-<hash>-<landed path>`` (``/`` as ``_``); a name that is not a safe path segment is dropped."""
     try:
-        suffix = storage.safe_segment(name)
+        suffix = storage.safe_segment(name.replace("/", "_"))
     except storage.StorageError:
         suffix = "file"
     return f"raw-{commit.sha256(data)[:16]}-{suffix}"

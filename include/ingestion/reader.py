@@ -2,25 +2,34 @@
 
 CSV columns are read as text so that a bad value becomes a row-level finding instead of a
 failed file; Parquet keeps its own types. Bytes that are not UTF-8 are cut out line by
-line and kept as undecodable rows. Names starting with ``_`` or ``.`` are producer markers
-(``_SUCCESS``) or temporary files and are listed, not read.
+line and kept as undecodable rows. Every file at any depth is read, named by its path below
+the partition (``late/part2.csv``); a path with a segment starting with ``_`` or ``.`` is a
+producer marker (``_SUCCESS``, ``_temporary/``) or a temporary file and is listed, not read.
+Links and what resolves outside the storage root are listed as refused and never read.
+Gzip-compressed files (``.csv.gz``, or gzip bytes under any name) are read decompressed.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from include import settings as settings_module
 from include import storage
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+GZIP_MAGIC = b"\x1f\x8b"
+# Arrow parses a CSV in blocks of this size; quoted newlines are tracked across blocks.
+CSV_BLOCK_BYTES = 1 << 24
 
 
 @dataclass
@@ -30,14 +39,15 @@ class LandedFile:
     format: str  # csv, parquet, marker, unsupported
     size: int
     rows: int = 0
-    status: str = "read"  # read, empty, marker, unreadable, unsupported
+    status: str = "read"  # read, empty, marker, unreadable, unsupported, refused
     message: str = ""
     columns: list[str] = field(default_factory=list)
+    compression: str | None = None  # "gzip" when the landed bytes were compressed
 
     def as_dict(self) -> dict:
         return {
             k: getattr(self, k)
-            for k in ("name", "uri", "format", "size", "rows", "status", "message", "columns")
+            for k in ("name", "uri", "format", "compression", "size", "rows", "status", "message", "columns")
         }
 
 
@@ -57,13 +67,32 @@ class LandedBatch:
     raw_bytes: dict[str, bytes]  # bytes of unreadable files, preserved in quarantine
 
 
+def is_marker(relative: str) -> bool:
+    """A producer marker or temporary file: a segment of its path starts with ``_`` or ``.``."""
+    return any(segment.startswith(("_", ".")) for segment in relative.split("/"))
+
+
 def _format_of(name: str) -> str:
-    if name.startswith(("_", ".")):
+    if is_marker(name):
         return "marker"
+    lower = name.lower().removesuffix(".gz")
     for suffix, fmt in FORMATS.items():
-        if name.lower().endswith(suffix):
+        if lower.endswith(suffix):
             return fmt
     return "unsupported"
+
+
+def _decompressed(entry: LandedFile, data: bytes) -> bytes:
+    """The bytes of a gzip member, whatever the file is called."""
+    if not data.startswith(GZIP_MAGIC):
+        if entry.name.lower().endswith(".gz"):
+            raise OSError("named .gz but not gzip-compressed")
+        return data
+    entry.compression = "gzip"
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise OSError(f"gzip-compressed but cannot be decompressed ({exc})") from exc
 
 
 def _strip_non_utf8(name: str, data: bytes) -> tuple[bytes, list[int], list[UndecodableRow]]:
@@ -102,13 +131,22 @@ def _read_csv(entry: LandedFile, data: bytes) -> tuple[pa.Table | None, list[Und
         entry.status, entry.message = "empty", "file has no header line"
         return None, undecodable
     names = next(csv.reader([header]))
+    blank = [n for n, name in enumerate(names, start=1) if not name.strip()]
+    if blank:
+        entry.status = "unreadable"
+        entry.message = (
+            f"header has an empty column name at position(s) {', '.join(map(str, blank))} of "
+            f"{len(names)} (a trailing comma?)"
+        )
+        return None, undecodable
     if len(set(names)) != len(names):
         entry.status, entry.message = "unreadable", f"header repeats a column name: {names}"
         return None, undecodable
     table = pacsv.read_csv(
         io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        read_options=pacsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK_BYTES),
+        # A quoted value may hold a newline (RFC 4180): the same verdict at any offset of the file.
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             strings_can_be_null=True,
@@ -125,21 +163,37 @@ def _read_parquet(data: bytes) -> pa.Table:
     return table.append_column(SOURCE_ROW, pa.array(range(1, table.num_rows + 1), pa.int64()))
 
 
-def read_partition(directory) -> LandedBatch:
-    """Read every file of a landing partition directory (an ObjectStoragePath)."""
+def read_partition(directory, settings: settings_module.Settings | None = None) -> LandedBatch:
+    """Read every file below a landing partition directory (an ObjectStoragePath)."""
     batch = LandedBatch(files=[], tables=[], undecodable=[], raw_bytes={})
-    for path in storage.list_files(directory):
-        entry = LandedFile(name=path.name, uri=storage.describe(path), format=_format_of(path.name), size=0)
+    for found in storage.list_tree(directory, settings):
+        entry = LandedFile(
+            name=found.relative, uri=storage.describe(found.path), format=_format_of(found.relative), size=0
+        )
         batch.files.append(entry)
+        if found.refused:
+            entry.status, entry.message = (
+                "refused",
+                f"{found.relative} {found.refused}; nothing of it was read",
+            )
+            continue
         if entry.format == "marker":
             entry.status, entry.message = "marker", "producer marker or temporary file, not data"
             continue
-        data = storage.read_bytes(path)
-        entry.size = len(data)
+        landed = storage.read_bytes(found.path)
+        entry.size = len(landed)
+        try:
+            data = _decompressed(entry, landed)
+        except OSError as exc:
+            entry.status, entry.message = "unreadable", str(exc)
+            batch.raw_bytes[entry.name] = landed
+            continue
         if entry.format == "unsupported":
             entry.status = "unsupported"
-            entry.message = f"unsupported file type (expected one of {', '.join(FORMATS)})"
-            batch.raw_bytes[entry.name] = data
+            entry.message = (
+                "gzip-compressed, " if entry.compression else ""
+            ) + f"unsupported file type (expected one of {', '.join(FORMATS)}, optionally .gz)"
+            batch.raw_bytes[entry.name] = landed
             continue
         if not data.strip():
             entry.status, entry.message = "empty", "file is empty (0 data bytes)"
@@ -153,7 +207,7 @@ def read_partition(directory) -> LandedBatch:
         except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             entry.status = "unreadable"
             entry.message = f"cannot parse {entry.format}: {exc}".replace("\n", " ")[:500]
-            batch.raw_bytes[entry.name] = data
+            batch.raw_bytes[entry.name] = landed
             continue
         if table is None:
             continue

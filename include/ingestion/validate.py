@@ -105,11 +105,17 @@ class _Reasons:
         return m
 
 
+# A value shown in a reason is cut to this many characters; the quarantined row keeps it whole.
+SHOWN_VALUE_CHARS = 80
+
+
 def _fmt(value) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "null"
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
+    if isinstance(value, str) and len(value) > SHOWN_VALUE_CHARS:
+        return f"{value[:SHOWN_VALUE_CHARS]!r}... ({len(value):,} characters)"
     return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -130,7 +136,9 @@ def _schema_checks(feed: Feed, batch: LandedBatch) -> list[Check]:
             Check("files_present", "failed", "the landing partition holds no data file (only markers)")
         )
     for f in batch.files:
-        if f.status in ("unreadable", "unsupported"):
+        if f.status == "refused":
+            checks.append(Check("file_readable", "failed", f.message, file=f.name))
+        elif f.status in ("unreadable", "unsupported"):
             checks.append(
                 Check(
                     "file_readable",

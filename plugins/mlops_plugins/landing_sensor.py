@@ -24,18 +24,19 @@ class LandingPartitionSensor(BaseSensorOperator):
 
     def _missing(self) -> list[str]:
         from include import storage
+        from include.ingestion.reader import is_marker
         from include.run_target import RunTarget
 
         missing = []
         for doc in self.targets:
             target = RunTarget.from_dict(doc)
             directory = storage.partition("landing", doc["feed"], target.day)
-            data = [f for f in storage.list_files(directory) if not f.name.startswith(("_", "."))]
+            data = [f for f in storage.list_tree(directory) if not is_marker(f.relative)]
             if not data:
                 missing.append(storage.describe(directory))
             else:
                 self.log.info(
-                    "landed in %s: %s", storage.describe(directory), ", ".join(f.name for f in data)
+                    "landed in %s: %s", storage.describe(directory), ", ".join(f.relative for f in data)
                 )
         return missing
 
