@@ -372,12 +372,12 @@ def _retrain(
     from include.monitoring.alerts import performance_alert
     from include.training.challenger import train_challenger
     from include.training.dataset import TrainingDataError
-    from include.training.request import resolve
+    from include.training.request import monitor_run_id, resolve
 
     conf = performance_alert(
         credit, result, window_days=window_days, dag_run_id=f"perf__{run_end:%Y-%m-%d}", settings=s
     )
-    request = resolve(conf, run_type="manual", interval_end=run_end, settings=s)
+    request = resolve(conf, run_type="manual", interval_end=run_end, run_id=monitor_run_id(conf), settings=s)
     out = {
         "dag_run_id": dag_run_id,
         "window_days": request.window_days,

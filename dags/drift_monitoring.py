@@ -91,7 +91,6 @@ def drift_monitoring():
         )
         return {
             "window_end": record["window_end"],
-            "run_key": record["window_end"][:16].replace(":", ""),
             "status": record["status"],
             "alert": record.get("alert", False),
             "dataset_drift": result.get("dataset_drift", False),
@@ -124,7 +123,7 @@ def drift_monitoring():
         task_id="trigger_retraining",
         trigger_dag_id=RETRAIN_DAG_ID,
         # One id per dataset and window: a retry or a backfill of this hour finds the run and skips.
-        trigger_run_id="drift__{{ params.dataset }}__{{ ti.xcom_pull(task_ids='check_drift')['run_key'] }}",
+        trigger_run_id="{{ ti.xcom_pull(task_ids='record_trigger') }}",
         conf=sustained.output,
         skip_when_already_exists=True,
         wait_for_completion=False,
@@ -134,7 +133,8 @@ def drift_monitoring():
     @task
     @fail_fast
     def record_trigger(conf: dict, params=None, dag_run=None) -> str:
-        """Recorded before the trigger, so the cooldown holds even if this run dies after it."""
+        """Recorded before the trigger, so the cooldown holds even if this run dies after it, and the
+        triggered run can show that the monitor asked for it. Returns the run id to trigger."""
         from include.monitoring.alerts import record_retrain_trigger
 
         return record_retrain_trigger(contract.load(params["dataset"]), conf, dag_run_id=dag_run.run_id)

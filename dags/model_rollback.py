@@ -52,8 +52,9 @@ def model_rollback():
     @fail_fast
     def roll_back(params=None, dag_run=None, ti=None) -> dict:
         from include import promotion
-        from include.run_target import RunParamsError
+        from include.run_target import RunParamsError, refuse_unknown
 
+        refuse_unknown(params, ("dataset", "target", "reason"))
         reason = str(params.get("reason") or "").strip()
         if not reason:
             raise RunParamsError("param 'reason' is required: say why the champion is rolled back")

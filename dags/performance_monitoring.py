@@ -71,21 +71,24 @@ def performance_monitoring():
 
     @task
     @fail_fast
-    def alert(result: dict, params=None, dag_run=None) -> dict:
+    def alert(result: dict, params=None, dag_run=None, ti=None) -> dict:
         from include.monitoring.alerts import performance_alert
+        from include.training.request import monitor_run_id
 
-        return performance_alert(
+        conf = performance_alert(
             contract.load(params["dataset"]),
             result,
             window_days=params["window_days"],
             dag_run_id=dag_run.run_id,
         )
+        ti.xcom_push(key="retrain_run_id", value=monitor_run_id(conf))
+        return conf
 
     conf = alert(check_performance())
     conf >> WindowTriggerDagRunOperator(
         task_id="trigger_retraining",
         trigger_dag_id=RETRAIN_DAG_ID,
-        trigger_run_id="performance__{{ params.dataset }}__{{ ti.xcom_pull(task_ids='alert')['evidence']['cohort'] }}",
+        trigger_run_id="{{ ti.xcom_pull(task_ids='alert', key='retrain_run_id') }}",
         conf=conf,
         skip_when_already_exists=True,
         wait_for_completion=False,

@@ -81,6 +81,7 @@ def weekly_retraining():
             run_type=dag_run.run_type,
             interval_end=interval_end(data_interval_end, dag_run.run_after),
             triggered_by=getattr(dag_run, "triggering_user_name", None),
+            run_id=dag_run.run_id,
         ).as_dict()
 
     @task

@@ -16,10 +16,27 @@ from include import settings as settings_module
 from include.errors import PermanentError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PARAMS = ("dataset", "date", "dry_run")
+SHOWN_CHARS = 80  # a refusal quotes at most this much of a value
 
 
 class RunParamsError(PermanentError, ValueError):
     """A trigger parameter is invalid; the message names it and the accepted values."""
+
+
+def shown(value) -> str:
+    """``repr(value)``, cut so that a refusal stays readable whatever was typed."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
+def refuse_unknown(params: dict, accepted: tuple[str, ...]) -> None:
+    """A key the DAG does not declare is a typo or a smuggled value: refuse it by name."""
+    unknown = sorted(str(k) for k in params if k not in accepted)
+    if unknown:
+        raise RunParamsError(
+            f"unknown param(s) {', '.join(map(shown, unknown))}; accepted: {', '.join(accepted)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,22 +88,27 @@ def resolve(
     params: dict, data_interval_start: datetime, settings: settings_module.Settings | None = None
 ) -> RunTarget:
     s = settings or settings_module.get()
+    refuse_unknown(params, PARAMS)
     dataset = params.get("dataset") or s.dataset
     known = contract_module.available(s.contracts_dir)
     if not isinstance(dataset, str) or dataset not in known:
-        raise RunParamsError(f"param 'dataset'={dataset!r} is not a known dataset; choose one of {known}")
+        raise RunParamsError(
+            f"param 'dataset'={shown(dataset)} is not a known dataset; choose one of {known}"
+        )
     override = params.get("date")
     if override in (None, ""):
         day = partition_date(data_interval_start, s.timezone)
     else:
         if not isinstance(override, str) or not _DATE.match(override):
-            raise RunParamsError(f"param 'date'={override!r} must be a date written YYYY-MM-DD, or empty")
+            raise RunParamsError(
+                f"param 'date'={shown(override)} must be a date written YYYY-MM-DD, or empty"
+            )
         try:
             day = date.fromisoformat(override)
         except ValueError:
             raise RunParamsError(f"param 'date'={override!r} is not a calendar date") from None
     dry_run = params.get("dry_run", False)
     if not isinstance(dry_run, bool):
-        raise RunParamsError(f"param 'dry_run'={dry_run!r} must be true or false")
+        raise RunParamsError(f"param 'dry_run'={shown(dry_run)} must be true or false")
     contract = contract_module.load(dataset, s.contracts_dir)
     return RunTarget(dataset, day.isoformat(), tuple(f.name for f in contract.feeds()), dry_run)

@@ -109,12 +109,13 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
 
     from airflow.models import DagRun
 
+    from include.demo.runner import run as run_queued
+
     (retraining,) = [
         r for r in DagRun.find(dag_id="weekly_retraining") if r.run_id.startswith(f"drift__{NAME}__")
     ]
-    second = dag_from_file("weekly_retraining").test(
-        logical_date=retraining.logical_date, run_conf=retraining.conf
-    )
+    # The triggered run itself, under its own id: only that run may carry the monitor's request.
+    second = run_queued(dag_from_file("weekly_retraining"), queued_run_id=retraining.run_id)
     states = task_states(second)
     assert str(second.state) == "success" and states["train_challenger"] == "success", states
     assert registry.by_alias(client, NAME, registry.CHALLENGER).version == "2"

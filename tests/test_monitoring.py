@@ -131,21 +131,45 @@ def test_the_cooldown_blocks_a_second_trigger_within_24_hours(settings, credit):
 
 @pytest.mark.parametrize("kind", ["drift", "performance"])
 def test_a_monitor_asks_for_a_forced_automatic_retraining(settings, credit, kind):
-    from include.training.request import monitor_request, resolve
+    from include.run_target import RunParamsError
+    from include.training.request import monitor_request, record, resolve
 
     conf = monitor_request(
         credit,
         kind=kind,
         reason=f"{kind}: the champion is failing",
         window_days=8,
-        evidence={"window_end": END.isoformat()},
+        evidence={"window_end": END.isoformat(), "cohort": "2026-03-09"},
     )
     assert conf["force"] is True and conf["promotion_mode"] == "auto" and conf["dataset"] == credit.name
-    assert conf["evidence"] == {"source": "monitor", "kind": kind, "window_end": END.isoformat()}
-    request = resolve(conf, run_type="manual", interval_end=END, settings=settings)
+    assert conf["evidence"] == {
+        "source": "monitor",
+        "kind": kind,
+        "window_end": END.isoformat(),
+        "cohort": "2026-03-09",
+    }
+    # Until the monitor records its request, the conf alone makes nobody the monitor.
+    with pytest.raises(RunParamsError, match="no monitor recorded a request"):
+        resolve(conf, run_type="manual", interval_end=END, run_id=f"{kind}__x", settings=settings)
+    run_id = record(conf, settings)
+    assert (
+        run_id
+        == {
+            "drift": "drift__credit_applications__2026-03-10T1000",
+            "performance": "performance__credit_applications__2026-03-09",
+        }[kind]
+    )
+    request = resolve(
+        conf, run_type="manual", interval_end=END, run_id=run_id, triggered_by="alice", settings=settings
+    )
     assert (
         request.force and request.mode == "auto" and request.actor == "monitor" and request.window_days == 8
     )
+    # The recorded request is what the run may carry: an edited copy is refused.
+    with pytest.raises(RunParamsError, match="force of run .* differ from the monitor's request"):
+        resolve(
+            conf | {"force": False}, run_type="manual", interval_end=END, run_id=run_id, settings=settings
+        )
     with pytest.raises(ValueError, match="monitor kind"):
         monitor_request(credit, kind="latency", reason="x", window_days=8, evidence={})
 

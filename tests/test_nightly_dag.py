@@ -179,13 +179,16 @@ def test_malformed_trigger_params_are_rejected_by_the_form_schema(dag, conf, mes
         ({"date": "2026-02-30"}, "not a calendar date"),
         ({"date": "2026/02/03"}, "YYYY-MM-DD"),
         ({"dry_run": "true"}, "true or false"),
+        ({"dryrun": True}, r"unknown param\(s\) 'dryrun'; accepted: dataset, date, dry_run"),
+        ({"date": "9" * 1_000_000}, r"'9999.*\.\.\. \(1,000,002 characters\) must be a date"),
     ],
 )
 def test_run_target_resolution_refuses_bad_values_even_without_the_form(params, message):
     from include.run_target import RunParamsError, resolve
 
-    with pytest.raises(RunParamsError, match=message):
+    with pytest.raises(RunParamsError, match=message) as refused:
         resolve(params, datetime(2026, 3, 1, 2, tzinfo=UTC))
+    assert len(str(refused.value)) < 300  # whatever was typed, the refusal stays readable
 
 
 def test_partition_date_is_the_day_before_the_0200_run():

@@ -133,14 +133,26 @@ def test_a_window_without_matured_labels_fails_naming_the_window(curated):
             "holds no matured labels: credit_applications outcomes mature after 7 days",
         ),
         ({"reason": "  "}, "'reason' is required"),
+        (
+            {"reason": "x", "evidnce": {}},
+            r"unknown param\(s\) 'evidnce'; accepted: dataset, window_days, promotion_mode, force, reason",
+        ),
+        ({"reason": "x", "promotion_mode": "m" * 1_000_000}, r"\(1,000,002 characters\) must be one of"),
+        # A person cannot make a run the monitor's by typing its evidence.
+        (
+            {"reason": "x", "evidence": {"source": "monitor"}},
+            "a run started by a person cannot carry monitor",
+        ),
+        ({"reason": "x", "evidence": "monitor"}, "'evidence'='monitor' must be an object"),
     ],
 )
 def test_request_resolution_refuses_bad_values(params, message):
     from include.run_target import RunParamsError
     from include.training.request import resolve
 
-    with pytest.raises(RunParamsError, match=message):
-        resolve(params, run_type="manual", interval_end=RUN_AFTER)
+    with pytest.raises(RunParamsError, match=message) as refused:
+        resolve(params, run_type="manual", interval_end=RUN_AFTER, triggered_by="alice", run_id="manual__x")
+    assert len(str(refused.value)) < 400  # whatever was typed, the refusal stays readable
 
 
 def test_scheduled_runs_train_up_to_the_sunday_before_and_need_no_reason():
@@ -208,3 +220,10 @@ def test_an_unreachable_tracking_server_fails_the_training_task_at_once_naming_i
     error = failure["facts"]["error"]
     assert f"http://127.0.0.1:{port} is unreachable" in error and "not retried" in error, error
     print(f"train_challenger failed in {(ti.end_date - ti.start_date).total_seconds():.1f} s")
+
+
+@pytest.mark.integration
+def test_a_rollback_with_an_unknown_conf_key_is_refused_naming_it(curated, capfd):
+    run = dag_from_file(ROLLBACK).test(run_conf={"target": "previous", "reason": "drill", "tagret": "1"})
+    assert str(run.state) == "failed"
+    assert "unknown param(s) 'tagret'; accepted: dataset, target, reason" in capfd.readouterr().out

@@ -9,6 +9,7 @@ from include import settings as settings_module
 from include import storage
 from include.contract import Contract
 from include.monitoring import history
+from include.training import request
 from include.training.request import monitor_request
 
 
@@ -88,12 +89,14 @@ def publish_alert(
 def record_retrain_trigger(
     contract: Contract, conf: dict, *, dag_run_id: str, settings: settings_module.Settings | None = None
 ) -> str:
-    """Remember a drift-triggered retraining (for the cooldown), audit it and notify. A rerun of
-    the window does not alert again: its retraining run id is the same and will be skipped."""
+    """Remember a drift-triggered retraining (for the cooldown), record the request under the run
+    id to trigger (which makes the monitor its actor), audit it and notify; returns that run id. A
+    rerun of the window does not alert again: its retraining run id is the same and is skipped."""
     s = settings or settings_module.get()
     evidence = conf["evidence"]
     end = datetime.fromisoformat(evidence["window_end"])
-    uri = history.record_trigger(contract.name, end, {"dag_run_id": dag_run_id, **conf}, s)
+    history.record_trigger(contract.name, end, {"dag_run_id": dag_run_id, **conf}, s)
+    run_id = request.record(conf, s)
     facts = {
         "type": "retrain_triggered",
         "time": end.isoformat(),
@@ -117,7 +120,7 @@ def record_retrain_trigger(
         audit_key=f"retrain_triggered:{end}",
         settings=s,
     )
-    return uri
+    return run_id
 
 
 def performance_alert(
@@ -128,7 +131,8 @@ def performance_alert(
     dag_run_id: str,
     settings: settings_module.Settings | None = None,
 ) -> dict:
-    """Alert on a cohort whose realized AUC fell below the floor; return the retraining conf."""
+    """Alert on a cohort whose realized AUC fell below the floor, record the retraining request
+    (``request.monitor_run_id(conf)`` is the run to trigger); return the retraining conf."""
     s = settings or settings_module.get()
     cohort = date.fromisoformat(result["cohort"])
     reason = (
@@ -169,4 +173,5 @@ def performance_alert(
         audit_key=f"performance:{cohort}",
         settings=s,
     )
+    request.record(conf, s)
     return conf
