@@ -148,3 +148,38 @@ def test_an_early_outcome_for_a_young_application_is_not_used(tmp_path, credit):
     training = assemble(credit, DAYS[8], 9, min_rows=1, settings=s)
     assert not set(day8_ids) & set(training.frame["application_id"])
     assert training.counts["labelled"] == sum(len(read_curated(credit.name, d, settings=s)) for d in DAYS[:2])
+
+
+def test_a_models_training_set_is_rebuilt_exactly_after_a_reingest_and_a_changed_file_is_named(
+    tmp_path, credit
+):
+    from include import storage
+    from include.ingestion.commit import CuratedVersionError, data_file_name_of
+
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri(), "MLOPS_SIMULATOR_ROWS_PER_DAY": "300"})
+    days = DAYS[:9]
+    simulate_days(credit, days, settings=s)
+    trained = assemble(credit, days[-1], 9, min_rows=50, settings=s)
+    # The producer re-exports the first day without its last 40 applications; the night is re-ingested.
+    (landed,) = storage.list_files(storage.partition("landing", credit.name, days[0], settings=s))
+    lines = storage.read_bytes(landed).split(b"\n")
+    storage.write_bytes_atomic(landed, b"\n".join(lines[:-41] + [b""]))
+    ingest_partition(credit, credit.name, days[0], settings=s)
+    now = assemble(credit, days[-1], 9, min_rows=50, settings=s)
+    assert now.lineage[0]["data_version"] != trained.lineage[0]["data_version"]
+    assert now.counts["events"] < trained.counts["events"]
+
+    rebuilt = assemble(credit, days[-1], 9, min_rows=50, pinned=trained.lineage, settings=s)
+    assert rebuilt.lineage == trained.lineage
+    pd.testing.assert_frame_equal(rebuilt.frame, trained.frame)
+
+    first = trained.lineage[0]
+    old = storage.partition("curated", credit.name, days[0], settings=s) / data_file_name_of(
+        first["data_version"]
+    )
+    storage.write_bytes_atomic(old, storage.read_bytes(old) + b"\0")
+    with pytest.raises(CuratedVersionError, match=f"{storage.describe(old)} no longer hashes to"):
+        assemble(credit, days[-1], 9, min_rows=50, pinned=trained.lineage, settings=s)
+    storage.delete(old)
+    with pytest.raises(CuratedVersionError, match=f"data version {first['data_version']} is gone"):
+        assemble(credit, days[-1], 9, min_rows=50, pinned=trained.lineage, settings=s)

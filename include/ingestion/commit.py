@@ -2,7 +2,9 @@
 
 A partition is what its ``_validation_report.json`` lists. Data files are named by their
 content hash, so a rerun on the same landing data rewrites byte-identical files under the
-same names; files a new report no longer lists are removed only after it is written.
+same names. In the curated zone, a file a new report no longer lists is kept: a model trained
+on it names it by its data version (``read_version``), so its training set can be rebuilt and
+verified. In quarantine, unlisted files are removed after the new report is written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from include import storage
+from include.errors import PermanentError
 
 REPORT_NAME = "_validation_report.json"
 
@@ -44,15 +47,40 @@ def data_file_name(data: bytes) -> str:
     return f"part-{sha256(data)[:16]}.parquet"
 
 
-def publish(directory, files: dict[str, bytes], report: dict) -> None:
-    """Write ``files`` and then ``report`` into ``directory``; drop files it no longer lists."""
+class CuratedVersionError(PermanentError, RuntimeError):
+    """A data version named by a model's lineage is missing or its bytes changed."""
+
+
+def publish(directory, files: dict[str, bytes], report: dict, *, keep_previous: bool = False) -> None:
+    """Write ``files`` and then ``report`` into ``directory``; drop the files it no longer lists,
+    unless ``keep_previous`` (curated data, which models name by version)."""
     for name, data in files.items():
         storage.write_bytes_atomic(directory / name, data)
     storage.write_bytes_atomic(directory / REPORT_NAME, report_bytes(report))
+    if keep_previous:
+        return
     keep = set(files) | {REPORT_NAME}
     for stale in storage.list_files(directory):
         if stale.name not in keep:
             storage.delete(stale)
+
+
+def read_version(directory, data_version: str) -> pd.DataFrame:
+    """The rows of ``data_version`` (``sha256:<hex>``) of a curated partition, current or not,
+    after checking that its bytes still hash to it."""
+    path = directory / data_file_name_of(data_version)
+    if not storage.exists(path):
+        raise CuratedVersionError(f"data version {data_version} is gone: no {storage.describe(path)}")
+    data = storage.read_bytes(path)
+    if f"sha256:{sha256(data)}" != data_version:
+        raise CuratedVersionError(
+            f"{storage.describe(path)} no longer hashes to {data_version} (sha256:{sha256(data)})"
+        )
+    return to_pandas(pq.read_table(io.BytesIO(data)))
+
+
+def data_file_name_of(data_version: str) -> str:
+    return f"part-{data_version.removeprefix('sha256:')[:16]}.parquet"
 
 
 def read_report(directory) -> dict | None:

@@ -129,7 +129,7 @@ def ingest_partition(
     if not dry_run:
         commit.publish(quarantine_dir, quarantine_files, report)
         if result.passed:
-            commit.publish(curated_dir, curated_files, report)
+            commit.publish(curated_dir, curated_files, report, keep_previous=True)
     if not result.passed:
         raise BatchRejected(
             _rejection_message(feed.name, day, report, result, curated_dir, quarantine_dir, dry_run), report

@@ -35,22 +35,27 @@ class TrainingSet:
 
 
 def _partitions(
-    feed: str, days: list[date], s: settings_module.Settings
+    feed: str, days: list[date], s: settings_module.Settings, pinned: list[dict] | None
 ) -> tuple[list[pd.DataFrame], list[dict]]:
+    """The current curated partitions, or with ``pinned`` (a model's lineage) exactly the data
+    versions it names, verified by hash."""
+    versions = {(e["feed"], e["partition"]): e["data_version"] for e in pinned or []}
     frames, lineage = [], []
     for day in days:
-        report = commit.read_report(storage.partition("curated", feed, day, settings=s))
-        if report is None or report["status"] != "passed":
-            continue
-        frame = read_curated(feed, day, settings=s)
+        directory = storage.partition("curated", feed, day, settings=s)
+        if pinned is not None:
+            version = versions.get((feed, day.isoformat()))
+            if version is None:
+                continue
+            frame = commit.read_version(directory, version)
+        else:
+            report = commit.read_report(directory)
+            if report is None or report["status"] != "passed":
+                continue
+            version, frame = report["data_version"], read_curated(feed, day, settings=s)
         frames.append(frame)
         lineage.append(
-            {
-                "feed": feed,
-                "partition": day.isoformat(),
-                "data_version": report["data_version"],
-                "rows": len(frame),
-            }
+            {"feed": feed, "partition": day.isoformat(), "data_version": version, "rows": len(frame)}
         )
     return frames, lineage
 
@@ -61,16 +66,18 @@ def assemble(
     days: int,
     *,
     min_rows: int,
+    pinned: list[dict] | None = None,
     settings: settings_module.Settings | None = None,
 ) -> TrainingSet:
-    """Labelled rows of the ``days`` partitions ending at ``end`` whose label has matured."""
+    """Labelled rows of the ``days`` partitions ending at ``end`` whose label has matured. With
+    ``pinned``, a registered model's lineage, the exact training set it was built from."""
     s = settings or settings_module.get()
     if days < 1:
         raise TrainingDataError(f"training window must cover at least 1 day, got {days}")
     dates = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
     as_of: datetime = partition_window(end, s.timezone)[1]
     events_feed = contract.events_feed()
-    frames, lineage = _partitions(events_feed.name, dates, s)
+    frames, lineage = _partitions(events_feed.name, dates, s, pinned)
     if not frames:
         raise TrainingDataError(
             f"no curated {events_feed.name} partition between {dates[0]} and {end} "
@@ -81,7 +88,7 @@ def assemble(
     matured = events[ts] <= pd.Timestamp(as_of) - timedelta(days=contract.labels.maturity_days)
     label_feed = contract.label_feed()
     if label_feed is not None:
-        label_frames, label_lineage = _partitions(label_feed.name, dates, s)
+        label_frames, label_lineage = _partitions(label_feed.name, dates, s, pinned)
         lineage += label_lineage
         labels = (
             pd.concat(label_frames, ignore_index=True)
