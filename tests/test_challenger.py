@@ -89,6 +89,35 @@ def test_first_challenger_then_a_rerun_judged_against_the_champion(s):
 
 
 @pytest.mark.integration
+def test_the_training_set_of_a_version_is_rebuilt_from_its_lineage(s, use_env, capsys):
+    import pandas as pd
+
+    from include.training.dataset import assemble
+    from include.training.rebuild import LineageError, main, rebuild
+
+    rebuilt = rebuild(CREDIT, "1", s)  # registered by the first test
+    current = assemble(CREDIT, END, 14, min_rows=0, settings=s)
+    assert rebuilt.lineage == current.lineage and len(rebuilt.lineage) == 28
+    pd.testing.assert_frame_equal(rebuilt.frame, current.frame)
+
+    use_env(MLOPS_LOCAL_DIR=str(s.local_dir))
+    assert main([CREDIT.name, "1"]) == 0
+    assert capsys.readouterr().out == (
+        f"{CREDIT.name} v1: 28 data versions verified, window {DAYS[0]}..{END}, "
+        f"{current.counts['labelled']} labelled rows\n"
+    )
+    client = registry.client(s)
+    recorded = registry.get(client, CREDIT.name, "1").tags["lineage_digest"]
+    client.set_model_version_tag(CREDIT.name, "1", "lineage_digest", "0" * 16)
+    try:
+        with pytest.raises(LineageError, match="the version's lineage_digest tag says 0000000000000000"):
+            rebuild(CREDIT, "1", s)
+        assert main([CREDIT.name, "1"]) == 1
+    finally:
+        client.set_model_version_tag(CREDIT.name, "1", "lineage_digest", recorded)
+
+
+@pytest.mark.integration
 def test_a_retried_run_reuses_its_registration_and_discards_an_unfinished_one(s):
     client = registry.client(s)
     before = len(client.search_model_versions(f"name = '{CREDIT.name}'"))
