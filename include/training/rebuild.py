@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from datetime import date
@@ -60,6 +61,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m include.training.rebuild <dataset> <version>", file=sys.stderr)
         return 2
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per download otherwise
     s = settings_module.get()
     try:
         training = rebuild(contract_module.load(argv[0], s.contracts_dir), argv[1], s)
