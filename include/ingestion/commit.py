@@ -44,7 +44,7 @@ def report_bytes(report: dict) -> bytes:
 
 
 def data_file_name(data: bytes) -> str:
-    return f"part-{sha256(data)[:16]}.parquet"
+    return data_file_name_of(f"sha256:{sha256(data)}")
 
 
 class CuratedVersionError(PermanentError, RuntimeError):
