@@ -77,8 +77,7 @@ def record(
     digest = hashlib.sha256(body if key is None else key.encode()).hexdigest()[:16]
     name = f"{_safe(dag_run_id)}--{_safe(task)}--{digest}.jsonl"
     path = storage.path("audit", f"dt={day.isoformat()}", name, settings=settings)
-    if not storage.exists(path):  # same name means the same facts: a retry, not a new fact
-        storage.write_bytes_atomic(path, body)
+    storage.write_once(path, body)  # same name means the same facts: a retry, not a new fact
     return storage.describe(path)
 
 

@@ -159,8 +159,7 @@ def publish(
     name = f"{_safe(key)}--{hashlib.sha256(data).hexdigest()[:16]}.json"
     try:
         target = storage.path("notifications", f"dt={day.isoformat()}", name, settings=s)
-        if not storage.exists(target):  # same name means same content: a retry, not a new notification
-            storage.write_bytes_atomic(target, data)
+        storage.write_once(target, data)  # same name means same content: a retry, not a new notification
     except storage.StorageError as exc:
         raise NotifyError(f"cannot write {kind} notification to the storage outbox: {exc}") from exc
     return storage.describe(target)

@@ -193,6 +193,13 @@ def write_bytes_atomic(p: ObjectStoragePath, data: bytes) -> None:
         tmp.rename(p)
 
 
+def write_once(p: ObjectStoragePath, data: bytes) -> None:
+    """Write ``p`` unless it exists: its name stands for its content, so a retry that finds it
+    has nothing new to say."""
+    if not exists(p):
+        write_bytes_atomic(p, data)
+
+
 def delete(p: ObjectStoragePath) -> None:
     with _errors("delete", p):
         if p.exists():

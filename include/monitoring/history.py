@@ -87,8 +87,7 @@ def record_trigger(
     dataset: str, window_end: datetime, facts: dict, settings: settings_module.Settings | None = None
 ) -> str:
     path = trigger_path(dataset, window_end, settings)
-    if not storage.exists(path):
-        storage.write_bytes_atomic(path, json.dumps(facts, sort_keys=True, default=str).encode())
+    storage.write_once(path, json.dumps(facts, sort_keys=True, default=str).encode())
     return storage.describe(path)
 
 

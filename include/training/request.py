@@ -125,8 +125,7 @@ def record(conf: dict, settings: settings_module.Settings | None = None) -> str:
     Written once: a rerun of the monitor finds it and triggers nothing new."""
     run_id = monitor_run_id(conf)
     path = request_path(conf["dataset"], run_id, settings)
-    if not storage.exists(path):
-        storage.write_bytes_atomic(path, json.dumps(conf, sort_keys=True, default=str).encode())
+    storage.write_once(path, json.dumps(conf, sort_keys=True, default=str).encode())
     return run_id
 
 
