@@ -90,6 +90,7 @@ def drift_monitoring():
             f"quality {[(q['column'], q['check']) for q in result.get('quality', [])]}"
         )
         return {
+            "window_start": record["window_start"],
             "window_end": record["window_end"],
             "status": record["status"],
             "alert": record.get("alert", False),

@@ -65,7 +65,10 @@ def model_rollback():
             reason=reason,
             actor=f"user:{user}",
             dag_run_id=dag_run.run_id,
-            day=dag_run.run_after.date(),
+            interval=(
+                dag_run.data_interval_start or dag_run.run_after,
+                dag_run.data_interval_end or dag_run.run_after,
+            ),
             task=ti.task_id,
         )
         print(f"{params['dataset']}: champion is v{result['champion']} (was v{result['replaced']})")

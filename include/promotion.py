@@ -12,14 +12,15 @@ from datetime import UTC, date, datetime
 
 from include import audit, notify, registry
 from include import settings as settings_module
+from include.training.request import training_interval
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _record(events: list[dict], *, day: date, dag_run_id: str, task: str, key: str, settings) -> None:
-    audit.record(events, day=day, dag_run_id=dag_run_id, task=task, key=key, settings=settings)
+def _record(events: list[dict], *, interval, dag_run_id: str, task: str, key: str, settings) -> None:
+    audit.record(events, interval=interval, dag_run_id=dag_run_id, task=task, key=key, settings=settings)
 
 
 def _replaced(version) -> str | None:
@@ -68,7 +69,14 @@ def promote(
         "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]},
     }
     day = date.fromisoformat(request["end"])
-    _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:promoted", settings=s)
+    _record(
+        [facts],
+        interval=training_interval(request),
+        dag_run_id=dag_run_id,
+        task=task,
+        key=f"{version}:promoted",
+        settings=s,
+    )
     notify.publish(
         "promoted",
         f"{name} v{version} is the new champion",
@@ -107,7 +115,14 @@ def reject(
         "champion_version": outcome["champion_version"],
     }
     day = date.fromisoformat(request["end"])
-    _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:rejected", settings=s)
+    _record(
+        [facts],
+        interval=training_interval(request),
+        dag_run_id=dag_run_id,
+        task=task,
+        key=f"{version}:rejected",
+        settings=s,
+    )
     notify.publish(
         "rejected",
         f"{name} v{version} was not promoted",
@@ -144,7 +159,12 @@ def approval_requested(
     }
     day = date.fromisoformat(request["end"])
     _record(
-        [facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:approval_requested", settings=s
+        [facts],
+        interval=training_interval(request),
+        dag_run_id=dag_run_id,
+        task=task,
+        key=f"{version}:approval_requested",
+        settings=s,
     )
     notify.publish(
         "approval_requested",
@@ -184,7 +204,14 @@ def approval_answered(
         "timed_out": responder is None,
     }
     day = date.fromisoformat(request["end"])
-    _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{version}:{kind}", settings=s)
+    _record(
+        [facts],
+        interval=training_interval(request),
+        dag_run_id=dag_run_id,
+        task=task,
+        key=f"{version}:{kind}",
+        settings=s,
+    )
     who = f"by {responder}" if responder else "by nobody before the timeout"
     notify.publish(
         kind,
@@ -198,6 +225,50 @@ def approval_answered(
     return facts
 
 
+def approval_refused(
+    outcome: dict,
+    request: dict,
+    *,
+    responder: str,
+    why: str,
+    dag_run_id: str,
+    task: str,
+    settings: settings_module.Settings | None = None,
+) -> dict:
+    """Record an approval that does not count (four eyes: the requester approving their own
+    promotion, or a user who is not an approver); the promotion is declined."""
+    s = settings or settings_module.get()
+    name, version = outcome["model_name"], outcome["version"]
+    facts = {
+        "type": "approval_refused",
+        "time": _now(),
+        "actor": f"user:{responder}",
+        "dag_run_id": dag_run_id,
+        "model": name,
+        "version": version,
+        "reason": why,
+    }
+    _record(
+        [facts],
+        interval=training_interval(request),
+        dag_run_id=dag_run_id,
+        task=task,
+        key=f"{version}:approval_refused",
+        settings=s,
+    )
+    notify.publish(
+        "approval_refused",
+        f"{name} v{version}: approval by {responder} refused"[:100],
+        f"{responder} approved {name} v{version}, which does not count: {why}. The challenger is not "
+        "promoted; trigger the retraining again for another approver.",
+        facts=facts,
+        key=f"{dag_run_id}/{task}/refused",
+        day=training_interval(request)[1],
+        settings=s,
+    )
+    return facts
+
+
 def rollback(
     name: str,
     target: str,
@@ -205,11 +276,12 @@ def rollback(
     reason: str,
     actor: str,
     dag_run_id: str,
-    day: date,
+    interval: tuple[datetime, datetime],
     task: str,
     settings: settings_module.Settings | None = None,
 ) -> dict:
-    """Re-point ``champion`` to ``target`` (a version or ``previous``) and say who and why."""
+    """Re-point ``champion`` to ``target`` (a version or ``previous``) and say who and why;
+    ``interval`` is the rollback run's data interval."""
     s = settings or settings_module.get()
     if not reason.strip():
         raise registry.RegistryError("a rollback needs a reason: say why the champion is replaced")
@@ -233,14 +305,16 @@ def rollback(
         "target": target,
         "reason": reason,
     }
-    _record([facts], day=day, dag_run_id=dag_run_id, task=task, key=f"{resolved}:rollback", settings=s)
+    _record(
+        [facts], interval=interval, dag_run_id=dag_run_id, task=task, key=f"{resolved}:rollback", settings=s
+    )
     notify.publish(
         "rollback",
         f"{name} rolled back to v{resolved}",
         f"{actor} rolled {name} back from v{replaced_version} to v{resolved}.\nReason: {reason}",
         facts=facts,
         key=f"{dag_run_id}/{task}",
-        day=day,
+        day=interval[1].date(),
         settings=s,
     )
     return {"champion": resolved, "replaced": replaced_version, "actor": actor}

@@ -109,11 +109,13 @@ def exists(p: ObjectStoragePath) -> bool:
 
 
 def list_files(directory: ObjectStoragePath) -> list[ObjectStoragePath]:
-    """Files directly under ``directory``, sorted by name; an absent directory is empty."""
+    """Files directly under ``directory``, sorted by name; an absent directory is empty. Hidden
+    names are left out: they are the temporaries of writes still in progress."""
     with _errors("list", directory):
         if not _uncached(directory).exists():
             return []
-        return sorted((c for c in directory.iterdir() if c.is_file()), key=lambda c: c.name)
+        found = (c for c in directory.iterdir() if not c.name.startswith(".") and c.is_file())
+        return sorted(found, key=lambda c: c.name)
 
 
 @dataclass(frozen=True)
@@ -193,11 +195,38 @@ def write_bytes_atomic(p: ObjectStoragePath, data: bytes) -> None:
         tmp.rename(p)
 
 
+def create_exclusive(p: ObjectStoragePath, data: bytes) -> bool:
+    """Create ``p`` holding ``data`` only if nothing is there yet; False if something is.
+
+    The check and the write are one step, so of two writers racing for a name exactly one
+    wins: on S3 a conditional PUT (``If-None-Match: *``), on a file system a hard link of a
+    complete temporary file, which fails if the name exists. Readers never see a partial file.
+    """
+    with _errors("write", p):
+        if p.protocol == "s3":
+            try:
+                p.fs.pipe_file(p.path, data, mode="create")
+            except FileExistsError:
+                return False
+            finally:
+                _uncached(p)
+            return True
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.parent / f".{p.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp.path, p.path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
+
+
 def write_once(p: ObjectStoragePath, data: bytes) -> None:
     """Write ``p`` unless it exists: its name stands for its content, so a retry that finds it
     has nothing new to say."""
-    if not exists(p):
-        write_bytes_atomic(p, data)
+    create_exclusive(p, data)
 
 
 def delete(p: ObjectStoragePath) -> None:

@@ -152,7 +152,7 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
         assert states["promote_after_approval"] == "skipped" and states["request_approval"] == "success"
         assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == second.version
 
-    events = audit.read(end, end, settings=s)
+    events = audit.read(end, end, by="data", settings=s)
     answers = [
         (e["type"], e["actor"], e["dag_run_id"]) for e in events if e["type"] in ("approved", "declined")
     ]

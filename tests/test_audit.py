@@ -1,16 +1,24 @@
-"""The audit trail: append-only objects, idempotent retries, clear errors; file:// and S3."""
+"""The audit trail: hash-chained streams, idempotent retries, concurrent writers, a verify
+command that finds edits, gaps and cut tails, clear errors; file:// and S3."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
 from datetime import UTC, date
 
 import pytest
 
 from include import audit, storage
 from include import settings as settings_module
+from include.audit import chain, verify
 from tests.support.moto import aws_client, set_aws_connection
+from tests.support.paths import PROJECT_ROOT
 
 DAY = date(2026, 3, 2)
+INTERVAL = (date(2026, 2, 3), DAY)
 RUN = "scheduled__2026-03-02T03:00:00+00:00"
 
 
@@ -26,6 +34,16 @@ def _event(kind="promoted", **extra):
     }
 
 
+def _record(settings, *events, task="promote", key=None, interval=INTERVAL, run=RUN):
+    return audit.record(
+        list(events), interval=interval, dag_run_id=run, task=task, key=key, settings=settings
+    )
+
+
+def _entry_path(settings, seq, stream="credit_default"):
+    return chain.stream_dir(stream, settings) / "entries" / chain.entry_name(seq)
+
+
 @pytest.fixture(params=["file", "s3"])
 def root(request, tmp_path):
     if request.param == "file":
@@ -33,62 +51,166 @@ def root(request, tmp_path):
     return request.getfixturevalue("s3_settings")
 
 
-def test_records_are_appended_never_rewritten_and_retries_are_no_ops(root):
-    first = audit.record(
-        [_event("gate_result", gate="auc_floor", passed=True)],
-        day=DAY,
-        dag_run_id=RUN,
-        task="evaluate",
-        settings=root,
-    )
-    again = audit.record(
-        [_event("gate_result", gate="auc_floor", passed=True)],
-        day=DAY,
-        dag_run_id=RUN,
-        task="evaluate",
-        settings=root,
-    )
-    other = audit.record(
-        [_event("promoted", previous="1")], day=DAY, dag_run_id=RUN, task="promote", settings=root
-    )
+def test_entries_are_chained_and_a_retry_appends_nothing(root):
+    first = _record(root, _event("gate_result", gate="auc_floor", passed=True), task="evaluate")
+    again = _record(root, _event("gate_result", gate="auc_floor", passed=True), task="evaluate")
+    other = _record(root, _event("promoted", previous="1"))
     assert first == again != other
-    directory = storage.path("audit", f"dt={DAY}", settings=root)
-    assert len(storage.list_files(directory)) == 2
+    entries = [chain.load(p).body for p in chain.entry_paths("credit_default", root)]
+    assert [e["seq"] for e in entries] == [1, 2]
+    assert entries[0]["prev"] == chain.GENESIS and entries[1]["prev"] == entries[0]["hash"]
+    assert all(e["hash"] == chain.entry_hash(e) for e in entries)
     events = audit.read(DAY, DAY, settings=root)
     assert [e["type"] for e in events] == ["gate_result", "promoted"]
     assert events[1]["previous"] == "1" and events[1]["dag_run_id"] == RUN
+    assert events[1]["data_interval"] == {"start": "2026-02-03", "end": "2026-03-02"}
+    assert [r.line() for r in verify.verify(settings=root)] == [
+        "audit stream credit_default: 2 entries, chain intact"
+    ]
 
 
 def test_a_keyed_retry_with_a_new_time_is_not_a_second_fact(tmp_path):
     s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
-    first = audit.record(
-        [_event("promoted") | {"time": "2026-03-02T03:00:05+00:00"}],
-        day=DAY,
-        dag_run_id=RUN,
-        task="promote",
-        key="v3:promoted",
-        settings=s,
-    )
-    retry = audit.record(
-        [_event("promoted") | {"time": "2026-03-02T03:07:41+00:00"}],
-        day=DAY,
-        dag_run_id=RUN,
-        task="promote",
-        key="v3:promoted",
-        settings=s,
-    )
-    other = audit.record(
-        [_event("promoted")], day=DAY, dag_run_id=RUN, task="promote", key="v4:promoted", settings=s
-    )
+    first = _record(s, _event("promoted") | {"time": "2026-03-02T03:00:05+00:00"}, key="v3:promoted")
+    retry = _record(s, _event("promoted") | {"time": "2026-03-02T03:07:41+00:00"}, key="v3:promoted")
+    other = _record(s, _event("promoted"), key="v4:promoted")
     assert first == retry != other
     assert [e["time"] for e in audit.read(DAY, DAY, settings=s)][0] == "2026-03-02T03:00:05+00:00"
     assert len(audit.read(DAY, DAY, settings=s)) == 2
 
 
-def test_days_outside_the_range_are_not_read(root):
-    audit.record([_event()], day=date(2026, 3, 1), dag_run_id=RUN, task="t", settings=root)
-    audit.record([_event("rollback")], day=DAY, dag_run_id=RUN, task="t", settings=root)
-    assert [e["type"] for e in audit.read(DAY, DAY, settings=root)] == ["rollback"]
+def test_a_retry_whose_first_try_died_before_its_key_marker_finds_its_entry(tmp_path):
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    _record(s, _event("promoted"), key="v3:promoted")
+    _record(s, _event("gate_result", gate="g", passed=True), task="other")
+    [marker] = [
+        m
+        for m in storage.list_files(chain.stream_dir("credit_default", s) / "keys")
+        if json.loads(storage.read_bytes(m))["seq"] == 1
+    ]
+    storage.delete(marker)  # the first try was killed between its entry and its marker
+    _record(s, _event("promoted") | {"time": "2026-03-02T04:00:00+00:00"}, key="v3:promoted")
+    assert len(chain.entry_paths("credit_default", s)) == 2
+    assert verify.verify(settings=s)[0].intact
+
+
+def test_events_are_filed_by_when_they_happened_and_read_by_their_data_interval(root):
+    backfill = _event("rollback") | {"time": "2026-05-10T08:00:00+00:00"}
+    _record(root, _event())
+    _record(root, backfill, task="rollback", interval=(date(2026, 2, 1), date(2026, 2, 1)))
+    assert [e["type"] for e in audit.read(DAY, DAY, settings=root)] == ["promoted"]
+    assert [e["type"] for e in audit.read(date(2026, 5, 10), date(2026, 5, 10), settings=root)] == [
+        "rollback"
+    ]
+    about_february = audit.read(date(2026, 2, 1), date(2026, 2, 3), by="data", settings=root)
+    assert [e["type"] for e in about_february] == ["promoted", "rollback"]  # Feb 3 - Mar 2 and Feb 1
+    assert [e["type"] for e in audit.read(date(2026, 2, 2), date(2026, 2, 2), by="data", settings=root)] == []
+    assert audit.latest("credit_default", ("rollback", "promoted"), settings=root)["type"] == "rollback"
+
+
+def test_each_model_has_its_own_chain(tmp_path):
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    _record(s, _event())
+    _record(s, _event(model="card_defaults"))
+    assert chain.streams(s) == ["card_defaults", "credit_default"]
+    assert [r.entries for r in verify.verify(settings=s)] == [1, 1]
+    with pytest.raises(audit.AuditError, match="one model, not card_defaults, credit_default"):
+        _record(s, _event(), _event(model="card_defaults"))
+
+
+def test_concurrent_writers_never_fork_the_chain(root):
+    """Eight writers append 5 entries each to one stream at once: the conditional create lets
+    exactly one win each sequence number, the losers re-read the head and try again."""
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def writer(n):
+        barrier.wait()
+        try:
+            for i in range(5):
+                _record(root, _event(version=str(n)), task=f"writer{n}", key=f"{n}:{i}")
+        except Exception as exc:  # surfaced below with the writer's number
+            errors.append((n, exc))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    [report] = verify.verify(settings=root)
+    assert report.intact and report.entries == 40, report.line()
+
+
+def test_create_exclusive_lets_one_writer_win(root):
+    target = storage.path("audit", "race", settings=root)
+    assert storage.create_exclusive(target, b"first")
+    assert not storage.create_exclusive(target, b"second")
+    assert storage.read_bytes(target) == b"first"
+
+
+def _three_entries(settings):
+    for n in range(3):
+        _record(settings, _event(version=str(n)), key=str(n))
+
+
+def test_verify_reports_an_edited_entry(root):
+    _three_entries(root)
+    path = _entry_path(root, 2)
+    body = json.loads(storage.read_bytes(path))
+    body["events"][0]["actor"] = "user:mallory"
+    storage.write_bytes_atomic(path, chain.canonical(body))
+    [report] = verify.verify(settings=root)
+    assert not report.intact
+    assert report.problems == [
+        f"entry 2 ({storage.describe(path)}) was edited: its content no longer matches its hash"
+    ]
+
+
+def test_verify_reports_an_entry_rewritten_with_a_fresh_hash(root):
+    _three_entries(root)
+    path = _entry_path(root, 2)
+    body = json.loads(storage.read_bytes(path))
+    body["events"][0]["version"] = "99"
+    body["hash"] = chain.entry_hash(body)  # a careful forger recomputes the hash...
+    storage.write_bytes_atomic(path, chain.canonical(body))
+    [report] = verify.verify(settings=root)
+    # ...but entry 3 still names the old one
+    assert report.problems == [
+        "entry 3 does not follow entry 2: its prev hash differs (entry 2 was replaced)"
+    ]
+
+
+def test_verify_reports_a_gap_and_a_cut_tail(tmp_path):
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    for n in range(5):
+        _record(s, _event(version=str(n)), key=str(n))
+    storage.delete(_entry_path(s, 2))
+    storage.delete(_entry_path(s, 5))
+    [report] = verify.verify(settings=s)
+    assert report.problems[0] == "entries missing from the sequence: 2 (deleted)"
+    assert any("records entry 5, but the chain ends at 4: its tail was cut" in p for p in report.problems)
+
+
+def test_the_verify_command_exits_1_on_a_broken_chain_and_names_it(tmp_path):
+    env_root = {"MLOPS_STORAGE_ROOT": tmp_path.as_uri()}
+    s = settings_module.load(env_root)
+    _three_entries(s)
+    command = [sys.executable, "-m", "include.audit", "verify"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env_root}
+    intact = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout == "audit stream credit_default: 3 entries, chain intact\n"
+    storage.delete(_entry_path(s, 1))
+    broken = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert broken.returncode == 1, broken.stderr
+    assert "BROKEN" in broken.stdout and "entries missing from the sequence: 1 (deleted)" in broken.stdout
+
+
+def test_reading_by_an_unknown_axis_is_refused(tmp_path):
+    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    with pytest.raises(audit.AuditError, match="read by 'run'"):
+        audit.read(DAY, DAY, by="run", settings=s)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +225,7 @@ def test_days_outside_the_range_are_not_read(root):
 def test_malformed_events_are_refused_naming_the_field(tmp_path, event, message):
     s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
     with pytest.raises(audit.AuditError, match=message):
-        audit.record([event], day=DAY, dag_run_id=RUN, task="t", settings=s)
+        _record(s, event, task="t")
     assert not (tmp_path / "audit").exists()
 
 
@@ -128,13 +250,17 @@ def test_the_trail_is_written_and_kept_in_a_bucket_under_the_documented_object_l
     set_aws_connection(monkeypatch, conn_id, moto_server)
     s = settings_module.load({"MLOPS_STORAGE_ROOT": f"s3://{bucket}/prod", "MLOPS_STORAGE_CONN_ID": conn_id})
 
-    audit.record([_event("promoted", previous="1")], day=DAY, dag_run_id=RUN, task="promote", settings=s)
     audit.record(
-        [_event("promoted", previous="1")], day=DAY, dag_run_id=RUN, task="promote", settings=s
+        [_event("promoted", previous="1")], interval=INTERVAL, dag_run_id=RUN, task="promote", settings=s
+    )
+    audit.record(
+        [_event("promoted", previous="1")], interval=INTERVAL, dag_run_id=RUN, task="promote", settings=s
     )  # retry
     assert [e["type"] for e in audit.read(DAY, DAY, settings=s)] == ["promoted"]
 
-    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="prod/audit/")["Contents"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="prod/audit/")["Contents"]]
+    [key] = [k for k in keys if "/entries/" in k]
+    assert verify.verify(settings=s)[0].intact
     versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
     assert len(versions) == 1, versions  # the retry wrote no second version
     head = s3.head_object(Bucket=bucket, Key=key)

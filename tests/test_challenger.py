@@ -81,7 +81,7 @@ def test_first_challenger_then_a_rerun_judged_against_the_champion(s):
         in {g["name"]: g for g in forced.gates}["min_improvement"]["message"]
     )
 
-    events = audit.read(END, END, settings=s)
+    events = audit.read(END, END, by="data", settings=s)
     assert [e["type"] for e in events].count("registered") == 3
     assert sum(e["type"] == "gate_result" for e in events) == 3 * len(GATE_NAMES)
     registered = next(e for e in events if e["type"] == "registered" and e["dag_run_id"] == "run-1")
@@ -139,8 +139,12 @@ def test_a_retried_run_reuses_its_registration_and_discards_an_unfinished_one(s)
 def test_when_the_audit_cannot_be_written_nothing_stays_registered(s):
     """A failure after registration discards the version: no alias points at it, nothing reuses it."""
     day = END - timedelta(days=1)
-    blocker = s.local_dir / "storage" / "audit" / f"dt={day}"
-    blocker.write_text("a file where the audit partition directory should be")
+    stream = s.local_dir / "storage" / "audit" / CREDIT.name
+    stream.mkdir(parents=True, exist_ok=True)
+    blocker, aside = stream / "entries", stream / "entries.aside"
+    if blocker.exists():
+        blocker.rename(aside)
+    blocker.write_text("a file where the audit stream's entries directory should be")
     client = registry.client(s)
     challenger = registry.by_alias(client, CREDIT.name, registry.CHALLENGER)
     try:
@@ -159,7 +163,9 @@ def test_when_the_audit_cannot_be_written_nothing_stays_registered(s):
             )
     finally:
         blocker.unlink()
-    assert "audit" in str(failure.value) and f"dt={day}" in str(failure.value)
+        if aside.exists():
+            aside.rename(blocker)
+    assert f"audit/{CREDIT.name}/entries" in str(failure.value), failure.value
     assert registry.registered_by_run(client, CREDIT.name, "run-audit-broken") == []
     assert registry.by_alias(client, CREDIT.name, registry.CHALLENGER) == challenger
 

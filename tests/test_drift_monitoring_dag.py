@@ -101,7 +101,7 @@ def test_sustained_income_shift_triggers_retraining_once(world):
     third, states = _hourly(ONSET + timedelta(hours=5))
     assert states["sustained_drift"] == "skipped" and len(_retraining_runs()) == before + 1
     day = ONSET.date()
-    kinds = [e["type"] for e in audit.read(day, day, settings=s)]
+    kinds = [e["type"] for e in audit.read(day, day, by="data", settings=s)]
     assert kinds.count("retrain_triggered") == 1 and kinds.count("drift_detected") == 3
     sent = [n["kind"] for n in notify.read_outbox(day, day, settings=s)]
     assert sent.count("retrain_triggered") == 1 and sent.count("drift_alert") == 3

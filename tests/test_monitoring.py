@@ -181,6 +181,7 @@ def test_each_alert_is_audited_and_sent_once_across_reruns(settings, credit):
 
     cohort = (END - timedelta(days=8)).date()
     summary = {
+        "window_start": (END - timedelta(hours=24)).isoformat(),
         "window_end": END.isoformat(),
         "alert": True,
         "data_quality_incident": False,
@@ -217,7 +218,11 @@ def test_each_alert_is_audited_and_sent_once_across_reruns(settings, credit):
         conf = performance_alert(credit, result, window_days=8, dag_run_id=run, settings=settings)
         assert conf["force"] is True and conf["evidence"]["kind"] == "performance"
     assert history.last_trigger(credit.name, END + timedelta(hours=1), settings) == END
-    kinds = [e["type"] for e in audit.read(cohort, END.date(), settings=settings)]
-    assert sorted(kinds) == ["drift_detected", "retrain_triggered", "retrain_triggered"]
+    events = audit.read(cohort, END.date(), by="data", settings=settings)
+    assert sorted(e["type"] for e in events) == ["drift_detected", "retrain_triggered", "retrain_triggered"]
+    # each names the data it is about: the drifted window, the triggering windows, the cohort
+    assert sorted(e["data_interval"]["start"][:13] for e in events) == sorted(
+        [(END - timedelta(hours=24)).isoformat()[:13], END.isoformat()[:13], cohort.isoformat()]
+    )
     sent = [n["kind"] for n in notify.read_outbox(cohort, END.date(), settings=settings)]
     assert sorted(sent) == ["drift_alert", "performance_alert", "retrain_triggered"]

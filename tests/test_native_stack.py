@@ -146,7 +146,7 @@ def _gates_failed(story: Story, run_id: str) -> list[str]:
     so its audit events are filed under that day."""
     from include import audit
 
-    events = audit.read(LAST_DAY, LAST_DAY, settings=story.stack.settings)
+    events = audit.read(LAST_DAY, LAST_DAY, by="data", settings=story.stack.settings)
     return [
         e["name"]
         for e in events
@@ -245,7 +245,7 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     assert datetime.fromisoformat(triggered[0]["data_interval_end"]) == TRIGGER_WINDOW + timedelta(
         minutes=5
     ), triggered[0]["data_interval_end"]
-    events = audit.read(LAST_DAY, TRIGGER_WINDOW.date(), settings=s)
+    events = audit.read(LAST_DAY, TRIGGER_WINDOW.date(), by="data", settings=s)
     promoted = [(e["actor"], e["dag_run_id"]) for e in events if e["type"] == "promoted"]
     assert promoted == [("user:admin", first_run), ("monitor", drift_run)], promoted
     assert [e["type"] for e in events].count("retrain_triggered") == 1

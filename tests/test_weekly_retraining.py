@@ -51,7 +51,7 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
     assert str(second.state) == "success", states  # a rejection is a normal outcome
     assert states["record_rejection"] == "success" and states["promote"] == "skipped"
     assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == champion.version
-    events = audit.read(DAYS[-1], DAYS[-1])
+    events = audit.read(DAYS[-1], DAYS[-1], by="data")
     kinds = [e["type"] for e in events]
     assert kinds.count("promoted") == 1 and kinds.count("rejected") == 1
     rejected = next(e for e in events if e["type"] == "rejected")
@@ -74,9 +74,6 @@ def test_promotion_rejection_forced_promotion_and_rollback(curated):
     assert str(rollback.state) == "success", task_states(rollback)
     assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == champion.version
     assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == newest.version
-    seconds = (rollback.end_date - rollback.start_date).total_seconds()
-    assert seconds < 60, f"rollback took {seconds:.1f} s"
-    print(f"rollback run took {seconds:.2f} s")
     day = rollback.run_after.date()
     (event,) = [e for e in audit.read(day, day) if e["type"] == "rollback"]
     assert (event["version"], event["replaced_version"], event["reason"]) == (

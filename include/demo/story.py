@@ -126,7 +126,7 @@ def retrain(story: Story, dag_run, label: str) -> None:
 
     config = settings.get()
     day = dag_run.data_interval_end.astimezone(UTC).date() - timedelta(days=1)
-    events = [e for e in audit.read(day, day) if e["dag_run_id"] == dag_run.run_id]
+    events = [e for e in audit.read(day, day, by="data") if e["dag_run_id"] == dag_run.run_id]
     registered = next((e for e in events if e["type"] == "registered"), None)
     if registered is None:
         story.ok = False

@@ -13,7 +13,11 @@ from include.training import request
 from include.training.request import monitor_request
 
 
-def _alert_once(
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def alert_once(
     contract: Contract,
     marker: str,
     *,
@@ -21,7 +25,7 @@ def _alert_once(
     subject: str,
     message: str,
     facts: dict,
-    day: date,
+    interval: tuple[date | datetime, date | datetime],
     dag_run_id: str,
     task: str,
     audit_key: str,
@@ -29,13 +33,17 @@ def _alert_once(
 ) -> None:
     """Audit ``facts`` and publish the notification, once per ``marker``: a rerun or backfill of
     the same window or cohort does not alert again. The marker is written after the alert is
-    sent; a crash in between means the retry alerts (at least once, never silently lost)."""
+    sent; a crash in between means the retry alerts (at least once, never silently lost).
+    ``interval`` is the data the alert concerns; the event's time is when it was raised."""
     from include import audit, notify
 
     path = storage.path("monitoring", contract.name, "alerted", f"{marker}.json", settings=settings)
     if storage.exists(path):
         return
-    audit.record([facts], day=day, dag_run_id=dag_run_id, task=task, key=audit_key, settings=settings)
+    audit.record(
+        [facts], interval=interval, dag_run_id=dag_run_id, task=task, key=audit_key, settings=settings
+    )
+    day = interval[1].date() if isinstance(interval[1], datetime) else interval[1]
     notify.publish(
         kind, subject, message, facts=facts, key=f"{dag_run_id}/{task}", day=day, settings=settings
     )
@@ -54,7 +62,7 @@ def publish_alert(
         kind = "data_quality_alert" if incident else "drift_alert"
         facts = {
             "type": "drift_detected",
-            "time": end.isoformat(),
+            "time": _now(),
             "actor": "monitor",
             "dag_run_id": dag_run_id,
             "model": contract.name,
@@ -70,14 +78,14 @@ def publish_alert(
             if incident
             else f"drift in {', '.join(summary['drifted_columns'])} (share {summary['share_drifted']:.2f})"
         )
-        _alert_once(
+        alert_once(
             contract,
             f"drift-{end:%Y%m%dT%H%M}",
             kind=kind,
             subject=f"{contract.name}: {kind.replace('_', ' ')} in the window ending {end:%Y-%m-%d %H:%M}",
             message=f"{contract.name} window ending {end.isoformat()}: {what}.\nReport: {summary['report']}",
             facts=facts,
-            day=end.date(),
+            interval=(datetime.fromisoformat(summary["window_start"]), end),
             dag_run_id=dag_run_id,
             task="publish",
             audit_key=f"{kind}:{end}",
@@ -99,14 +107,14 @@ def record_retrain_trigger(
     run_id = request.record(conf, s)
     facts = {
         "type": "retrain_triggered",
-        "time": end.isoformat(),
+        "time": _now(),
         "actor": "monitor",
         "dag_run_id": dag_run_id,
         "model": contract.name,
         "reason": conf["reason"],
         "evidence": evidence,
     }
-    _alert_once(
+    alert_once(
         contract,
         f"trigger-{end:%Y%m%dT%H%M}",
         kind="retrain_triggered",
@@ -114,7 +122,8 @@ def record_retrain_trigger(
         message=f"{conf['reason']}\nWindows: {', '.join(evidence['windows'])}\nReports: "
         f"{', '.join(evidence['reports']) or '-'}",
         facts=facts,
-        day=end.date(),
+        # from the end of the first drifted window of the evidence to the end of the last
+        interval=(min((datetime.fromisoformat(w) for w in evidence["windows"]), default=end), end),
         dag_run_id=dag_run_id,
         task="record_trigger",
         audit_key=f"retrain_triggered:{end}",
@@ -153,21 +162,21 @@ def performance_alert(
     )
     facts = {
         "type": "retrain_triggered",
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "time": _now(),
         "actor": "monitor",
         "dag_run_id": dag_run_id,
         "model": contract.name,
         "reason": reason,
         "evidence": conf["evidence"],
     }
-    _alert_once(
+    alert_once(
         contract,
         f"performance-{cohort}",
         kind="performance_alert",
         subject=f"{contract.name}: realized AUC below the floor",
         message=reason,
         facts=facts,
-        day=cohort,
+        interval=(cohort, cohort),
         dag_run_id=dag_run_id,
         task="alert",
         audit_key=f"performance:{cohort}",

@@ -259,14 +259,14 @@ def _train(
                 }
             ]
             + [{**common, "type": "gate_result", **g} for g in gate_dicts],
-            day=end,
+            interval=training.window,
             dag_run_id=dag_run_id,
             task="train_challenger",
             settings=s,
         )
         registry.set_challenger(client, contract.name, version, passed, gates.hard_gates_passed(gate_dicts))
     except Exception as exc:
-        _discard_after(s, common, version, exc, end)
+        _discard_after(s, common, version, exc, training.window)
         raise
     return Outcome(
         contract.name,
@@ -369,7 +369,9 @@ class Steps:
             self.records.append({"step": name, "start": start, "seconds": time.perf_counter() - start})
 
 
-def _discard_after(settings, common: dict, version: str, cause: Exception, day: date) -> None:
+def _discard_after(
+    settings, common: dict, version: str, cause: Exception, interval: tuple[date, date]
+) -> None:
     """Delete a version whose registration could not complete and say so in the audit trail;
     if even that fails, the original error still surfaces and the next retry discards it."""
     try:
@@ -383,7 +385,7 @@ def _discard_after(settings, common: dict, version: str, cause: Exception, day: 
     try:
         audit.record(
             [{**common, "type": "deleted", "reason": f"registration did not complete: {cause}"}],
-            day=day,
+            interval=interval,
             dag_run_id=common["dag_run_id"],
             task="train_challenger",
             settings=settings,

@@ -48,6 +48,13 @@ class RetrainRequest:
         return asdict(self)
 
 
+def training_interval(request: dict) -> tuple[date, date]:
+    """The first and last partition day of a request's training window (the data interval its
+    audit events concern)."""
+    end = date.fromisoformat(request["end"])
+    return end - timedelta(days=int(request["window_days"]) - 1), end
+
+
 def resolve(
     params: dict,
     *,

@@ -1,0 +1,105 @@
+"""Check every audit stream's chain and say where it is broken.
+
+    python -m include.audit verify [STREAM ...]
+
+An edited entry no longer matches its hash (or, if its hash was recomputed, the next entry's
+``prev``); a deleted entry leaves a gap in the sequence; a cut tail leaves key markers that
+point past the last entry. Exit status 1 if any stream has a problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from include import settings as settings_module
+from include import storage
+from include.audit import chain
+
+_ENTRY_NAME = re.compile(rf"^(\d{{{chain.SEQ_DIGITS}}})\.json$")
+
+
+@dataclass
+class StreamReport:
+    stream: str
+    entries: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        if self.intact:
+            return f"audit stream {self.stream}: {self.entries} entries, chain intact"
+        return f"audit stream {self.stream}: {self.entries} entries, BROKEN\n" + "\n".join(
+            f"  - {p}" for p in self.problems
+        )
+
+
+def _bodies(report: StreamReport, paths: list) -> dict[int, dict]:
+    bodies = {}
+    for path in paths:
+        uri = storage.describe(path)
+        named = _ENTRY_NAME.match(path.name)
+        if not named:
+            report.problems.append(f"{uri} is not an entry of the chain (names are {chain.entry_name(1)}...)")
+            continue
+        try:
+            body = json.loads(storage.read_bytes(path))
+        except ValueError:
+            report.problems.append(f"entry {int(named[1])} ({uri}) is not valid JSON: it was edited")
+            continue
+        seq = int(named[1])
+        if body.get("seq") != seq or body.get("stream") != report.stream:
+            report.problems.append(
+                f"entry {seq} ({uri}) says it is entry {body.get('seq')} of {body.get('stream')!r}: "
+                "it was moved or copied"
+            )
+        elif body.get("hash") != chain.entry_hash(body):
+            report.problems.append(f"entry {seq} ({uri}) was edited: its content no longer matches its hash")
+        bodies[seq] = body
+    return bodies
+
+
+def verify_stream(stream: str, settings: settings_module.Settings | None = None) -> StreamReport:
+    report = StreamReport(stream)
+    bodies = _bodies(report, chain.entry_paths(stream, settings))
+    report.entries = len(bodies)
+    last = max(bodies, default=0)
+    missing = [seq for seq in range(1, last + 1) if seq not in bodies]
+    if missing:
+        report.problems.append(f"entries missing from the sequence: {_ranges(missing)} (deleted)")
+    for seq in sorted(bodies):
+        expected = chain.GENESIS if seq == 1 else bodies.get(seq - 1, {}).get("hash")
+        if expected is not None and bodies[seq].get("prev") != expected:
+            report.problems.append(
+                f"entry {seq} does not follow entry {seq - 1}: its prev hash differs "
+                f"(entry {seq - 1} was replaced)"
+            )
+    for marker in storage.list_files(chain.stream_dir(stream, settings) / "keys"):
+        pointed = json.loads(storage.read_bytes(marker)).get("seq", 0)
+        if pointed > last:
+            report.problems.append(
+                f"{storage.describe(marker)} records entry {pointed}, but the chain ends at {last}: "
+                "its tail was cut"
+            )
+    return report
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[2, 3, 4, 7]`` -> ``"2-4, 7"``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def verify(
+    streams: list[str] | None = None, settings: settings_module.Settings | None = None
+) -> list[StreamReport]:
+    return [verify_stream(s, settings) for s in (streams or chain.streams(settings))]
