@@ -41,6 +41,8 @@ KINDS = (
     "data_quality_alert",
     "retrain_triggered",
     "performance_alert",
+    "registry_unexplained",
+    "approval_refused",
     "run_failed",
 )
 SUBJECT_LIMIT = 100  # characters, SNS's limit on Subject
