@@ -1,8 +1,12 @@
-"""The standard provider's ApprovalOperator, with the request and the answer audited.
+"""The standard provider's ApprovalOperator, with four eyes and the request and answer audited.
 
-Asking records ``approval_requested`` and notifies the approvers; the answer records
-``approved`` or ``declined`` with the user who gave it (or ``timeout`` when the default
-"Reject" applied) before the operator skips promotion on a rejection.
+Asking records ``approval_requested`` and notifies the approvers. The approvers are
+``MLOPS_APPROVERS`` minus whoever triggered the run: Airflow refuses anyone else's answer.
+The answer records ``approved`` or ``declined`` with the user who gave it (or ``timeout``
+when the default "Reject" applied) before the operator skips promotion on a rejection. An
+approval by the requester or by someone outside the approvers (an auth manager that lets
+admins answer anything) does not count: ``approval_refused`` is audited and the promotion
+is declined.
 """
 
 from __future__ import annotations
@@ -11,7 +15,21 @@ from datetime import UTC, datetime
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+from include.errors import PermanentError
 from mlops_plugins.failures import permanent_errors_fail_now
+
+
+class NoApproverError(PermanentError, ValueError):
+    """Nobody but the requester may approve: the four-eyes rule cannot be met."""
+
+
+def requesters(context, request: dict) -> set[str]:
+    """Who asked for this promotion, from Airflow's facts: the user who triggered the run (also
+    recorded as the request's actor). Empty for a scheduled or monitor-triggered run."""
+    names = {getattr(context["dag_run"], "triggering_user_name", None)}
+    actor = request.get("actor") or ""
+    names.add(actor.removeprefix("user:") if actor.startswith("user:") else None)
+    return {n for n in names if n}
 
 
 class AuditedApprovalOperator(ApprovalOperator):
@@ -27,15 +45,36 @@ class AuditedApprovalOperator(ApprovalOperator):
         return ti.xcom_pull(task_ids=self.outcome_task_id), ti.xcom_pull(task_ids=self.request_task_id)
 
     def execute(self, context):
-        from include import promotion
+        from include import promotion, settings
 
         outcome, request = self._inputs(context)
+        approvers = settings.get().approvers
         hours = self.response_timeout.total_seconds() / 3600 if self.response_timeout else 0
         with permanent_errors_fail_now():
+            if approvers:
+                allowed = [a for a in approvers if a not in requesters(context, request)]
+                if not allowed:
+                    raise NoApproverError(
+                        f"MLOPS_APPROVERS lists only {', '.join(approvers)}, who requested this "
+                        "promotion: four eyes need another approver"
+                    )
+                self.assigned_users = [{"id": a, "name": a} for a in allowed]
             promotion.approval_requested(
                 outcome, request, dag_run_id=context["run_id"], task=self.task_id, timeout_hours=hours
             )
         return super().execute(context)
+
+    @staticmethod
+    def _refusal(context, request: dict, user: dict) -> str | None:
+        from include import settings
+
+        ids = {user.get("id"), user.get("name")} - {None}
+        if ids & requesters(context, request):
+            return "they requested this promotion, and four eyes need someone else to approve it"
+        approvers = settings.get().approvers
+        if approvers and not ids & set(approvers):
+            return f"they are not one of the approvers ({', '.join(approvers)})"
+        return None
 
     def execute_complete(self, context, event):
         from include import promotion
@@ -44,8 +83,21 @@ class AuditedApprovalOperator(ApprovalOperator):
             return super().execute_complete(context, event)
         outcome, request = self._inputs(context)
         chosen = (event.get("chosen_options") or [None])[0]
-        responder = (event.get("responded_by_user") or {}).get("name")
+        user = event.get("responded_by_user") or {}
+        responder = user.get("name")
         responded_at = event.get("responded_at") or datetime.now(UTC)
+        why = self._refusal(context, request, user) if chosen == self.APPROVE else None
+        if why:
+            with permanent_errors_fail_now():
+                promotion.approval_refused(
+                    outcome,
+                    request,
+                    responder=responder or user.get("id") or "unknown",
+                    why=why,
+                    dag_run_id=context["run_id"],
+                    task=self.task_id,
+                )
+            return super().execute_complete(context, {**event, "chosen_options": [self.REJECT]})
         with permanent_errors_fail_now():
             promotion.approval_answered(
                 outcome,
