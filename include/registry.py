@@ -73,6 +73,7 @@ def client(settings: settings_module.Settings | None = None):
 
     s = settings or settings_module.get()
     settings_module.mlflow_http_limits()
+    settings_module.mlflow_credentials(s)
     _probe(s)
     uri = s.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
@@ -87,6 +88,7 @@ def use(settings: settings_module.Settings | None = None) -> None:
 
     s = settings or settings_module.get()
     settings_module.mlflow_http_limits()
+    settings_module.mlflow_credentials(s)
     _probe(s)
     uri = s.mlflow_tracking_uri
     with settings_module.environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
@@ -121,6 +123,9 @@ def by_alias(mlflow_client, name: str, alias: str) -> Version | None:
         return _version(mlflow_client.get_model_version_by_alias(name, alias))
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        # MLflow's basic-auth app answers 403, not 404, for an alias of a model that does not exist
+        if exc.error_code == "PERMISSION_DENIED" and not exists(mlflow_client, name):
             return None
         raise RegistryError(
             f"MLflow registry at {mlflow_client._registry_uri}: cannot read alias "

@@ -93,6 +93,14 @@ VARIABLES: tuple[Variable, ...] = (
         "How many candidates of the fixed search plan a retraining fits (empty: all 11; make demo: 4).",
     ),
     Variable(
+        "MLOPS_APPROVERS",
+        "",
+        "Who may approve a promotion in manual mode: comma-separated user ids as the auth manager knows "
+        "them (the simple auth manager: user names; FAB: the numeric user id). Empty: any user the auth "
+        "manager lets answer the DAG's required actions (with FAB, give only the risk officer role that "
+        "permission). Whoever triggered the run is refused either way.",
+    ),
+    Variable(
         "MLFLOW_TRACKING_URI",
         "sqlite:///<MLOPS_LOCAL_DIR>/mlflow/mlflow.db",
         "MLflow tracking and registry store.",
@@ -100,7 +108,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "MLOPS_MLFLOW_ARTIFACT_ROOT",
         "file://<MLOPS_LOCAL_DIR>/mlflow/artifacts",
-        "Artifact location given to experiments this package creates (s3://... in production).",
+        "Artifact location given to experiments this package creates (s3://... in production; "
+        "mlflow-artifacts:/ for artifacts proxied by the tracking server, which then names each "
+        "experiment's folder by its id).",
+    ),
+    Variable(
+        "MLOPS_MLFLOW_CONN_ID",
+        "mlflow_default",
+        "Airflow connection holding the tracking server's user name (login) and password, for a server "
+        "with authentication (MLflow's basic-auth app). No such connection: no credentials are sent.",
     ),
     Variable(
         "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS",
@@ -148,6 +164,8 @@ class Settings:
     threads: int
     search_candidates: int | None  # None: the whole plan
     mlflow_connect_timeout_seconds: float
+    mlflow_conn_id: str
+    approvers: tuple[str, ...]  # empty: whoever the auth manager lets answer
 
 
 DEFAULTS = {variable.name: variable.default for variable in VARIABLES}
@@ -179,6 +197,16 @@ def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
 def _path(env: dict[str, str], name: str) -> Path:
     path = Path(_text(env, name)).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _approvers(env: dict[str, str]) -> tuple[str, ...]:
+    approvers = tuple(a.strip() for a in _text(env, "MLOPS_APPROVERS").split(",") if a.strip())
+    bad = [a for a in approvers if not re.fullmatch(r"[A-Za-z0-9_.@+-]{1,256}", a)]
+    if bad:
+        raise SettingsError(
+            f"MLOPS_APPROVERS: {', '.join(repr(a) for a in bad)} is not a user id (letters, digits, _ . @ + -)"
+        )
+    return approvers
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -246,6 +274,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         mlflow_connect_timeout_seconds=_number(
             env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", 0.5, 60, kind=float
         ),
+        mlflow_conn_id=_text(env, "MLOPS_MLFLOW_CONN_ID"),
+        approvers=_approvers(env),
     )
 
 
@@ -269,6 +299,45 @@ def mlflow_http_limits() -> None:
     unless the process set its own: MLflow reads them from the environment at each request."""
     for name, value in MLFLOW_HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+MLFLOW_CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+_credentials_exported: dict[str, str] = {}  # what mlflow_credentials last put in the environment
+
+
+def mlflow_credentials(settings: Settings) -> None:
+    """Give MLflow's client the tracking server's credentials from the Airflow connection
+    ``MLOPS_MLFLOW_CONN_ID``: MLflow reads them from ``MLFLOW_TRACKING_USERNAME`` and
+    ``..._PASSWORD`` at each request. Variables the process set itself win; what this function
+    set follows the connection (and is removed with it). The credentials live in Airflow's
+    connections or secrets backend, never in an image or a DAG file."""
+    current = {name: os.environ.get(name) for name in MLFLOW_CREDENTIAL_VARIABLES}
+    ours = not any(current.values()) or current == {
+        name: _credentials_exported.get(name) for name in MLFLOW_CREDENTIAL_VARIABLES
+    }
+    if not ours:
+        return  # the process set its own
+    for name in MLFLOW_CREDENTIAL_VARIABLES:
+        os.environ.pop(name, None)
+    _credentials_exported.clear()
+    if not settings.mlflow_tracking_uri.startswith(("http://", "https://")):
+        return
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = Connection.get(settings.mlflow_conn_id)
+    except AirflowNotFoundException:
+        return
+    if not connection.login:
+        raise SettingsError(
+            f"Airflow connection {settings.mlflow_conn_id!r} (MLOPS_MLFLOW_CONN_ID) has no login: "
+            "set the tracking server's user name and password on it"
+        )
+    _credentials_exported.update(
+        {"MLFLOW_TRACKING_USERNAME": connection.login, "MLFLOW_TRACKING_PASSWORD": connection.password or ""}
+    )
+    os.environ.update(_credentials_exported)
 
 
 @lru_cache(maxsize=1)
@@ -299,9 +368,9 @@ def configuration_page() -> str:
 
 `include/settings.py` is the only module that reads configuration. Every setting is an
 environment variable below, read once per process: restart the Airflow services after changing
-one. A malformed value fails with a message that names the variable. S3 and SNS credentials
-are not settings: they come from the Airflow connections that `MLOPS_STORAGE_CONN_ID` and
-`MLOPS_NOTIFY_CONN_ID` name. Airflow's own settings (`AIRFLOW_HOME`, `AIRFLOW__...`) keep
+one. A malformed value fails with a message that names the variable. S3, SNS and MLflow
+credentials are not settings: they come from the Airflow connections that `MLOPS_STORAGE_CONN_ID`,
+`MLOPS_NOTIFY_CONN_ID` and `MLOPS_MLFLOW_CONN_ID` name. Airflow's own settings (`AIRFLOW_HOME`, `AIRFLOW__...`) keep
 their usual names; `make` sets `AIRFLOW_HOME=.local/airflow`, the DAG and plugin folders and
 `PYTHONPATH` (the checkout and `plugins/`), and `eval "$(make -s env)"` gives your shell the
 same. In the docker compose stack the variables come from `.env` ([docker-compose.md](docker-compose.md)).

@@ -184,11 +184,11 @@ def experiment_id(settings: settings_module.Settings, name: str) -> str:
     client = registry.client(settings)
     existing = client.get_experiment_by_name(name)
     if existing is None:
-        return client.create_experiment(
-            name,
-            artifact_location=settings.mlflow_artifact_root.rstrip("/") + f"/{name}",
-            tags=EXPERIMENT_KIND,
-        )
+        root = settings.mlflow_artifact_root.rstrip("/")
+        # Artifacts proxied by the tracking server go where it puts them, mlflow-artifacts:/<experiment
+        # id>: its basic-auth app finds the experiment (and the caller's rights) from that id.
+        location = None if root.startswith("mlflow-artifacts:") else f"{root}/{name}"
+        return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
     for key, value in EXPERIMENT_KIND.items():
         if existing.tags.get(key) != value:  # created by an earlier version of the package
             client.set_experiment_tag(existing.experiment_id, key, value)
