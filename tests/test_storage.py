@@ -176,8 +176,9 @@ def test_full_ingest_round_trip_gives_the_same_data_version_on_both_roots(
     bucket, prefix = s3_settings.storage_root[len("s3://") :].split("/", 1)
     keys = sorted(o["Key"] for o in aws_client("s3", moto_server).list_objects_v2(Bucket=bucket)["Contents"])
     assert [k.split("/")[:2] for k in keys] == [
-        [prefix, zone] for zone in ("curated", "curated", "landing", "landing", "quarantine", "quarantine")
-    ]
+        [prefix, zone]
+        for zone in ("curated", "curated", "curated", "landing", "landing", "quarantine", "quarantine")
+    ]  # curated: the data, its report and that report in the partition's history
 
 
 # --------------------------------------------------------------------------- permissions

@@ -168,6 +168,21 @@ def test_a_models_training_set_is_rebuilt_exactly_after_a_reingest_and_a_changed
     now = assemble(credit, days[-1], 9, min_rows=50, settings=s)
     assert now.lineage[0]["data_version"] != trained.lineage[0]["data_version"]
     assert now.counts["events"] < trained.counts["events"]
+    # The partition's report history: both versions, the re-ingested one current.
+    from include.ingestion.commit import history
+
+    versions = history(storage.partition("curated", credit.name, days[0], settings=s))
+    assert {(v["data_version"], v["current"]) for v in versions} == {
+        (trained.lineage[0]["data_version"], False),
+        (now.lineage[0]["data_version"], True),
+    }
+    assert (
+        sorted(v["counts"]["landed"] for v in versions)[1]
+        - sorted(v["counts"]["landed"] for v in versions)[0]
+        == 40
+    )
+    ingest_partition(credit, credit.name, days[0], settings=s)  # a rerun adds no history
+    assert len(history(storage.partition("curated", credit.name, days[0], settings=s))) == 2
 
     rebuilt = assemble(credit, days[-1], 9, min_rows=50, pinned=trained.lineage, settings=s)
     assert rebuilt.lineage == trained.lineage

@@ -4,7 +4,8 @@ A partition is what its ``_validation_report.json`` lists. Data files are named 
 content hash, so a rerun on the same landing data rewrites byte-identical files under the
 same names. In the curated zone, a file a new report no longer lists is kept: a model trained
 on it names it by its data version (``read_version``), so its training set can be rebuilt and
-verified. In quarantine, unlisted files are removed after the new report is written.
+verified; ``_report_history/`` keeps the report of every version published, and ``history`` says
+which one is current. In quarantine, unlisted files are removed after the new report is written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from include import storage
 from include.errors import PermanentError
 
 REPORT_NAME = "_validation_report.json"
+HISTORY_DIR = "_report_history"  # one report per curated data version ever published
 
 
 def parquet_bytes(data: pd.DataFrame | pa.Table) -> bytes:
@@ -58,11 +60,38 @@ def publish(directory, files: dict[str, bytes], report: dict, *, keep_previous: 
         storage.write_bytes_atomic(directory / name, data)
     storage.write_bytes_atomic(directory / REPORT_NAME, report_bytes(report))
     if keep_previous:
+        version = report.get("data_version")
+        if version:  # each version's report stays, as the one that first published it wrote it
+            storage.write_once(directory / HISTORY_DIR / _history_name(version), report_bytes(report))
         return
     keep = set(files) | {REPORT_NAME}
     for stale in storage.list_files(directory):
         if stale.name not in keep:
             storage.delete(stale)
+
+
+def _history_name(data_version: str) -> str:
+    return data_file_name_of(data_version).removesuffix(".parquet") + ".json"
+
+
+def history(directory) -> list[dict]:
+    """Every curated version of the partition with the report that published it, and whether it
+    is the current one (the version the partition's report names)."""
+    current_path = directory / REPORT_NAME
+    current = json.loads(storage.read_bytes(current_path)) if storage.exists(current_path) else {}
+    versions = []
+    for path in storage.list_files(directory / HISTORY_DIR):
+        report = json.loads(storage.read_bytes(path))
+        versions.append(
+            {
+                "data_version": report["data_version"],
+                "current": report["data_version"] == current.get("data_version"),
+                "counts": report.get("counts"),
+                "landed_files": [f.get("name") for f in report.get("files", [])],
+                "report": storage.describe(path),
+            }
+        )
+    return versions
 
 
 def read_version(directory, data_version: str) -> pd.DataFrame:
