@@ -8,7 +8,7 @@ and decision, notifications by DAG run and task.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from include import audit, notify, registry
 from include import settings as settings_module
@@ -19,8 +19,23 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _record(events: list[dict], *, interval, dag_run_id: str, task: str, key: str, settings) -> None:
-    audit.record(events, interval=interval, dag_run_id=dag_run_id, task=task, key=key, settings=settings)
+def _announce(
+    facts: dict, subject: str, message: str, *, interval, task: str, key: str, settings, notify_key=""
+):
+    """Audit ``facts`` (once per ``key``: the version and decision) and send the notification of
+    the same kind (once per DAG run, task and ``notify_key``); ``interval`` is the data they concern."""
+    run = facts["dag_run_id"]
+    audit.record([facts], interval=interval, dag_run_id=run, task=task, key=key, settings=settings)
+    end = interval[1]
+    notify.publish(
+        facts["type"],
+        subject,
+        message,
+        facts=facts,
+        key=f"{run}/{task}{notify_key}",
+        day=end.date() if isinstance(end, datetime) else end,
+        settings=settings,
+    )
 
 
 def _replaced(version) -> str | None:
@@ -68,24 +83,15 @@ def promote(
         "reason": request["reason"],
         "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]},
     }
-    day = date.fromisoformat(request["end"])
-    _record(
-        [facts],
-        interval=training_interval(request),
-        dag_run_id=dag_run_id,
-        task=task,
-        key=f"{version}:promoted",
-        settings=s,
-    )
-    notify.publish(
-        "promoted",
+    _announce(
+        facts,
         f"{name} v{version} is the new champion",
         f"{name} v{version} replaced {f'v{replaced}' if replaced else 'no earlier champion'} "
         f"(holdout AUC {outcome['holdout']['roc_auc']:.4f}; {request['mode']} promotion by {actor}).\n"
         f"Reason: {request['reason']}\n\n{_gate_lines(outcome)}",
-        facts=facts,
-        key=f"{dag_run_id}/{task}",
-        day=day,
+        interval=training_interval(request),
+        task=task,
+        key=f"{version}:promoted",
         settings=s,
     )
     return {"champion": version, "replaced": replaced, "actor": actor}
@@ -114,24 +120,15 @@ def reject(
         "reason": request["reason"],
         "champion_version": outcome["champion_version"],
     }
-    day = date.fromisoformat(request["end"])
-    _record(
-        [facts],
-        interval=training_interval(request),
-        dag_run_id=dag_run_id,
-        task=task,
-        key=f"{version}:rejected",
-        settings=s,
-    )
-    notify.publish(
-        "rejected",
+    _announce(
+        facts,
         f"{name} v{version} was not promoted",
         f"{name} v{version} failed {', '.join(failed)}; the champion stays "
         f"{'v' + outcome['champion_version'] if outcome['champion_version'] else 'unset'}.\n\n"
         f"{_gate_lines(outcome)}",
-        facts=facts,
-        key=f"{dag_run_id}/{task}",
-        day=day,
+        interval=training_interval(request),
+        task=task,
+        key=f"{version}:rejected",
         settings=s,
     )
     return {"rejected": version, "failed_gates": failed}
@@ -157,24 +154,16 @@ def approval_requested(
         "version": version,
         "timeout_hours": timeout_hours,
     }
-    day = date.fromisoformat(request["end"])
-    _record(
-        [facts],
-        interval=training_interval(request),
-        dag_run_id=dag_run_id,
-        task=task,
-        key=f"{version}:approval_requested",
-        settings=s,
-    )
-    notify.publish(
-        "approval_requested",
+    _announce(
+        facts,
         f"Approve {name} v{version} as champion?",
         f"Every gate passed. Approve or reject in the Airflow UI (Required Actions, DAG run "
         f"{dag_run_id}) within {timeout_hours:g} h; no answer rejects it.\n\n{_gate_lines(outcome)}",
-        facts=facts,
-        key=f"{dag_run_id}/{task}/requested",
-        day=day,
+        interval=training_interval(request),
+        task=task,
+        key=f"{version}:approval_requested",
         settings=s,
+        notify_key="/requested",
     )
 
 
@@ -203,24 +192,16 @@ def approval_answered(
         "version": version,
         "timed_out": responder is None,
     }
-    day = date.fromisoformat(request["end"])
-    _record(
-        [facts],
+    who = f"by {responder}" if responder else "by nobody before the timeout"
+    _announce(
+        facts,
+        f"{name} v{version} {kind} {who}"[:100],
+        f"{name} v{version} was {kind} {who}.",
         interval=training_interval(request),
-        dag_run_id=dag_run_id,
         task=task,
         key=f"{version}:{kind}",
         settings=s,
-    )
-    who = f"by {responder}" if responder else "by nobody before the timeout"
-    notify.publish(
-        kind,
-        f"{name} v{version} {kind} {who}"[:100],
-        f"{name} v{version} was {kind} {who}.",
-        facts=facts,
-        key=f"{dag_run_id}/{task}/answered",
-        day=day,
-        settings=s,
+        notify_key="/answered",
     )
     return facts
 
@@ -248,23 +229,16 @@ def approval_refused(
         "version": version,
         "reason": why,
     }
-    _record(
-        [facts],
-        interval=training_interval(request),
-        dag_run_id=dag_run_id,
-        task=task,
-        key=f"{version}:approval_refused",
-        settings=s,
-    )
-    notify.publish(
-        "approval_refused",
+    _announce(
+        facts,
         f"{name} v{version}: approval by {responder} refused"[:100],
         f"{responder} approved {name} v{version}, which does not count: {why}. The challenger is not "
         "promoted; trigger the retraining again for another approver.",
-        facts=facts,
-        key=f"{dag_run_id}/{task}/refused",
-        day=training_interval(request)[1],
+        interval=training_interval(request),
+        task=task,
+        key=f"{version}:approval_refused",
         settings=s,
+        notify_key="/refused",
     )
     return facts
 
@@ -305,16 +279,13 @@ def rollback(
         "target": target,
         "reason": reason,
     }
-    _record(
-        [facts], interval=interval, dag_run_id=dag_run_id, task=task, key=f"{resolved}:rollback", settings=s
-    )
-    notify.publish(
-        "rollback",
+    _announce(
+        facts,
         f"{name} rolled back to v{resolved}",
         f"{actor} rolled {name} back from v{replaced_version} to v{resolved}.\nReason: {reason}",
-        facts=facts,
-        key=f"{dag_run_id}/{task}",
-        day=interval[1].date(),
+        interval=interval,
+        task=task,
+        key=f"{resolved}:rollback",
         settings=s,
     )
     return {"champion": resolved, "replaced": replaced_version, "actor": actor}

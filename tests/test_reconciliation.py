@@ -43,6 +43,21 @@ def _promote(version: str, run: str, settings):
     promotion.promote(outcome, REQUEST, dag_run_id=run, task="promote", settings=settings)
 
 
+def _roll_back(target: str, run: str, settings):
+    from include import promotion
+
+    promotion.rollback(
+        MODEL,
+        target,
+        reason="drill",
+        actor="user:ops",
+        dag_run_id=run,
+        interval=(HOUR, HOUR),
+        task="roll_back",
+        settings=settings,
+    )
+
+
 @pytest.fixture
 def registry_world(tmp_path, use_env):
     """An empty registry and storage of this test's own, with two versions and v1 promoted."""
@@ -60,21 +75,12 @@ def _never_running(run_id: str) -> bool:
 
 
 def test_an_audited_promotion_and_rollback_are_explained(registry_world):
-    from include import promotion, reconciliation
+    from include import reconciliation
 
     s, client, (v1, v2) = registry_world
     assert reconciliation.check(MODEL, run_in_progress=_never_running, settings=s).explained
     _promote(v2, "scheduled__second", s)
-    promotion.rollback(
-        MODEL,
-        "previous",
-        reason="drill",
-        actor="user:ops",
-        dag_run_id="manual__rb",
-        interval=(HOUR, HOUR),
-        task="roll_back",
-        settings=s,
-    )
+    _roll_back("previous", "manual__rb", s)
     finding = reconciliation.check(MODEL, run_in_progress=_never_running, settings=s)
     assert finding.explained and finding.champion == v1, finding.describe()
     assert finding.audited_event["type"] == "rollback"
@@ -127,7 +133,7 @@ def test_a_promotion_between_its_alias_move_and_its_audit_write_waits(registry_w
 def test_the_hourly_dag_fails_on_a_moved_alias_and_passes_once_it_is_rolled_back(registry_world):
     from airflow.utils import db
 
-    from include import audit, promotion, registry
+    from include import audit, registry
 
     s, client, (v1, v2) = registry_world
     db.initdb()
@@ -146,15 +152,6 @@ def test_the_hourly_dag_fails_on_a_moved_alias_and_passes_once_it_is_rolled_back
     ]
     assert (alert["type"], alert["version"], alert["audited_version"]) == ("alias_unexplained", v2, v1)
 
-    promotion.rollback(
-        MODEL,
-        v1,
-        reason="undo the unaudited move",
-        actor="user:ops",
-        dag_run_id="manual__undo",
-        interval=(HOUR, HOUR),
-        task="roll_back",
-        settings=s,
-    )
+    _roll_back(v1, "manual__undo", s)
     fixed = dag_from_file("registry_reconciliation").test(logical_date=HOUR + timedelta(hours=2))
     assert str(fixed.state) == "success", task_states(fixed)
