@@ -51,7 +51,8 @@ def environment(port: int) -> dict[str, str]:
         }
     )
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
-    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
+    # Two people: a promotion's requester cannot approve it (four eyes), so "reviewer" approves.
+    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,reviewer:admin")
     return env
 
 
@@ -195,11 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             break
         if not ready and _healthy(args.port):
             ready = True
-            users = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")[0].split(":")[0]
+            users = [u.split(":")[0] for u in env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")]
             password_file = home / "simple_auth_manager_passwords.json.generated"
             print(
-                f"Airflow UI: http://localhost:{args.port}  user: {users}  password: in {password_file} "
-                f"(.venv/bin/python -c \"import json; print(json.load(open('{password_file}'))['{users}'])\")\n"
+                f"Airflow UI: http://localhost:{args.port}  users: {', '.join(users)} (a promotion's requester "
+                f"cannot approve it)  passwords: in {password_file} "
+                f"(.venv/bin/python -c \"import json; print(json.load(open('{password_file}'))['{users[0]}'])\")\n"
                 "Ctrl-C stops everything.",
                 flush=True,
             )

@@ -1,21 +1,26 @@
-"""Manual promotion answered through the REST API of a live Airflow (scheduler, LocalExecutor).
+"""Manual promotion with four eyes, answered through the REST API of a live Airflow (scheduler,
+LocalExecutor) signing people in with the production auth manager (FAB) and the team's roles.
 
 The approval step parks in AWAITING_INPUT (Airflow 3.3: no triggerer involved) until a
 person answers in the UI's Required Actions page, which calls the same endpoint this test
-does, as the user ``risk_officer``. The story:
+does. Users: ``admin`` (Admin), ``ds`` (Viewer + DataScientist), ``ro`` (Viewer + RiskOfficer),
+``viewer`` (Viewer). No MLOPS_APPROVERS: the RiskOfficer role is who may answer. The story:
 
 1. Unpausing ``weekly_retraining`` makes the scheduler run the latest Monday 03:00 run
    (catchup=False). It trains on the 14 days ingested up to the Sunday before and, in the
    default ``auto`` mode, promotes the first champion.
-2. A manual run in ``manual`` mode (forced: the same data cannot beat the champion) waits for
-   approval; ``risk_officer`` approves; the champion moves; the audit trail names them.
-3. A second such run is rejected by ``risk_officer``: promotion is skipped, the run succeeds,
-   the champion stays, a ``declined`` event and notification are recorded.
+2. ``ds`` asks for a promotion in ``manual`` mode (forced: the same data cannot beat the
+   champion); ``viewer`` and ``ds`` cannot answer (403); ``ro`` approves; the champion moves;
+   the audit trail names ``ds`` as requester and ``ro`` as approver.
+3. ``admin`` asks for one and approves it themself: Airflow lets an admin answer, the package
+   does not count it: ``approval_refused`` is audited and notified, the champion stays.
+4. ``ds`` asks again and ``ro`` rejects: promotion is skipped, a ``declined`` event is recorded.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.error
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -26,6 +31,12 @@ from tests.support.live_airflow import STARTUP_TIMEOUT, live_airflow
 DAG_ID = "weekly_retraining"
 ROWS_PER_DAY = 3000
 RUN_TIMEOUT = 420
+USERS = {
+    "admin": ("Admin",),
+    "ds": ("Viewer", "DataScientist"),
+    "ro": ("Viewer", "RiskOfficer"),
+    "viewer": ("Viewer",),
+}
 
 
 def _latest_monday_3am(now: datetime) -> datetime:
@@ -51,11 +62,8 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
     scheduled_at = _latest_monday_3am(datetime.now(UTC))
     end = scheduled_at.date() - timedelta(days=1)
     s = _ingest(tmp_path / "local", [end - timedelta(days=n) for n in range(13, -1, -1)])
-    extra = {
-        "MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk_officer:admin",
-    }
-    with live_airflow(tmp_path, extra) as (api, services, env):
+    extra = {"MLOPS_SIMULATOR_ROWS_PER_DAY": str(ROWS_PER_DAY), "MLOPS_APPROVERS": ""}
+    with live_airflow(tmp_path, extra, fab_users=USERS) as (api, services, env):
         services.wait_for(
             f"{DAG_ID} to be parsed", lambda: api.request("GET", f"/api/v2/dags/{DAG_ID}"), STARTUP_TIMEOUT
         )
@@ -89,10 +97,22 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
         first = registry.by_alias(client, "credit_applications", registry.CHAMPION)
         assert first is not None and first.tags["promoted_by"] == "schedule"
 
-        def manual_run(reason: str, answer: str, minutes: int) -> str:
+        def answer_as(user: str, run_id: str, answer: str) -> int:
+            api.login(user)
+            try:
+                api.request(
+                    "PATCH",
+                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1/hitlDetails",
+                    {"chosen_options": [answer]},
+                )
+            except urllib.error.HTTPError as refused:
+                return refused.code
+            return 200
+
+        def manual_run(reason: str, requester: str, answerer: str, answer: str, minutes: int) -> str:
             # Logical dates on the same Monday morning: the window ends on the same Sunday.
             at = (scheduled_at + timedelta(minutes=minutes)).isoformat()
-            api.login("admin")
+            api.login(requester)
             run = api.request(
                 "POST",
                 f"/api/v2/dags/{DAG_ID}/dagRuns",
@@ -126,50 +146,55 @@ def test_a_person_approves_one_challenger_and_rejects_the_next(tmp_path):
                 "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1/hitlDetails"
             )
             assert detail["options"] == ["Approve", "Reject"] and "PASS **auc_floor**" in detail["body"]
-            api.login("risk_officer")
-            api.request(
-                "PATCH",
-                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/request_approval/-1/hitlDetails",
-                {"chosen_options": [answer]},
-            )
+            # Neither a viewer nor the data scientist who asked may answer.
+            assert {user: answer_as(user, run_id, "Approve") for user in ("viewer", "ds")} == {
+                "viewer": 403,
+                "ds": 403,
+            }
+            assert answer_as(answerer, run_id, answer) == 200
+            api.login("admin")
             finished = services.wait_for(
                 "the run to finish", lambda: run_state(run_id), RUN_TIMEOUT, interval=2
             )
             assert finished["state"] == "success", task_states(run_id)
             return run_id
 
-        # 2. Approved: the champion moves, and the approver is on record.
-        approved_run = manual_run("quarterly review: new bureau feed", "Approve", 1)
+        # 2. Approved by a risk officer: the champion moves, and the approver is on record.
+        approved_run = manual_run("quarterly review: new bureau feed", "ds", "ro", "Approve", 1)
         states = task_states(approved_run)
         assert states["promote_after_approval"] == "success" and states["promote"] == "skipped"
         second = registry.by_alias(client, "credit_applications", registry.CHAMPION)
-        assert second.version != first.version and second.tags["promoted_by"] == "user:risk_officer"
+        assert second.version != first.version and second.tags["promoted_by"] == "user:ro"
         assert registry.by_alias(client, "credit_applications", registry.PREVIOUS).version == first.version
 
-        # 3. Rejected: the run succeeds, nothing moves.
-        rejected_run = manual_run("second look", "Reject", 2)
+        # 3. An admin approving their own request: Airflow accepts the answer, the package refuses it.
+        own_run = manual_run("admin's own idea", "admin", "admin", "Approve", 2)
+        states = task_states(own_run)
+        assert states["promote_after_approval"] == "skipped" and states["request_approval"] == "success"
+        assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == second.version
+
+        # 4. Rejected: the run succeeds, nothing moves.
+        rejected_run = manual_run("second look", "ds", "ro", "Reject", 3)
         states = task_states(rejected_run)
         assert states["promote_after_approval"] == "skipped" and states["request_approval"] == "success"
         assert registry.by_alias(client, "credit_applications", registry.CHAMPION).version == second.version
 
     events = audit.read(end, end, by="data", settings=s)
     answers = [
-        (e["type"], e["actor"], e["dag_run_id"]) for e in events if e["type"] in ("approved", "declined")
+        (e["type"], e["actor"], e["dag_run_id"])
+        for e in events
+        if e["type"] in ("approved", "declined", "approval_refused")
     ]
     assert answers == [
-        ("approved", "user:risk_officer", approved_run),
-        ("declined", "user:risk_officer", rejected_run),
+        ("approved", "user:ro", approved_run),
+        ("approval_refused", "user:admin", own_run),
+        ("declined", "user:ro", rejected_run),
     ]
-    requested = [e["dag_run_id"] for e in events if e["type"] == "approval_requested"]
-    assert requested == [approved_run, rejected_run]
+    requested = [(e["actor"], e["dag_run_id"]) for e in events if e["type"] == "approval_requested"]
+    assert requested == [("user:ds", approved_run), ("user:admin", own_run), ("user:ds", rejected_run)]
     promoted = [(e["actor"], e["dag_run_id"]) for e in events if e["type"] == "promoted"]
-    assert promoted == [("schedule", scheduled["dag_run_id"]), ("user:risk_officer", approved_run)]
+    assert promoted == [("schedule", scheduled["dag_run_id"]), ("user:ro", approved_run)]
     kinds = sorted(n["kind"] for n in notify.read_outbox(end, end, settings=s))
-    assert kinds == [
-        "approval_requested",
-        "approval_requested",
-        "approved",
-        "declined",
-        "promoted",
-        "promoted",
-    ]
+    assert kinds == sorted(
+        ["approval_requested"] * 3 + ["approved", "approval_refused", "declined"] + ["promoted"] * 2
+    )

@@ -12,7 +12,6 @@ import fnmatch
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,8 +35,10 @@ AIRFLOW_SERVICES = (
     "airflow-triggerer",
     "airflow-worker",
 )
-REQUIRED_SERVICES = ("postgres", "redis", "mlflow", "minio", "minio-init") + AIRFLOW_SERVICES
-ONE_SHOT_SERVICES = ("airflow-init", "minio-init")
+REQUIRED_SERVICES = ("postgres", "redis", "mlflow", "mlflow-init", "minio", "minio-init") + AIRFLOW_SERVICES
+ONE_SHOT_SERVICES = ("airflow-init", "minio-init", "mlflow-init")
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+ROLES_FILE = PROJECT_ROOT / "docker" / "airflow-roles.json"
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 # Compose interpolation: $$ is a literal $, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error},
@@ -228,27 +229,73 @@ def test_services_wait_for_what_they_need(services, service, needed, condition):
 # --------------------------------------------------------------------------- Airflow
 
 
-def test_airflow_init_migrates_the_database_and_creates_the_admin(
-    services, resolved_env, env_example, tmp_path
-):
+def test_airflow_init_migrates_the_database_imports_the_roles_and_creates_the_admin(services, env_example):
     init = services["airflow-init"]
-    script = as_text(init["command"])
-    assert re.search(r"\bairflow db migrate\b", script), "airflow-init does not run `airflow db migrate`"
-    env = resolved_env["airflow-init"]
-    user, password = env_example["_AIRFLOW_WWW_USER_USERNAME"], env_example["_AIRFLOW_WWW_USER_PASSWORD"]
-    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"{user}:admin", (
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS does not make _AIRFLOW_WWW_USER_USERNAME an admin"
+    script = interpolate(as_text(init["command"]), env_example)
+    steps = [
+        r"\bairflow db migrate\b",
+        r"\bairflow sync-perm --include-dags\b",
+        r"\bairflow roles import (\S+)",
+        r"\bairflow users create --role Admin --username \"\$\{_AIRFLOW_WWW_USER_USERNAME\}\"",
+        r"\bairflow users reset-password --username \"\$\{_AIRFLOW_WWW_USER_USERNAME\}\"",
+    ]
+    found = [re.search(step, script) for step in steps]
+    assert all(found), f"airflow-init lacks {[s for s, f in zip(steps, found, strict=True) if not f]}"
+    assert [f.start() for f in found] == sorted(f.start() for f in found), (
+        "airflow-init runs them out of order"
     )
-    # The script's writer, run as written: the auth manager reads {"user": "password"} from that file.
-    writer = re.search(r"python -c '([^']*)'", interpolate(script, env_example))
-    assert writer, "airflow-init writes no password file"
-    assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" in script[writer.end() :], (
-        "airflow-init does not write to AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+    mounts = dict(interpolate(v, env_example).split(":")[:2][::-1] for v in init["volumes"])
+    roles_file = found[2].group(1)
+    assert (PROJECT_ROOT / mounts[roles_file]).resolve() == ROLES_FILE, (
+        f"{roles_file} is not docker/airflow-roles.json"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", writer.group(1)], env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout) == {user: password}
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_every_airflow_service_signs_people_in_with_fab(resolved_env, name):
+    assert resolved_env[name]["AIRFLOW__CORE__AUTH_MANAGER"] == FAB_AUTH_MANAGER
+    assert not [k for k in resolved_env[name] if k.startswith("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER")]
+
+
+def test_the_team_roles_name_real_resources_and_dags():
+    from airflow.providers.fab.www.security import permissions
+
+    roles = json.loads(ROLES_FILE.read_text())
+    assert {r["name"] for r in roles} == {"DataScientist", "MLEngineer", "RiskOfficer"}
+    known = {v for k, v in vars(permissions).items() if k.startswith("RESOURCE_") and isinstance(v, str)}
+    dags = {p.stem for p in (PROJECT_ROOT / "dags").glob("*.py")}
+    for role in roles:
+        resource = role["resource"]
+        prefix, _, dag_id = resource.partition(":")
+        if dag_id:
+            assert f"{prefix}:" in permissions.PREFIX_RESOURCES_MAP, (
+                f"{role['name']}: unknown prefix of {resource}"
+            )
+            assert dag_id in dags, f"{role['name']}: no DAG {dag_id}"
+        else:
+            assert resource in known, f"{role['name']}: unknown resource {resource!r}"
+        assert set(role["action"].split(",")) <= {"can_read", "can_edit", "can_create", "can_delete"}
+    # Approving is the risk officer's duty alone; triggering retraining the data scientist's.
+    hitl = {r["name"] for r in roles if r["resource"] == permissions.RESOURCE_HITL_DETAIL}
+    assert hitl == {"RiskOfficer"}
+
+
+def test_mlflow_signs_requests_in_and_airflow_uses_the_service_user(services, resolved_env, env_example):
+    command = [interpolate(arg, env_example) for arg in services["mlflow"]["command"]]
+    assert option(command, "--app-name") == "basic-auth", "the MLflow server runs without authentication"
+    mlflow_env = resolved_env["mlflow"]
+    config = dict(interpolate(v, env_example).split(":")[:2][::-1] for v in services["mlflow"]["volumes"])
+    ini = PROJECT_ROOT / config[mlflow_env["MLFLOW_AUTH_CONFIG_PATH"]]
+    assert "default_permission = READ" in ini.read_text() and "admin_password" not in ini.read_text()
+    assert mlflow_env["MLFLOW_AUTH_ADMIN_PASSWORD"] == env_example["MLFLOW_ADMIN_PASSWORD"]
+    connection = json.loads(airflow_env(resolved_env)["AIRFLOW_CONN_MLFLOW_DEFAULT"])
+    made = resolved_env["mlflow-init"]
+    assert (connection["login"], connection["password"]) == (
+        made["MLFLOW_SERVICE_USER"],
+        made["MLFLOW_SERVICE_PASSWORD"],
+    ), "the mlflow_default connection is not the user mlflow-init creates"
+    assert airflow_env(resolved_env)["MLOPS_MLFLOW_CONN_ID"] == "mlflow_default"
+    compile(services["mlflow-init"]["command"][-1], "mlflow-init", "exec")
 
 
 @pytest.mark.parametrize("name", AIRFLOW_SERVICES)

@@ -129,7 +129,7 @@ def test_make_airflow_on_another_port_runs_tasks_and_stops_everything(tmp_path):
     make = _start(env, port, log)
     try:
         banner = _wait_for_banner(make, log)
-        assert f"http://localhost:{port}" in banner and "user: admin" in banner
+        assert f"http://localhost:{port}" in banner and "users: admin, reviewer" in banner
         assert "simple_auth_manager_passwords.json.generated" in banner
         assert _run_a_dag(env) == "success"  # tasks reach the execution API on the moved port
         pids = _tree(make)

@@ -16,8 +16,9 @@ Then, on the same running stack, a person in headless Chromium (tests/support/we
 
 5. ``admin`` signs in, fills the ``weekly_retraining`` trigger form (Logical Date and Params)
    and watches the run page until the run succeeds and promotes.
-6. A manual-mode run waits for approval; ``risk_officer`` approves it on the Required Actions
-   page and the champion moves, recorded as ``user:risk_officer``.
+6. A manual-mode run waits for approval; ``risk_officer`` (FAB role RiskOfficer) approves it on
+   the Required Actions page and the champion moves, recorded as ``user:risk_officer``.
+7. ``viewer`` signs in and sees the run, and is refused (403) a trigger and an approval.
 
 Screenshots of every step stay in .local/screenshots/web_ui/native_stack/ (path printed).
 
@@ -64,8 +65,6 @@ def native_stack_env() -> dict[str, str]:  # this module's services (overrides t
         "MLOPS_SIMULATOR_SCORING_CALLS_PER_HOUR": "2000",
         "MLOPS_SIMULATOR_SCENARIO": "income_shift",
         "MLOPS_SIMULATOR_ONSET": ONSET.isoformat(),
-        # The browser test's approver; the simple auth manager generates both passwords.
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk_officer:admin",
     }
 
 
@@ -367,3 +366,35 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
         approved
     )
     assert registry.by_alias(client, DATASET, registry.PREVIOUS).version == by_form.version
+
+    # 7. A viewer signs in (FAB) and sees the runs, but may neither trigger nor answer an approval.
+    with signed_in(stack.base_url, "viewer", passwords["viewer"], shots) as browser:
+        browser.get(f"{stack.base_url}/dags/{RETRAIN}/runs/{manual_run}")
+        state = wait_for_run_page_state(
+            browser, stack.base_url, RETRAIN, manual_run, shots, RUN_TIMEOUT, stack.check_alive
+        )
+        assert state == "Success"
+    story.api.login("viewer")
+    try:
+        refused = {
+            "trigger": _status(story.api, "POST", f"/api/v2/dags/{RETRAIN}/dagRuns", {"logical_date": None}),
+            "approve": _status(
+                story.api,
+                "PATCH",
+                f"/api/v2/dags/{RETRAIN}/dagRuns/{manual_run}/taskInstances/request_approval/-1/hitlDetails",
+                {"chosen_options": ["Approve"]},
+            ),
+        }
+    finally:
+        story.api.login("admin")
+    assert refused == {"trigger": 403, "approve": 403}, refused
+
+
+def _status(api, method: str, path: str, body: dict) -> int:
+    import urllib.error
+
+    try:
+        api.request(method, path, body)
+    except urllib.error.HTTPError as answer:
+        return answer.code
+    return 200

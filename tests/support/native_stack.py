@@ -2,10 +2,12 @@
 
 PostgreSQL (Airflow's metadata DB, Celery's result backend, MLflow's backend store), Redis
 (Celery's broker), a moto server (S3 for storage and MLflow artifacts, SNS + SQS for
-notifications), an MLflow tracking server, and Airflow's api-server, scheduler, dag-processor,
-triggerer and one Celery worker. Every service is a subprocess on a free loopback port, in a
-session (process group) of its own (``Services``, tests/support/processes.py); ``running_stack()``
-stops them all in ``finally``, also on Ctrl-C, even a second one (``bash
+notifications), an MLflow tracking server with MLflow's basic-auth app (the package signs in as a
+service user through the ``mlflow_default`` Airflow connection), and Airflow's api-server,
+scheduler, dag-processor, triggerer and one Celery worker, signing people in with the FAB auth
+manager (``USERS``, with the team's roles). Every service is a subprocess on a free loopback port,
+in a session (process group) of its own (``Services``, tests/support/processes.py);
+``running_stack()`` stops them all in ``finally``, also on Ctrl-C, even a second one (``bash
 tests/interrupt_native_stack.sh`` checks that), and prints the tails of their logs when the
 block fails. Logs stay under ``<tmp_path>/logs``.
 
@@ -29,7 +31,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -39,13 +40,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live_airflow import Api, airflow_cmd, airflow_env, generated_passwords_file
+from tests.support.live_airflow import (
+    FAB_ENV,
+    Api,
+    airflow_cmd,
+    airflow_env,
+    generated_passwords_file,
+    setup_fab,
+)
+from tests.support.mlflow_server import start_mlflow_auth_server
 from tests.support.moto import AWS_KEYS, aws_client, aws_connection, start_moto, subscribed_queue
-from tests.support.processes import Services, free_port, http_ok, run_logged, uninterrupted
+from tests.support.processes import Services, free_port, run_logged, uninterrupted
 
 STARTUP_TIMEOUT = 180  # 2 shared cores: five Airflow processes import at the same time
 DEBIAN_PACKAGES = "postgresql redis-server"
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker")
+# Signed in by the production auth manager (FAB) with the team's roles (docker/airflow-roles.json)
+USERS = {"admin": ("Admin",), "risk_officer": ("Viewer", "RiskOfficer"), "viewer": ("Viewer",)}
 # Variables of the pytest session (tests/airflow_env.py) or the shell that would change what the
 # services do; the stack sets its own.
 INHERITED_PREFIXES = ("MLOPS_", "MLFLOW_", "AWS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
@@ -112,7 +123,7 @@ class NativeStack:
 
     base_url: str  # Airflow's api-server (UI and REST)
     username: str
-    passwords: dict[str, str]  # of every simple auth manager user (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)
+    passwords: dict[str, str]  # of every FAB user (USERS)
     api: Api  # logged in as ``username``
     env: dict[str, str]  # the environment of every Airflow process
     settings: object  # include.settings.Settings of the services, for library calls from the test
@@ -313,31 +324,17 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
         services.wait_for("redis", lambda: _redis_pong(redis_port), 30, interval=0.2)
         topic_arn, queue_url = _aws_resources(s3_endpoint, bucket)
 
-        # MLflow: the only holder of S3 credentials for artifacts (see the module docstring).
-        mlflow_port = free_port()
-        mlflow_uri = f"http://127.0.0.1:{mlflow_port}"
-        services.start(
-            "mlflow",
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--backend-store-uri",
-                f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
-                "--serve-artifacts",
-                "--artifacts-destination",
-                f"s3://{bucket}/mlflow-artifacts",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(mlflow_port),
-                "--workers",
-                "1",
-            ],
+        # MLflow: the only holder of S3 credentials for artifacts (see the module docstring), and
+        # with MLflow's basic-auth app: the package signs in through the mlflow_default connection.
+        mlflow = start_mlflow_auth_server(
+            services,
+            tmp_path / "mlflow",
+            backend_store_uri=f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
+            artifacts_destination=f"s3://{bucket}/mlflow-artifacts",
             env={**_base_env(), **AWS_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint},
             tier=SERVERS_TIER,
         )
+        mlflow_uri = mlflow.uri
 
         # Airflow.
         api_port = free_port()
@@ -358,7 +355,7 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
                 "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
                 "AIRFLOW__API_AUTH__JWT_SECRET": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 "AIRFLOW__API__SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                **FAB_ENV,
                 # Tests run chosen past dates through the REST API; the wall clock's own runs (the current
                 # hour's drift check, say) would judge other windows and could trigger retraining too.
                 # Manual, backfill and triggered runs still run. Override through extra_env.
@@ -367,6 +364,7 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
+                **mlflow.connection_env(),
                 # Nothing should land there: every store is remote.
                 "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
                 "MLOPS_TIMEZONE": "UTC",
@@ -383,6 +381,7 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
         )
         env.update(extra_env or {})
         run_logged(airflow_cmd("db", "migrate"), log_dir / "airflow-db-migrate.log", env=env, timeout=600)
+        passwords = setup_fab(env, log_dir, USERS)
         for name in AIRFLOW_SERVICES:
             args = (
                 ["celery", "worker", "--celery-hostname", f"native-{token}@%h"]
@@ -397,10 +396,10 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
                 tier=AIRFLOW_TIER,
                 stop_signal=signal.SIGQUIT if name == "celery-worker" else signal.SIGTERM,
             )
-        services.wait_for("the MLflow server", lambda: http_ok(f"{mlflow_uri}/health"), STARTUP_TIMEOUT)
+        mlflow.wait_ready(services, STARTUP_TIMEOUT)
 
         password_file = generated_passwords_file(env)
-        api = Api(base_url, password_file)
+        api = Api(base_url, password_file, passwords)
 
         def healthy() -> bool:
             health = api.request("GET", "/api/v2/monitor/health")
@@ -418,14 +417,14 @@ def running_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> It
 
         from include import settings as settings_module
 
-        test_side = {"AIRFLOW_CONN_AWS_DEFAULT": env["AIRFLOW_CONN_AWS_DEFAULT"]}
+        test_side = {"AIRFLOW_CONN_AWS_DEFAULT": env["AIRFLOW_CONN_AWS_DEFAULT"], **mlflow.connection_env()}
         with _environment(test_side):
             _forget_cached_store("aws_default")
             try:
                 yield NativeStack(
                     base_url=base_url,
                     username="admin",
-                    passwords=json.loads(password_file.read_text()),
+                    passwords=passwords,
                     api=api,
                     env=env,
                     settings=settings_module.load(env),

@@ -165,7 +165,8 @@ def sign_in(driver, base_url: str, username: str, password: str, shots: Screensh
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     shots.take(driver, f"login-{username}")
-    submit = driver.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    # The simple auth manager's page has a <button>, FAB's an <input type=submit>.
+    submit = driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]")
     wait_until(driver, "the Sign in button to enable", lambda d: submit.is_enabled())
     submit.click()
     wait_until(
