@@ -50,6 +50,8 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
+from bench import decisions
+
 DATASET = "credit_applications"
 ROWS_PER_DAY = 6000
 # The credit team's service: ~200,000 scoring calls a day, about 8,000 an hour (CONTEXT.md). The
@@ -62,8 +64,24 @@ WALK_HOURS = (-3, 6)  # window ends relative to the onset, both inclusive
 STABLE_WINDOWS = 14 * 24
 MAX_DAYS_AFTER_DETECTION = 10
 PERFORMANCE_WINDOW_DAYS = 8  # performance_monitoring's window_days Param default: the newest matured day
-SCENARIOS = ("income_shift", "employment_bimodal", "stable", "data_quality_incident", "concept_drift")
-GOALS = {"income_shift": 3, "employment_bimodal": 3, "data_quality_alert": 2, "concept_detection_days": 8}
+SCENARIOS = (
+    "income_shift",
+    "employment_bimodal",
+    "stable",
+    "data_quality_incident",
+    "concept_drift",
+    "fairness_drift",
+    "narrow_score_band",
+)
+GOALS = {
+    "income_shift": 3,
+    "employment_bimodal": 3,
+    "data_quality_alert": 2,
+    "concept_detection_days": 8,
+    "bias_alert_days": 2,
+    "estimated_auc_days": 1,
+}
+DECISION_DAYS = {"fairness_drift": 2, "narrow_score_band": 1}  # days of traffic the daily monitors judge
 
 
 # ----------------------------------------------------------------------------- world
@@ -312,6 +330,43 @@ def _stable(credit, s) -> dict:
             "met": out["triggers"] == 0,
         }
     }
+    # The daily decision monitors over the same 14 days (the hourly walk landed their capture).
+    first = ONSET.date()
+    daily = decisions.summary(decisions.walk(credit, s, first, first + timedelta(days=13)), first)
+    out["decision_monitors"] = daily
+    for kind in ("bias", "attribution"):
+        out["goals"][f"no_{kind}_alert_in_14_days"] = {
+            "measured": daily["alerts"][kind],
+            "goal": "0",
+            "met": daily["alerts"][kind] == 0,
+        }
+    low = daily["estimated_auc_range"][0] if daily["estimated_auc_range"] else None
+    out["goals"]["estimated_auc_above_the_floor_for_14_days"] = {
+        "measured": low,
+        "goal": f">= {credit.auc_floor} every day",
+        "met": low is not None and low >= credit.auc_floor and daily["alerts"]["estimated_auc"] == 0,
+    }
+    return out
+
+
+def _decision_scenario(credit, s, scenario: str) -> dict:
+    """The days after the onset through the daily decision monitors, and the goal they serve."""
+    first = ONSET.date()
+    out = decisions.summary(
+        decisions.walk(credit, s, first, first + timedelta(days=DECISION_DAYS[scenario] - 1)), first
+    )
+    kind, goal_key, name = {
+        "fairness_drift": ("bias", "bias_alert_days", "bias_alert_within_2_days"),
+        "narrow_score_band": (
+            "estimated_auc",
+            "estimated_auc_days",
+            "estimated_auc_below_floor_within_1_day",
+        ),
+    }[scenario]
+    measured, goal = out["first_alert_days_after_onset"][kind], GOALS[goal_key]
+    out["goals"] = {
+        name: {"measured": measured, "goal": f"<= {goal}", "met": measured is not None and measured <= goal}
+    }
     return out
 
 
@@ -456,6 +511,8 @@ def _concept(credit, s) -> dict:
         land_day(credit, day, settings=s)  # the nightly run at 02:00 the next morning
         for feed in credit.feeds():
             ingest_partition(credit, feed.name, day, settings=s)
+        if day == ONSET.date():  # what the scores alone say the next morning: CBPE's blind spot
+            onset_morning = decisions.morning(credit, s, day + timedelta(days=1))
         run_end = start + timedelta(days=1, hours=4, minutes=30)  # performance_monitoring's run
         cohort = cohort_for(credit, run_end, s.timezone)
         entry = {
@@ -526,6 +583,8 @@ def _concept(credit, s) -> dict:
             ],
         },
         "daily": days,
+        "onset_day_estimated_auc": onset_morning["estimated_auc"],
+        "onset_day_realized_auc_when_matured": onset_morning["realized_auc_when_matured"],
         "retrainings": retrainings,
         "detection_day_after_onset": detection["day_after_onset"] if detection else None,
         "detection_cohort": detection["cohort"] if detection else None,
@@ -575,6 +634,8 @@ def _scenario(name: str, calls_per_hour: int) -> dict:
                 body = _stable(credit, s)
             elif name == "concept_drift":
                 body = _concept(credit, s)
+            elif name in DECISION_DAYS:
+                body = _decision_scenario(credit, s, name)
             else:
                 body = _hourly_scenario(credit, s, name)
             facts["settings_leaks"] = leaks()

@@ -110,10 +110,21 @@ def weekly_retraining():
 
     @task.branch
     @fail_fast
-    def choose_path(outcome: dict, request: dict) -> str:
+    def choose_path(outcome: dict, request: dict, ti=None) -> str:
+        """Gates failed: rejection. Manual mode, or a bias alert holding promotions: approval."""
+        from include.monitoring.bias import promotion_hold
+
         if not outcome["gates_passed"]:
             return "record_rejection"
-        return "promote" if request["mode"] == "auto" else "request_approval"
+        if request["mode"] != "auto":
+            return "request_approval"
+        hold = promotion_hold(contract.load(request["dataset"]))
+        if hold is None:
+            return "promote"
+        why = f"bias alert of {hold['day']} ({hold['dag_run_id']}): automatic promotion waits for a person"
+        print(why)
+        ti.xcom_push(key="promotion_hold", value=why)
+        return "request_approval"
 
     approval = AuditedApprovalOperator(
         task_id="request_approval",
@@ -121,7 +132,9 @@ def weekly_retraining():
         request_task_id="resolve_request",
         subject="Promote {{ ti.xcom_pull(task_ids='train_challenger')['model_name'] }} "
         "v{{ ti.xcom_pull(task_ids='train_challenger')['version'] }} to champion?",
-        body="{% for g in ti.xcom_pull(task_ids='train_challenger')['gates'] %}"
+        body="{% set hold = ti.xcom_pull(task_ids='choose_path', key='promotion_hold') %}"
+        "{% if hold %}**Held for approval**: {{ hold }}\n\n{% endif %}"
+        "{% for g in ti.xcom_pull(task_ids='train_challenger')['gates'] %}"
         "- {{ 'PASS' if g['passed'] else 'FAIL' }} **{{ g['name'] }}**: {{ g['message'] }}\n{% endfor %}",
         defaults="Reject",
         response_timeout=timedelta(hours=24),

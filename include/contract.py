@@ -121,6 +121,29 @@ class ColumnDrift:
 
 
 @dataclass(frozen=True)
+class FairnessLimits:
+    """Bias drift on live decisions (``monitoring.fairness``): a limit counts as crossed only when
+    the whole confidence interval is past it, so noise in a small group does not alert."""
+
+    min_approval_ratio: float = 0.8  # four-fifths rule: lowest / highest approval rate by group
+    max_tpr_gap: float = 0.1  # defaulters flagged: highest - lowest group rate, once outcomes mature
+    max_fpr_gap: float = 0.1  # non-defaulters flagged (declined although they repaid)
+    confidence: float = 0.95  # two-sided level of every interval
+    min_group_rows: int = 100  # fewer decisions in a group and its approval rate is not judged
+    min_group_outcomes: int = 30  # fewer defaulters (or non-defaulters) and its TPR (or FPR) is not
+    hold_promotion: bool = True  # after a bias alert, the next promotion waits for a person
+
+
+@dataclass(frozen=True)
+class AttributionLimits:
+    """Feature-attribution drift (``monitoring.attribution``): the ranking of features by mean
+    absolute contribution on live traffic against the one measured on the training holdout."""
+
+    min_ndcg: float = 0.9  # SageMaker Model Monitor's default alert limit
+    sample_rows: int = 2000  # captured rows explained per day (a fixed-seed sample)
+
+
+@dataclass(frozen=True)
 class Monitoring:
     """How the hourly monitor judges this dataset (defaults: the team's guides)."""
 
@@ -131,6 +154,8 @@ class Monitoring:
     lookback_hours: int = 6  # each hourly check reads this many hours of capture
     min_window_rows: int = 200  # fewer rows and the window is not judged
     columns: dict[str, ColumnDrift] = field(default_factory=dict)
+    fairness: FairnessLimits = field(default_factory=FairnessLimits)
+    attribution: AttributionLimits = field(default_factory=AttributionLimits)
 
 
 DEFAULT_MONITORING = Monitoring()  # what a contract's missing monitoring keys mean
@@ -343,6 +368,8 @@ class _Parser:
             "lookback_hours",
             "min_window_rows",
             "columns",
+            "fairness",
+            "attribution",
         }
         if set(doc) - known:
             raise self.fail("monitoring", f"unknown keys {sorted(set(doc) - known)}; known: {sorted(known)}")
@@ -378,6 +405,43 @@ class _Parser:
                 )
             ),
             columns=columns,
+            fairness=self.fairness(doc.get("fairness")),
+            attribution=self.attribution(doc.get("attribution")),
+        )
+
+    def _known(self, doc: Any, where: str, cls) -> dict:
+        doc = self.mapping(doc or {}, where)
+        unknown = set(doc) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise self.fail(
+                where, f"unknown keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
+        return doc
+
+    def fairness(self, doc: Any) -> FairnessLimits:
+        where, d = "monitoring.fairness", FairnessLimits()
+        doc = self._known(doc, where, FairnessLimits)
+        hold = doc.get("hold_promotion", d.hold_promotion)
+        if not isinstance(hold, bool):
+            raise self.fail(f"{where}.hold_promotion", f"expected true or false, got {hold!r}")
+        return FairnessLimits(
+            min_approval_ratio=self.number(doc, "min_approval_ratio", where, d.min_approval_ratio, 0, 1),
+            max_tpr_gap=self.number(doc, "max_tpr_gap", where, d.max_tpr_gap, 0, 1),
+            max_fpr_gap=self.number(doc, "max_fpr_gap", where, d.max_fpr_gap, 0, 1),
+            confidence=self.number(doc, "confidence", where, d.confidence, 0.5, 0.999),
+            min_group_rows=int(self.number(doc, "min_group_rows", where, d.min_group_rows, 1, 10_000_000)),
+            min_group_outcomes=int(
+                self.number(doc, "min_group_outcomes", where, d.min_group_outcomes, 1, 10_000_000)
+            ),
+            hold_promotion=hold,
+        )
+
+    def attribution(self, doc: Any) -> AttributionLimits:
+        where, d = "monitoring.attribution", AttributionLimits()
+        doc = self._known(doc, where, AttributionLimits)
+        return AttributionLimits(
+            min_ndcg=self.number(doc, "min_ndcg", where, d.min_ndcg, 0, 1),
+            sample_rows=int(self.number(doc, "sample_rows", where, d.sample_rows, 10, 1_000_000)),
         )
 
     def limits(self, doc: Any, where: str, defaults: BatchLimits) -> BatchLimits:

@@ -62,7 +62,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "MLOPS_SIMULATOR_SCENARIO",
         "stable",
-        "stable, income_shift, employment_bimodal, concept_drift or data_quality_incident.",
+        "stable, income_shift, employment_bimodal, concept_drift, data_quality_incident, fairness_drift "
+        "(one group's incomes fall) or narrow_score_band (bureau scores squeezed around 660).",
     ),
     Variable(
         "MLOPS_SIMULATOR_ONSET", "", "ISO timestamp when the scenario starts (empty: from the beginning)."
@@ -136,7 +137,15 @@ MLFLOW_HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
 }
 
-SCENARIOS = ("stable", "income_shift", "employment_bimodal", "concept_drift", "data_quality_incident")
+SCENARIOS = (
+    "stable",
+    "income_shift",
+    "employment_bimodal",
+    "concept_drift",
+    "data_quality_incident",
+    "fairness_drift",
+    "narrow_score_band",
+)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,13 @@ def _error(tmp_path: Path, mutate) -> str:
     return message
 
 
+def _load(tmp_path: Path, mutate):
+    doc = copy.deepcopy(_credit_doc())
+    mutate(doc)
+    _write(tmp_path, doc)
+    return contract.load("credit_applications", tmp_path)
+
+
 def test_an_unmodified_copy_loads_so_each_malformed_case_fails_only_for_its_change(tmp_path):
     _write(tmp_path, _credit_doc())
     assert (
@@ -143,6 +150,32 @@ def test_monitoring_settings_and_their_mistakes(tmp_path, credit):
     assert "monitoring.columns.gender: 'gender' is not a feature" in message
     message = _error(tmp_path, lambda d: d["monitoring"].update(drift_shar=0.5))
     assert "monitoring: unknown keys ['drift_shar']" in message
+
+
+def test_decision_monitoring_limits_and_their_mistakes(tmp_path, credit):
+    from include.contract import AttributionLimits, FairnessLimits
+
+    assert (
+        credit.monitoring.fairness == FairnessLimits()
+        and credit.monitoring.attribution == AttributionLimits()
+    )
+    without = _load(tmp_path, lambda d: [d["monitoring"].pop(k) for k in ("fairness", "attribution")])
+    assert (
+        without.monitoring.fairness.min_approval_ratio == 0.8
+        and without.monitoring.attribution.min_ndcg == 0.9
+    )
+    tuned = _load(
+        tmp_path, lambda d: d["monitoring"]["fairness"].update(max_tpr_gap=0.05, hold_promotion=False)
+    )
+    assert (tuned.monitoring.fairness.max_tpr_gap, tuned.monitoring.fairness.hold_promotion) == (0.05, False)
+    message = _error(tmp_path, lambda d: d["monitoring"]["fairness"].update(min_ratio=0.8))
+    assert "monitoring.fairness: unknown keys ['min_ratio']" in message and "min_approval_ratio" in message
+    message = _error(tmp_path, lambda d: d["monitoring"]["fairness"].update(hold_promotion="yes"))
+    assert "monitoring.fairness.hold_promotion: expected true or false, got 'yes'" in message
+    message = _error(tmp_path, lambda d: d["monitoring"]["fairness"].update(confidence=1.5))
+    assert "monitoring.fairness.confidence: 1.5 is outside 0.5..0.999" in message
+    message = _error(tmp_path, lambda d: d["monitoring"]["attribution"].update(min_ndcg=-1))
+    assert "monitoring.attribution.min_ndcg: -1 is outside 0..1" in message
 
 
 def test_name_that_differs_from_the_file_name(tmp_path):

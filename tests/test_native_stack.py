@@ -4,9 +4,10 @@ Airflow's REST API as the UI drives it:
 1. 12 older days are pre-seeded into S3 with the library; the backfill endpoint makes
    ``nightly_ingestion`` land, validate and publish the last two.
 2. A manual ``weekly_retraining`` run trains on the 14 days and promotes the first champion.
-3. A backfill of ``drift_monitoring`` judges the hours from one before the onset of the
-   simulator's ``income_shift`` (set for every service from the start) until the sensor finds
-   the drift sustained; it triggers ``weekly_retraining`` under a ``drift__`` run id, which
+3. ``decision_monitoring`` judges the decisions of the day before (bias, reasons, estimated
+   AUC) on the worker, while a backfill of ``drift_monitoring`` judges the hours from one before
+   the onset of the simulator's ``income_shift`` (set for every service from the start) until the
+   sensor finds the drift sustained; it triggers ``weekly_retraining`` under a ``drift__`` run id, which
    promotes a new champion.
 4. What landed where: curated partitions, drift records and the Evidently report, the audit
    trail and the MLflow model artifacts in S3; aliases through the tracking server; the
@@ -46,6 +47,7 @@ from tests.support.web_ui import (
 )
 
 INGEST, RETRAIN, MONITOR = "nightly_ingestion", "weekly_retraining", "drift_monitoring"
+DECISIONS = "decision_monitoring"
 DATASET = "credit_applications"
 FEEDS = ("credit_applications", "credit_applications_labels")
 LAST_DAY = date(2026, 11, 20)
@@ -166,7 +168,7 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     # 1. History: 12 days through the library, the last two through nightly_ingestion.
     credit = contract.load(DATASET)
     simulate_days(credit, DAYS[:-2], settings=s)
-    for dag_id in (INGEST, RETRAIN, MONITOR):
+    for dag_id in (INGEST, RETRAIN, MONITOR, DECISIONS):
         stack.wait_for(
             f"{dag_id} to be parsed",
             lambda dag_id=dag_id: story.api.request("GET", f"/api/v2/dags/{dag_id}"),
@@ -196,6 +198,13 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
     assert first is not None, f"no first champion; failed gates: {_gates_failed(story, first_run)}"
     assert first.tags["promoted_by"] == "user:admin" and first.tags["promoted_in_run"] == first_run
     print(f"champion v{first.version} after {time.monotonic() - started:.0f} s")
+    # The daily decision monitors of 11-19 run on the worker beside the hourly backfill below (the
+    # day's capture hours are not the ones the backfill lands).
+    decision_run = story.api.request(
+        "POST",
+        f"/api/v2/dags/{DECISIONS}/dagRuns",
+        {"logical_date": _iso(datetime(2026, 11, 20, 4, 45, tzinfo=UTC))},
+    )["dag_run_id"]
 
     # 3. Hourly monitoring through the onset: the run due at hh:05 judges the 3 hours before hh.
     monitored = story.backfill(
@@ -229,6 +238,19 @@ def test_drift_on_the_production_stack_retrains_a_new_champion(native_stack):
 
     # 5. Where everything landed.
     monitoring = f"storage/monitoring/{DATASET}/"
+    # The decision monitors judged 11-19 (before the onset: fair, same reasons, AUC estimated above
+    # the floor) with v1's calibration and attributions read through the tracking server's proxy.
+    story.finished(DECISIONS, decision_run)
+    for key in ("bias/decisions", "attribution", "performance/estimated"):
+        assert f"{monitoring}{key}/dt=2026-11-19.json" in stack.s3_keys(f"{monitoring}{key}/"), key
+    from include.monitoring import attribution, bias, daily, estimated
+
+    fairness = daily.stored(DATASET, bias.DECISIONS, date(2026, 11, 19), s)
+    reasons = daily.stored(DATASET, attribution.MONITOR, date(2026, 11, 19), s)
+    estimate = daily.stored(DATASET, estimated.MONITOR, date(2026, 11, 19), s)
+    assert fairness["status"] == "judged" and not fairness["alert"] and fairness["joined"] > 2900, fairness
+    assert reasons["status"] == "judged" and reasons["model_version"] == first.version, reasons
+    assert estimate["status"] == "estimated" and estimate["estimated_auc"] >= credit.auc_floor, estimate
     assert (
         f"{monitoring}drift/dt={TRIGGER_WINDOW.date()}/hour={TRIGGER_WINDOW.hour:02d}.json"
         in stack.s3_keys(f"{monitoring}drift/")

@@ -34,6 +34,9 @@ EVENT_TYPES = (
     "drift_detected",
     "retrain_triggered",
     "alias_unexplained",
+    "bias_detected",
+    "attribution_drift_detected",
+    "estimated_auc_below_floor",
 )
 REQUIRED = ("type", "time", "actor", "dag_run_id", "model")
 

@@ -13,7 +13,7 @@ from include.training import request
 from include.training.request import monitor_request
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -62,7 +62,7 @@ def publish_alert(
         kind = "data_quality_alert" if incident else "drift_alert"
         facts = {
             "type": "drift_detected",
-            "time": _now(),
+            "time": now(),
             "actor": "monitor",
             "dag_run_id": dag_run_id,
             "model": contract.name,
@@ -107,7 +107,7 @@ def record_retrain_trigger(
     run_id = request.record(conf, s)
     facts = {
         "type": "retrain_triggered",
-        "time": _now(),
+        "time": now(),
         "actor": "monitor",
         "dag_run_id": dag_run_id,
         "model": contract.name,
@@ -162,7 +162,7 @@ def performance_alert(
     )
     facts = {
         "type": "retrain_triggered",
-        "time": _now(),
+        "time": now(),
         "actor": "monitor",
         "dag_run_id": dag_run_id,
         "model": contract.name,

@@ -17,10 +17,17 @@ def land_missing_capture(
 ) -> list[str]:
     """Simulator only: land the window's capture hours that do not exist yet, scored by the
     current champion (or unscored without one). Existing hours are never rewritten."""
+    start, end = window_module.bounds(interval_end, contract.monitoring.lookback_hours)
+    return land_missing_hours(contract, start, end, settings=settings)
+
+
+def land_missing_hours(
+    contract: Contract, start: datetime, end: datetime, *, settings: settings_module.Settings | None = None
+) -> list[str]:
+    """Simulator only: land the capture hours in ``[start, end)`` that do not exist yet."""
     from include.simulator.land import land_capture_hour
 
     s = settings or settings_module.get()
-    start, end = window_module.bounds(interval_end, contract.monitoring.lookback_hours)
     missing = [
         h
         for h in window_module.hours(start, end)

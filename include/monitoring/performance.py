@@ -38,11 +38,30 @@ def record_path(dataset: str, cohort: date, settings: settings_module.Settings |
     )
 
 
+def matured_outcomes(
+    contract: Contract, cohort: date, *, settings: settings_module.Settings | None = None
+) -> pd.DataFrame:
+    """The curated outcomes of ``cohort``'s applications (primary key and target), each once.
+    Raises FileNotFoundError, naming the partition, while the outcomes are not ingested."""
+    from include.ingestion.partition import read_curated
+
+    labels = []
+    for offset in (0, 1):  # outcomes of day D are observed on D + maturity, a late one the day after
+        day = cohort + timedelta(days=contract.labels.maturity_days + offset)
+        try:
+            labels.append(read_curated(contract.label_feed_name, day, settings=settings))
+        except FileNotFoundError as exc:
+            if offset == 0:
+                raise FileNotFoundError(
+                    f"no curated {contract.label_feed_name} partition for {day}: {exc}"
+                ) from None
+    keys = list(contract.primary_key)
+    return pd.concat(labels, ignore_index=True)[[*keys, contract.target]].drop_duplicates(keys)
+
+
 def realized(contract: Contract, cohort: date, *, settings: settings_module.Settings | None = None) -> dict:
     """The cohort's realized AUC against the floor; stored once, then read back."""
     from sklearn.metrics import roc_auc_score
-
-    from include.ingestion.partition import read_curated
 
     s = settings or settings_module.get()
     path = record_path(contract.name, cohort, s)
@@ -50,23 +69,17 @@ def realized(contract: Contract, cohort: date, *, settings: settings_module.Sett
         return json.loads(storage.read_bytes(path))
     start = datetime.combine(cohort, time(0), tzinfo=UTC)
     captured = window_module.read(contract.name, start, start + timedelta(days=1), s).frame
-    labels = []
-    for offset in (0, 1):  # outcomes of day D are observed on D + maturity, a late one the day after
-        day = cohort + timedelta(days=contract.labels.maturity_days + offset)
-        try:
-            labels.append(read_curated(contract.label_feed_name, day, settings=s))
-        except FileNotFoundError as exc:  # not ingested (yet): said in the result, nothing stored
-            if offset == 0:
-                return {
-                    "dataset": contract.name,
-                    "cohort": cohort.isoformat(),
-                    "status": "labels_missing",
-                    "detail": f"no curated {contract.label_feed_name} partition for {day}: {exc}",
-                }
-    key = contract.primary_key[0]
-    outcome = pd.concat(labels, ignore_index=True)[[key, contract.target]].drop_duplicates(key)
+    try:
+        outcome = matured_outcomes(contract, cohort, settings=s)
+    except FileNotFoundError as exc:  # not ingested (yet): said in the result, nothing stored
+        return {
+            "dataset": contract.name,
+            "cohort": cohort.isoformat(),
+            "status": "labels_missing",
+            "detail": str(exc),
+        }
     joined = (
-        captured.dropna(subset=["score"]).merge(outcome, on=key, how="inner")
+        captured.dropna(subset=["score"]).merge(outcome, on=list(contract.primary_key), how="inner")
         if len(captured) and "score" in captured
         else pd.DataFrame()
     )

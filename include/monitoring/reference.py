@@ -39,3 +39,35 @@ def reference(settings: settings_module.Settings, name: str, version: str) -> tu
 def champion_version(settings: settings_module.Settings, name: str) -> str | None:
     current = registry.by_alias(registry.client(settings), name, registry.CHAMPION)
     return current.version if current else None
+
+
+@lru_cache(maxsize=32)
+def _artifact(tracking_uri: str, name: str, version: str, path: str) -> str | None:
+    settings = settings_module.load({"MLFLOW_TRACKING_URI": tracking_uri})
+    client = registry.client(settings)
+    found = registry.get(client, name, version)
+    folder, _, _ = path.rpartition("/")
+    listed = registry.call(
+        client,
+        f"list the artifacts of {name} v{version}",
+        client.list_artifacts,
+        found.run_id,
+        folder or None,
+    )
+    if path not in {a.path for a in listed}:
+        return None
+    local = registry.call(
+        client,
+        f"read {path} of {name} v{version} (run {found.run_id})",
+        client.download_artifacts,
+        found.run_id,
+        path,
+    )
+    return Path(local).read_text()
+
+
+def version_artifact(settings: settings_module.Settings, name: str, version: str, path: str):
+    """A JSON artifact logged with a registered version, or None when that version has none
+    (versions registered before the monitor that reads it existed)."""
+    text = _artifact(settings.mlflow_tracking_uri, name, str(version), path)
+    return None if text is None else json.loads(text)

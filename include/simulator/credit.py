@@ -58,6 +58,8 @@ _PRESCREEN_TIMES, _PRESCREEN_FEATURES, _PRESCREEN_SCENARIO = 6, 7, 8
 _LOG_INCOME_BASE = 12.553  # calibrated so that mean annual income is about 450,000
 INCOME_SHIFT = 520_000 / 450_000
 _REFERENCE_INCOME = 450_000.0
+NARROW_SCORE_BAND = (660.0, 25.0)  # narrow_score_band: mean and spread of the bureau scores after the onset
+FAIRNESS_INCOME_FACTOR = 0.3  # fairness_drift: the affected group's incomes after the onset
 # Default model: logit = intercept + scale * risk. Calibrated (see tests) for a 10-15 %
 # default rate and a ROC AUC of 0.86-0.90 for a gradient-boosting model on stable data.
 _STABLE_INTERCEPT, _STABLE_SCALE = -3.45, 1.3
@@ -204,6 +206,20 @@ def _apply_scenario(
         years = _bimodal_employment(rng, rows)
         keep_null = frame["employment_years"].isna().to_numpy()
         frame.loc[after & ~keep_null, "employment_years"] = years[after & ~keep_null]
+    elif scenario == "fairness_drift":
+        # One group's income mix changes (women's applications now come from a lower-income
+        # channel): incomes fall and the same loans weigh more on them. Gender itself still never
+        # enters the risk; the model sees only the inputs, and declines more of that group.
+        hit = after & (frame["gender"].to_numpy(dtype=object) == "F")
+        frame.loc[hit, "annual_income"] = (frame.loc[hit, "annual_income"] * FAIRNESS_INCOME_FACTOR).round(2)
+        frame.loc[hit, "debt_to_income"] = np.clip(
+            frame.loc[hit, "debt_to_income"] / FAIRNESS_INCOME_FACTOR, 0, 3
+        ).round(4)
+    elif scenario == "narrow_score_band":
+        # A broker channel replaces the usual mix with applicants whose bureau scores sit in a
+        # narrow band: the model's strongest input separates them less, so it ranks them worse.
+        band = np.clip(np.round(rng.normal(NARROW_SCORE_BAND[0], NARROW_SCORE_BAND[1], rows)), 300, 850)
+        frame.loc[after, "credit_score"] = band[after].astype(np.int64)
     elif scenario == "data_quality_incident":
         # An upstream change reports income in thousands and loses tenure for many rows.
         frame.loc[after, "annual_income"] = (frame.loc[after, "annual_income"] / 1000).round(2)

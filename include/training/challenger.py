@@ -86,6 +86,23 @@ def reference_profile(frame, contract: Contract, model=None) -> dict:
     ).to_dict()
 
 
+def monitoring_reference(contract: Contract, evaluation, model, typical: dict, seed: int) -> dict:
+    """What the daily monitors compare live traffic with, measured on the holdout: the calibration
+    map the AUC estimate applies and the features' mean contributions (the reason codes)."""
+    from include.monitoring import attribution, estimated
+
+    return {
+        estimated.CALIBRATION: estimated.calibration_map(evaluation.y_holdout, evaluation.scores),
+        attribution.REFERENCE: attribution.mean_attribution(
+            model,
+            evaluation.x_holdout,
+            typical,
+            rows=contract.monitoring.attribution.sample_rows,
+            seed=seed,
+        ),
+    }
+
+
 def _reuse(settings, version) -> Outcome:
     """The outcome of a registration this DAG run already completed (a task retry)."""
     import json
@@ -204,6 +221,9 @@ def _train(
         passed = all(g.passed for g in results)
         with steps("reference_profile"):
             reference = reference_profile(training.frame, contract, result.best)
+            monitoring_references = monitoring_reference(
+                contract, evaluation, result.best, typical, policy.seed
+            )
         with steps("log_and_register"):
             run_id, version = tracking.log_and_register(
                 settings=s,
@@ -222,6 +242,7 @@ def _train(
                 training_frame=training.frame,
                 scoring=scoring,
                 reference=reference,
+                monitoring_references=monitoring_references,
                 lineage=training.lineage,
                 counts=training.counts,
                 window=(training.window[0].isoformat(), training.window[1].isoformat()),

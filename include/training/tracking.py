@@ -214,6 +214,7 @@ def log_and_register(
     scoring: dict,
     reference: dict,
     lineage: list[dict],
+    monitoring_references: dict[str, dict] | None = None,
     counts: dict,
     window: tuple[str, str],
     author: str,
@@ -280,6 +281,8 @@ def log_and_register(
         mlflow.log_dict([asdict(t) for t in trials], "search/trials.json")
         mlflow.log_dict({"seed": seed, "threads": threads, "candidates": plan}, "search/plan.json")
         mlflow.log_dict(reference, REFERENCE_PROFILE)
+        for path, content in (monitoring_references or {}).items():
+            mlflow.log_dict(content, path)
         mlflow.log_dict(gates, "gates.json")
         mlflow.log_dict(comparison, "comparison.json")
         mlflow.log_dict(latency, "latency.json")
