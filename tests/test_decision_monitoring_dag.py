@@ -58,6 +58,15 @@ def world(tmp_path, use_env):
     return credit, s
 
 
+def _auc_standard_error(result: dict) -> float:
+    """Hanley & McNeil (1982): the realized AUC's own sampling error on the cohort."""
+    auc, positives = result["auc"], round(result["default_rate"] * result["labelled"])
+    negatives = result["labelled"] - positives
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    return (variance / (positives * negatives)) ** 0.5
+
+
 def _run(morning: date):
     run = dag_from_file("decision_monitoring").test(
         logical_date=datetime.combine(morning, time(4, 45), tzinfo=UTC)
@@ -98,6 +107,17 @@ def test_bias_in_the_decisions_alerts_once_and_holds_promotion_and_the_estimate_
     assert event["hold_promotion"] and bias.promotion_hold(credit, settings=s)["seq"] == event["seq"]
     kinds = [n["kind"] for n in notify.read_outbox(ONSET, ONSET, settings=s)]
     assert sorted(kinds) == ["attribution_alert", "bias_alert"], kinds
+
+    # On the matured cohort the estimate made from its scores stands beside the realized AUC.
+    from include.monitoring.performance import realized
+
+    early = estimated.estimate(credit, MATURED, settings=s)
+    late = realized(credit, MATURED, settings=s)
+    assert late["estimated_auc"] == early["estimated_auc"] and late["status"] == "judged", late
+    assert abs(late["estimated_auc"] - late["auc"]) < 3 * _auc_standard_error(late), late
+    assert [
+        (h["day"], h["realized_auc"]) for h in estimated.history(credit, MATURED, MATURED, settings=s)
+    ] == [(MATURED.isoformat(), late["auc"])]
 
     # The weekly retraining's branch: an automatic promotion now goes to a person.
     class Ti:

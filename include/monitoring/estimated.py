@@ -4,7 +4,8 @@ Confidence-based performance estimation (NannyML's CBPE): if the model's calibra
 application scored with calibrated probability p is a defaulter with probability p, so the ROC
 curve expected on a day's traffic weighs each application as p of a positive and 1 - p of a
 negative at its score. The calibration is the one measured at training: an isotonic map from
-score to observed default rate on the holdout, logged with the version as ``calibration.json``.
+score to observed default rate over equal-count bins of the holdout, logged with the version as
+``calibration.json``.
 
 Its limit: the estimate sees only the scores. It follows a change in the inputs (a population
 the model separates less well), but a change in P(y | x), concept drift, leaves the scores and
@@ -28,14 +29,26 @@ CALIBRATION = "calibration.json"  # run artifact: the holdout's isotonic calibra
 METHOD = "CBPE: expected ROC AUC from scores calibrated on the training holdout"
 
 
+CALIBRATION_BINS = 20  # at most; a holdout's few thousand rows give ~200 per bin
+
+
 def calibration_map(y_true, scores) -> dict:
-    """Isotonic regression of the outcome on the score (what ``calibrated`` applies)."""
+    """Isotonic regression of the observed default rate on the score, over equal-count bins of
+    the holdout (mean score, rate, rows per bin). Fitted on single rows, the steps overfit the
+    holdout's extremes (probabilities of exactly 0 and 1) and the estimate ran 0.013 AUC high;
+    over 20 bins its bias was 0.004 on 14 simulated days (docs/monitoring.md)."""
     from sklearn.isotonic import IsotonicRegression
 
     y, s = np.asarray(y_true, dtype=float), np.asarray(scores, dtype=float)
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s, y)
+    bins = max(1, min(CALIBRATION_BINS, len(y) // 100))
+    parts = np.array_split(np.argsort(s, kind="stable"), bins)
+    centre = np.array([s[p].mean() for p in parts])
+    rate = np.array([y[p].mean() for p in parts])
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+        centre, rate, sample_weight=[len(p) for p in parts]
+    )
     return {
-        "method": "isotonic",
+        "method": f"isotonic over {bins} equal-count bins of the holdout",
         "rows": int(len(y)),
         "scores": [float(v) for v in fitted.X_thresholds_],
         "probabilities": [float(v) for v in fitted.y_thresholds_],

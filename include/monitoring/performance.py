@@ -105,5 +105,10 @@ def realized(contract: Contract, cohort: date, *, settings: settings_module.Sett
             "below_floor": auc < contract.auc_floor,
             "default_rate": positives / len(joined),
         }
+    # Beside it, what the scores alone said the morning after (decision_monitoring), if it ran.
+    from include.monitoring import daily, estimated
+
+    estimate = daily.stored(contract.name, estimated.MONITOR, cohort, s)
+    record["estimated_auc"] = estimate.get("estimated_auc") if estimate else None
     storage.write_bytes_atomic(path, json.dumps(record, sort_keys=True, indent=1).encode())
     return record
