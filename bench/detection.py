@@ -38,7 +38,16 @@ Window k is the one ending k hours after the onset (it holds min(k, 3) shifted h
   into the retraining request (ending on the last ingested day), ``train_challenger`` trains,
   ``promotion.promote`` / ``reject`` decide. Goal: detection by the day onset + 8 (label delay
   7 days + one day). After the detection the loop goes on for at most 10 more days and stops
-  at the first promotion.
+  at the first promotion. The morning after the onset day, ``decision_monitoring``'s estimate
+  of the AUC from the scores alone is set beside the AUC those outcomes realize (CBPE's limit).
+- ``stable`` also runs the daily decision monitors (``bench/decisions.py``: bias on decisions and
+  matured outcomes, attribution drift, estimated AUC) each morning of the 14 days; goals: no bias
+  and no attribution alert, the estimated AUC above the floor every day.
+- ``fairness_drift`` (women's incomes x 0.3 from the onset): the daily monitors on the onset day
+  and the next; goal: a bias alert within 2 days of the onset.
+- ``narrow_score_band`` (bureau scores around 660 from the onset, a change the model is hurt by
+  through its inputs): the monitors on the onset day; goal: the estimated AUC below the floor
+  within 1 day, before any outcome exists.
 """
 
 from __future__ import annotations

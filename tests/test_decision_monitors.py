@@ -77,8 +77,10 @@ def test_equal_rates_are_not_crossed_and_a_small_group_is_not_judged():
     limits = FairnessLimits(min_group_rows=100)
     fine = approval_check(_decisions({"F": 0.93, "M": 0.93}, 1500), "gender", limits)
     assert fine["status"] == "judged" and not fine["crossed"] and fine["low"] < 1 < fine["high"]
+    nobody = approval_check(_decisions({"F": 0.0, "M": 0.0}, 500), "gender", limits)
+    assert nobody["status"] == "not_judged" and nobody["detail"] == "no approved row in any group"
     small = approval_check(_decisions({"F": 0.2, "M": 0.93}, 50), "gender", limits)
-    assert small["status"] == "not_judged" and not small["crossed"] and "100 decisions" in small["detail"]
+    assert small["status"] == "not_judged" and not small["crossed"] and "100 rows" in small["detail"]
 
 
 def test_a_rate_gap_counts_only_when_its_whole_interval_is_past_the_limit():

@@ -231,3 +231,16 @@ def test_the_registered_model_loads_outside_the_checkout(logged, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "['score', 'decision', 'reason_1', 'reason_2', 'reason_3']" in done.stdout
     assert f"include from {PROJECT_ROOT}" not in done.stdout and "/code/include/__init__.py" in done.stdout
+
+
+def test_a_version_registered_without_monitoring_references_reads_as_none(logged):
+    """Versions older than the daily decision monitors have no calibration or attribution
+    reference; the monitors record that instead of failing."""
+    from include.monitoring import attribution, estimated
+    from include.monitoring.reference import version_artifact
+
+    s, _, version, _ = logged
+    assert version_artifact(s, NAME, version, estimated.CALIBRATION) is None
+    assert version_artifact(s, NAME, version, attribution.REFERENCE) is None
+    assert version_artifact(s, NAME, version, "lineage.json")[0]["data_version"] == "sha256:0"
+    assert version_artifact(s, NAME, version, "evaluation/holdout.json")["rows"] > 0

@@ -17,6 +17,18 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def monitor_event(event_type: str, contract: Contract, dag_run_id: str, **facts) -> dict:
+    """An audit event a monitor raises now, with its facts."""
+    return {
+        "type": event_type,
+        "time": now(),
+        "actor": "monitor",
+        "dag_run_id": dag_run_id,
+        "model": contract.name,
+        **facts,
+    }
+
+
 def alert_once(
     contract: Contract,
     marker: str,
@@ -60,19 +72,17 @@ def publish_alert(
     if summary.get("alert"):
         incident = summary["data_quality_incident"]
         kind = "data_quality_alert" if incident else "drift_alert"
-        facts = {
-            "type": "drift_detected",
-            "time": now(),
-            "actor": "monitor",
-            "dag_run_id": dag_run_id,
-            "model": contract.name,
-            "version": summary["model_version"],
-            "window_end": summary["window_end"],
-            "drifted_columns": summary["drifted_columns"],
-            "share_drifted": summary["share_drifted"],
-            "data_quality": summary["quality"],
-            "report": summary["report"],
-        }
+        facts = monitor_event(
+            "drift_detected",
+            contract,
+            dag_run_id,
+            version=summary["model_version"],
+            window_end=summary["window_end"],
+            drifted_columns=summary["drifted_columns"],
+            share_drifted=summary["share_drifted"],
+            data_quality=summary["quality"],
+            report=summary["report"],
+        )
         what = (
             "data-quality incident (no retraining on broken data): " + "; ".join(summary["quality"])
             if incident
@@ -105,15 +115,13 @@ def record_retrain_trigger(
     end = datetime.fromisoformat(evidence["window_end"])
     history.record_trigger(contract.name, end, {"dag_run_id": dag_run_id, **conf}, s)
     run_id = request.record(conf, s)
-    facts = {
-        "type": "retrain_triggered",
-        "time": now(),
-        "actor": "monitor",
-        "dag_run_id": dag_run_id,
-        "model": contract.name,
-        "reason": conf["reason"],
-        "evidence": evidence,
-    }
+    facts = monitor_event(
+        "retrain_triggered",
+        contract,
+        dag_run_id,
+        reason=conf["reason"],
+        evidence=evidence,
+    )
     alert_once(
         contract,
         f"trigger-{end:%Y%m%dT%H%M}",
@@ -160,15 +168,13 @@ def performance_alert(
             "model_versions": result["model_versions"],
         },
     )
-    facts = {
-        "type": "retrain_triggered",
-        "time": now(),
-        "actor": "monitor",
-        "dag_run_id": dag_run_id,
-        "model": contract.name,
-        "reason": reason,
-        "evidence": conf["evidence"],
-    }
+    facts = monitor_event(
+        "retrain_triggered",
+        contract,
+        dag_run_id,
+        reason=reason,
+        evidence=conf["evidence"],
+    )
     alert_once(
         contract,
         f"performance-{cohort}",

@@ -142,7 +142,7 @@ def alert(
     contract: Contract, record: dict, *, dag_run_id: str, settings: settings_module.Settings | None = None
 ) -> bool:
     """Audit and notify a day whose ranking fell below the limit (once per day)."""
-    from include.monitoring.alerts import alert_once, now
+    from include.monitoring.alerts import alert_once, monitor_event
 
     if not record.get("alert"):
         return False
@@ -160,19 +160,17 @@ def alert(
             f"ranking by mean contribution against the training holdout, below {record['min_ndcg']} "
             f"(Spearman {record['spearman']}). Ranks moved: {shown or '-'}."
         ),
-        facts={
-            "type": "attribution_drift_detected",
-            "time": now(),
-            "actor": "monitor",
-            "dag_run_id": dag_run_id,
-            "model": contract.name,
-            "version": record["model_version"],
-            "day": record["day"],
-            "ndcg": record["ndcg"],
-            "spearman": record["spearman"],
-            "min_ndcg": record["min_ndcg"],
-            "moved": moved,
-        },
+        facts=monitor_event(
+            "attribution_drift_detected",
+            contract,
+            dag_run_id,
+            version=record["model_version"],
+            day=record["day"],
+            ndcg=record["ndcg"],
+            spearman=record["spearman"],
+            min_ndcg=record["min_ndcg"],
+            moved=moved,
+        ),
         interval=(day, day),
         dag_run_id=dag_run_id,
         task="attribution_drift",

@@ -75,67 +75,58 @@ def _groups(frame: pd.DataFrame, attribute: str, flag: str, min_rows: int, confi
     return out
 
 
-def approval_check(frame: pd.DataFrame, attribute: str, limits: FairnessLimits) -> dict:
-    """Four-fifths rule on ``frame``'s ``approved`` column by ``attribute``."""
-    groups = _groups(frame, attribute, "approved", limits.min_group_rows, limits.confidence)
+def _compare(frame, attribute: str, flag: str, metric: str, limit: float, min_rows: int, limits, statistic):
+    """The check of ``flag``'s rate between the lowest and highest of ``attribute``'s groups with
+    ``min_rows`` rows: ``statistic(low, high)`` gives (value, lower, upper) and whether the
+    interval is past ``limit``, or None when it is undefined."""
+    groups = _groups(frame, attribute, flag, min_rows, limits.confidence)
     judged = [g for g in groups if g["judged"]]
-    out = {
-        "attribute": attribute,
-        "metric": "approval_ratio",
-        "limit": limits.min_approval_ratio,
-        "groups": groups,
-        "crossed": False,
-    }
-    if len(judged) < 2 or max(g["rate"] for g in judged) == 0:
-        return {
-            **out,
-            "status": "not_judged",
-            "detail": f"fewer than two groups with {limits.min_group_rows} decisions and an approval",
-        }
+    out = {"attribute": attribute, "metric": metric, "limit": limit, "groups": groups, "crossed": False}
+    if len(judged) < 2:
+        return {**out, "status": "not_judged", "detail": f"fewer than two groups with {min_rows} rows"}
     low = min(judged, key=lambda g: (g["rate"], g["group"]))
     high = max(judged, key=lambda g: (g["rate"], g["group"]))
-    ratio, lower, upper = ratio_interval(
-        low["count"], low["rows"], high["count"], high["rows"], limits.confidence
-    )
+    found = statistic(low, high)
+    if found is None:
+        return {**out, "status": "not_judged", "detail": f"no {flag} row in any group"}
+    (value, lower, upper), crossed = found
     return {
         **out,
         "status": "judged",
-        "value": ratio,
+        "value": value,
         "low": lower,
         "high": upper,
         "lowest_group": low["group"],
         "highest_group": high["group"],
-        "crossed": upper < limits.min_approval_ratio,
+        "crossed": crossed,
     }
+
+
+def approval_check(frame: pd.DataFrame, attribute: str, limits: FairnessLimits) -> dict:
+    """Four-fifths rule on ``frame``'s ``approved`` column by ``attribute``: lowest over highest
+    approval rate, crossed when the interval's upper end is below the limit."""
+
+    def ratio(low, high):
+        if high["count"] == 0:  # nobody approved anywhere: no ratio to speak of
+            return None
+        found = ratio_interval(low["count"], low["rows"], high["count"], high["rows"], limits.confidence)
+        return found, found[2] < limits.min_approval_ratio
+
+    limit = limits.min_approval_ratio
+    return _compare(
+        frame, attribute, "approved", "approval_ratio", limit, limits.min_group_rows, limits, ratio
+    )
 
 
 def gap_check(frame: pd.DataFrame, attribute: str, metric: str, limit: float, limits: FairnessLimits) -> dict:
     """Highest minus lowest group rate of ``declined`` among ``frame``'s rows (defaulters for the
-    TPR, repaid for the FPR)."""
-    groups = _groups(frame, attribute, "declined", limits.min_group_outcomes, limits.confidence)
-    judged = [g for g in groups if g["judged"]]
-    out = {"attribute": attribute, "metric": metric, "limit": limit, "groups": groups, "crossed": False}
-    if len(judged) < 2:
-        return {
-            **out,
-            "status": "not_judged",
-            "detail": f"fewer than two groups with {limits.min_group_outcomes} outcomes",
-        }
-    low = min(judged, key=lambda g: (g["rate"], g["group"]))
-    high = max(judged, key=lambda g: (g["rate"], g["group"]))
-    gap, lower, upper = difference_interval(
-        high["count"], high["rows"], low["count"], low["rows"], limits.confidence
-    )
-    return {
-        **out,
-        "status": "judged",
-        "value": gap,
-        "low": lower,
-        "high": upper,
-        "lowest_group": low["group"],
-        "highest_group": high["group"],
-        "crossed": lower > limit,
-    }
+    TPR, repaid for the FPR), crossed when the interval's lower end is above the limit."""
+
+    def gap(low, high):
+        found = difference_interval(high["count"], high["rows"], low["count"], low["rows"], limits.confidence)
+        return found, found[1] > limit
+
+    return _compare(frame, attribute, "declined", metric, limit, limits.min_group_outcomes, limits, gap)
 
 
 def _decisions(contract: Contract, day: date, s) -> tuple[pd.DataFrame, dict]:
@@ -263,7 +254,7 @@ def alert(
     contract: Contract, record: dict, *, dag_run_id: str, settings: settings_module.Settings | None = None
 ) -> bool:
     """Audit and notify a day whose decisions crossed a fairness limit (once per record)."""
-    from include.monitoring.alerts import alert_once, now
+    from include.monitoring.alerts import alert_once, monitor_event
 
     if not record.get("alert"):
         return False
@@ -282,16 +273,14 @@ def alert(
             + "\nNo retraining is started: a model retrained on the same data reproduces the bias."
             + ("\nThe next promotion waits for a person's approval (hold_promotion)." if hold else "")
         ),
-        facts={
-            "type": "bias_detected",
-            "time": now(),
-            "actor": "monitor",
-            "dag_run_id": dag_run_id,
-            "model": contract.name,
-            "versions": record.get("model_versions", {}),
-            "day": record["day"],
-            "monitor": record["monitor"],
-            "crossed": [
+        facts=monitor_event(
+            "bias_detected",
+            contract,
+            dag_run_id,
+            versions=record.get("model_versions", {}),
+            day=record["day"],
+            monitor=record["monitor"],
+            crossed=[
                 {
                     k: c[k]
                     for k in (
@@ -307,8 +296,8 @@ def alert(
                 }
                 for c in crossed
             ],
-            "hold_promotion": hold,
-        },
+            hold_promotion=hold,
+        ),
         interval=(day, day),
         dag_run_id=dag_run_id,
         task=record["monitor"],

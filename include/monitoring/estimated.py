@@ -122,7 +122,7 @@ def alert(
     contract: Contract, record: dict, *, dag_run_id: str, settings: settings_module.Settings | None = None
 ) -> bool:
     """Audit and notify an estimate below the floor (once per day); True when it is below."""
-    from include.monitoring.alerts import alert_once, now
+    from include.monitoring.alerts import alert_once, monitor_event
 
     if not record.get("below_floor"):
         return False
@@ -139,18 +139,16 @@ def alert(
         kind="estimated_performance_alert",
         subject=f"{contract.name}: estimated AUC below the floor on {day}",
         message=message,
-        facts={
-            "type": "estimated_auc_below_floor",
-            "time": now(),
-            "actor": "monitor",
-            "dag_run_id": dag_run_id,
-            "model": contract.name,
-            "version": record["model_version"],
-            "day": record["day"],
-            "estimated_auc": record["estimated_auc"],
-            "auc_floor": contract.auc_floor,
-            "rows": record["rows"],
-        },
+        facts=monitor_event(
+            "estimated_auc_below_floor",
+            contract,
+            dag_run_id,
+            version=record["model_version"],
+            day=record["day"],
+            estimated_auc=record["estimated_auc"],
+            auc_floor=contract.auc_floor,
+            rows=record["rows"],
+        ),
         interval=(day, day),
         dag_run_id=dag_run_id,
         task="estimated_performance",

@@ -12,23 +12,39 @@ from include import settings as settings_module
 from include.drift.profile import Profile
 
 
-@lru_cache(maxsize=8)
-def _reference(tracking_uri: str, name: str, version: str) -> tuple[Profile, str, list[dict]]:
+@lru_cache(maxsize=64)
+def _text(tracking_uri: str, name: str, version: str, path: str, required: bool) -> tuple[str, str | None]:
+    """(run id of ``name`` v``version``, the text of its artifact ``path``); the text is None when
+    the artifact is absent and not ``required`` (a required one fails, naming the run)."""
     settings = settings_module.load({"MLFLOW_TRACKING_URI": tracking_uri})
     client = registry.client(settings)
     found = registry.get(client, name, version)
-
-    def artifact(path: str):
-        local = registry.call(
+    if not required:
+        folder, _, _ = path.rpartition("/")
+        listed = registry.call(
             client,
-            f"read {path} of {name} v{version} (run {found.run_id})",
-            client.download_artifacts,
+            f"list the artifacts of {name} v{version}",
+            client.list_artifacts,
             found.run_id,
-            path,
+            folder or None,
         )
-        return json.loads(Path(local).read_text())
+        if path not in {a.path for a in listed}:
+            return found.run_id, None
+    local = registry.call(
+        client,
+        f"read {path} of {name} v{version} (run {found.run_id})",
+        client.download_artifacts,
+        found.run_id,
+        path,
+    )
+    return found.run_id, Path(local).read_text()
 
-    return Profile.from_dict(artifact("reference_profile.json")), found.run_id, artifact("lineage.json")
+
+@lru_cache(maxsize=8)
+def _reference(tracking_uri: str, name: str, version: str) -> tuple[Profile, str, list[dict]]:
+    run_id, profile = _text(tracking_uri, name, version, "reference_profile.json", True)
+    _, lineage = _text(tracking_uri, name, version, "lineage.json", True)
+    return Profile.from_dict(json.loads(profile)), run_id, json.loads(lineage)
 
 
 def reference(settings: settings_module.Settings, name: str, version: str) -> tuple[Profile, str, list[dict]]:
@@ -41,33 +57,8 @@ def champion_version(settings: settings_module.Settings, name: str) -> str | Non
     return current.version if current else None
 
 
-@lru_cache(maxsize=32)
-def _artifact(tracking_uri: str, name: str, version: str, path: str) -> str | None:
-    settings = settings_module.load({"MLFLOW_TRACKING_URI": tracking_uri})
-    client = registry.client(settings)
-    found = registry.get(client, name, version)
-    folder, _, _ = path.rpartition("/")
-    listed = registry.call(
-        client,
-        f"list the artifacts of {name} v{version}",
-        client.list_artifacts,
-        found.run_id,
-        folder or None,
-    )
-    if path not in {a.path for a in listed}:
-        return None
-    local = registry.call(
-        client,
-        f"read {path} of {name} v{version} (run {found.run_id})",
-        client.download_artifacts,
-        found.run_id,
-        path,
-    )
-    return Path(local).read_text()
-
-
 def version_artifact(settings: settings_module.Settings, name: str, version: str, path: str):
     """A JSON artifact logged with a registered version, or None when that version has none
     (versions registered before the monitor that reads it existed)."""
-    text = _artifact(settings.mlflow_tracking_uri, name, str(version), path)
+    _, text = _text(settings.mlflow_tracking_uri, name, str(version), path, False)
     return None if text is None else json.loads(text)
