@@ -83,6 +83,26 @@ def test_ingest_train_monitor_and_retrain_on_card_statements(tmp_path, use_env):
     assert registry.by_alias(client, NAME, registry.CHAMPION).version == "1"
     _champion_scores_curated_rows(s, DAYS[-1])
 
+    # The daily decision monitors on the last day: groups coded 1/2, outcomes inline (maturity 0).
+    from include import contract
+    from include.monitoring import attribution, bias, daily, estimated
+    from include.monitoring.performance import realized
+
+    run = dag_from_file("decision_monitoring").test(
+        logical_date=datetime.combine(DAYS[-1] + timedelta(days=1), time(4, 45), tzinfo=UTC)
+    )
+    assert str(run.state) == "success", task_states(run)
+    fair = daily.stored(NAME, bias.DECISIONS, DAYS[-1], s)
+    assert fair["status"] == "judged" and fair["joined"] == 2400, fair
+    assert [g["group"] for g in fair["checks"][0]["groups"]] == ["1", "2"]
+    matured = daily.stored(NAME, bias.OUTCOMES, DAYS[-1], s)
+    assert matured["status"] == "judged" and matured["labelled"] == 2400, matured
+    assert daily.stored(NAME, attribution.MONITOR, DAYS[-1], s)["status"] == "judged"
+    estimate = daily.stored(NAME, estimated.MONITOR, DAYS[-1], s)
+    assert estimate["status"] == "estimated" and estimate["rows"] == 2400, estimate
+    judged = realized(contract.load(NAME), DAYS[-1], settings=s)  # inline labels: judged the next morning
+    assert judged["status"] == "judged" and judged["labelled"] == 2400, judged
+
     use_env(MLOPS_SIMULATOR_SCENARIO="income_shift", MLOPS_SIMULATOR_ONSET=ONSET.isoformat())
     monitoring, triggered, reports = dag_from_file("drift_monitoring"), None, []
     for hours in range(0, 13):

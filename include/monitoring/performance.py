@@ -41,10 +41,15 @@ def record_path(dataset: str, cohort: date, settings: settings_module.Settings |
 def matured_outcomes(
     contract: Contract, cohort: date, *, settings: settings_module.Settings | None = None
 ) -> pd.DataFrame:
-    """The curated outcomes of ``cohort``'s applications (primary key and target), each once.
-    Raises FileNotFoundError, naming the partition, while the outcomes are not ingested."""
+    """The curated outcomes of ``cohort``'s applications (primary key and target), each once: from
+    the label feed, or from the events themselves when labels arrive inline. Raises
+    FileNotFoundError, naming the partition, while the outcomes are not ingested."""
     from include.ingestion.partition import read_curated
 
+    keys = list(contract.primary_key)
+    if contract.labels.delivery == "inline":  # the outcome came with the event, in its own partition
+        events = read_curated(contract.name, cohort, settings=settings)
+        return events.dropna(subset=[contract.target])[[*keys, contract.target]].drop_duplicates(keys)
     labels = []
     for offset in (0, 1):  # outcomes of day D are observed on D + maturity, a late one the day after
         day = cohort + timedelta(days=contract.labels.maturity_days + offset)
@@ -55,7 +60,6 @@ def matured_outcomes(
                 raise FileNotFoundError(
                     f"no curated {contract.label_feed_name} partition for {day}: {exc}"
                 ) from None
-    keys = list(contract.primary_key)
     return pd.concat(labels, ignore_index=True)[[*keys, contract.target]].drop_duplicates(keys)
 
 
