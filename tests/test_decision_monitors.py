@@ -79,6 +79,8 @@ def test_equal_rates_are_not_crossed_and_a_small_group_is_not_judged():
     assert fine["status"] == "judged" and not fine["crossed"] and fine["low"] < 1 < fine["high"]
     nobody = approval_check(_decisions({"F": 0.0, "M": 0.0}, 500), "gender", limits)
     assert nobody["status"] == "not_judged" and nobody["detail"] == "no approved row in any group"
+    unknown = approval_check(_decisions({}, 0, nulls=500), "gender", limits)  # nullable, all null
+    assert unknown["status"] == "not_judged" and unknown["groups"] == [] and not unknown["crossed"]
     small = approval_check(_decisions({"F": 0.2, "M": 0.93}, 50), "gender", limits)
     assert small["status"] == "not_judged" and not small["crossed"] and "100 rows" in small["detail"]
 
