@@ -230,7 +230,7 @@ def _challenger(tmp: str, per_day: int) -> dict:
 
     s = _settings(tmp, per_day)
     credit = _contract(s)
-    policy = Policy()
+    policy = Policy.of(credit)
     rss_before = _status_kb("VmRSS")
     _reset_peak()
     with _Sampler() as sampler:

@@ -121,6 +121,23 @@ class ColumnDrift:
 
 
 @dataclass(frozen=True)
+class GateLimits:
+    """The promotion gates besides the AUC floor (``model.gates``). The comparison with the
+    champion is DeLong's on the same holdout: a one-sided bound at ``confidence`` on the AUC
+    difference, so a margin is never judged inside the noise of a few thousand rows."""
+
+    confidence: float = 0.95  # one-sided level of the bounds on challenger - champion AUC
+    non_inferiority_margin: float = 0.01  # no_regression: the lower bound must be above -margin
+    min_improvement: float = 0.0  # superiority: the lower bound must be above this (0: significantly better)
+    max_overfit_gap: float = 0.1  # train AUC - holdout AUC
+    min_approval_ratio: float = 0.8  # four-fifths rule on the holdout's decisions
+    max_tpr_gap: float = 0.1  # true-positive-rate gap between protected groups on the holdout
+    min_group_defaulters: int = 30  # fewer and a group's TPR is too noisy to judge: the gate fails
+    p99_latency_ms: float = 200.0  # CPU time of one application's scoring
+    min_rows: int = 1000  # matured rows a training window must hold
+
+
+@dataclass(frozen=True)
 class FairnessLimits:
     """Bias drift on live decisions (``monitoring.fairness``): a limit counts as crossed only when
     the whole confidence interval is past it, so noise in a small group does not alert."""
@@ -176,6 +193,7 @@ class Contract:
     extra_columns: str
     source: Path
     monitoring: Monitoring = field(default_factory=Monitoring)
+    gates: GateLimits = field(default_factory=GateLimits)
 
     def by_role(self, role: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.role == role)
@@ -436,6 +454,25 @@ class _Parser:
             hold_promotion=hold,
         )
 
+    def gates(self, doc: Any) -> GateLimits:
+        where, d = "model.gates", GateLimits()
+        doc = self._known(doc, where, GateLimits)
+        return GateLimits(
+            confidence=self.number(doc, "confidence", where, d.confidence, 0.5, 0.999),
+            non_inferiority_margin=self.number(
+                doc, "non_inferiority_margin", where, d.non_inferiority_margin, 0, 1
+            ),
+            min_improvement=self.number(doc, "min_improvement", where, d.min_improvement, 0, 1),
+            max_overfit_gap=self.number(doc, "max_overfit_gap", where, d.max_overfit_gap, 0, 1),
+            min_approval_ratio=self.number(doc, "min_approval_ratio", where, d.min_approval_ratio, 0, 1),
+            max_tpr_gap=self.number(doc, "max_tpr_gap", where, d.max_tpr_gap, 0, 1),
+            min_group_defaulters=int(
+                self.number(doc, "min_group_defaulters", where, d.min_group_defaulters, 0, 10_000_000)
+            ),
+            p99_latency_ms=self.number(doc, "p99_latency_ms", where, d.p99_latency_ms, 0.001, 600_000),
+            min_rows=int(self.number(doc, "min_rows", where, d.min_rows, 1, 1_000_000_000)),
+        )
+
     def attribution(self, doc: Any) -> AttributionLimits:
         where, d = "monitoring.attribution", AttributionLimits()
         doc = self._known(doc, where, AttributionLimits)
@@ -600,6 +637,12 @@ class _Parser:
             limits=self.limits(labels_doc.get("batch"), "labels.batch", BatchLimits(min_rows=0)),
         )
         model = self.mapping(doc.get("model") or {}, "model")
+        if set(model) - {"auc_floor", "decision_threshold", "gates"}:
+            raise self.fail(
+                "model",
+                f"unknown keys {sorted(set(model) - {'auc_floor', 'decision_threshold', 'gates'})}; "
+                "known: ['auc_floor', 'decision_threshold', 'gates']",
+            )
         monitoring = self.mapping(doc.get("monitoring") or {}, "monitoring")
         critical = tuple(monitoring.get("critical_features") or ())
         features = {c.name for c in columns if c.role == "feature"}
@@ -625,4 +668,5 @@ class _Parser:
             extra_columns=extra,
             source=self.path,
             monitoring=monitoring_settings,
+            gates=self.gates(model.get("gates")),
         )

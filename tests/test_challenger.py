@@ -16,7 +16,7 @@ from tests.support.paths import CONTRACTS_DIR
 CREDIT = contract_module.load("credit_applications", CONTRACTS_DIR)
 DAYS = [date(2026, 3, 1) + timedelta(days=n) for n in range(14)]
 END = DAYS[-1]
-POLICY = Policy(min_rows=1000)
+POLICY = Policy.of(CREDIT)
 GATE_NAMES = {
     "auc_floor",
     "no_regression",
@@ -69,6 +69,10 @@ def test_first_challenger_then_a_rerun_judged_against_the_champion(s):
     assert second.champion_auc == pytest.approx(second.holdout["roc_auc"])
     by_name = {g["name"]: g for g in second.gates}
     assert by_name["no_regression"]["passed"] and not by_name["min_improvement"]["passed"]
+    assert (
+        "+0.0000" in by_name["min_improvement"]["message"]
+        and "DeLong SE 0.0000" in by_name["min_improvement"]["message"]
+    )
     assert not second.gates_passed
     assert registry.get(client, CREDIT.name, "2").tags[registry.GATES_TAG] == "false"
     with pytest.raises(registry.RegistryError, match="did not pass the promotion gates"):

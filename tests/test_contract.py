@@ -178,6 +178,25 @@ def test_decision_monitoring_limits_and_their_mistakes(tmp_path, credit):
     assert "monitoring.attribution.min_ndcg: -1 is outside 0..1" in message
 
 
+def test_gate_limits_and_their_mistakes(tmp_path, credit):
+    from include.contract import GateLimits
+
+    assert credit.gates == GateLimits()
+    without = _load(tmp_path, lambda d: d["model"].pop("gates"))
+    assert without.gates.non_inferiority_margin == 0.01 and without.gates.min_rows == 1000
+    tuned = _load(tmp_path, lambda d: d["model"]["gates"].update(min_improvement=0.005, min_rows=5000))
+    assert (tuned.gates.min_improvement, tuned.gates.min_rows) == (0.005, 5000)
+    message = _error(tmp_path, lambda d: d["model"]["gates"].update(regression_tolerance=0.005))
+    assert (
+        "model.gates: unknown keys ['regression_tolerance']" in message
+        and "non_inferiority_margin" in message
+    )
+    message = _error(tmp_path, lambda d: d["model"].update(min_auc=0.8))
+    assert "model: unknown keys ['min_auc']" in message
+    message = _error(tmp_path, lambda d: d["model"]["gates"].update(confidence=0.3))
+    assert "model.gates.confidence: 0.3 is outside 0.5..0.999" in message
+
+
 def test_name_that_differs_from_the_file_name(tmp_path):
     message = _error(tmp_path, lambda d: d.update(name="credit"))
     assert "name: 'credit' must equal the file name 'credit_applications'" in message

@@ -18,17 +18,41 @@ def test_auc_floor():
     assert not failed.passed and "0.8499 < the contract floor 0.85" in failed.message
 
 
-def test_no_regression_beyond_the_tolerance():
-    assert gates.no_regression(0.876, 0.88).passed
-    assert not gates.no_regression(0.874, 0.88).passed
-    assert gates.no_regression(0.70, None).passed  # first model: no champion
+def _compared(difference: float, se: float = 0.004):
+    from include.training.compare import Comparison
+
+    margin = 1.6449 * se
+    return Comparison(
+        0.88 + difference,
+        0.88,
+        difference,
+        se,
+        0.5,
+        difference - margin,
+        difference + margin,
+        0.95,
+        300,
+        2700,
+    )
 
 
-def test_min_improvement_unless_forced():
-    assert not gates.min_improvement(0.881, 0.88, margin=0.002, force=False).passed
-    forced = gates.min_improvement(0.881, 0.88, margin=0.002, force=True)
+def test_no_regression_is_non_inferiority_on_the_lower_bound():
+    assert gates.no_regression(_compared(-0.002), margin=0.01).passed  # lower bound -0.0086
+    failed = gates.no_regression(_compared(-0.005), margin=0.01)  # lower bound -0.0116
+    assert not failed.passed and failed.observed == pytest.approx(-0.005 - 1.6449 * 0.004, abs=1e-6)
+    assert "possibly worse than the champion by the non-inferiority margin 0.01" in failed.message
+    assert not gates.no_regression(_compared(-0.002, se=0.006), margin=0.01).passed  # wider: unsure
+    assert gates.no_regression(None, margin=0.01).passed  # first model: no champion
+
+
+def test_min_improvement_needs_significance_unless_forced():
+    noisy = _compared(0.006)  # a gain the old 0.002 margin took, inside the noise: bound -0.0006
+    assert not gates.min_improvement(noisy, margin=0.0, force=False).passed
+    forced = gates.min_improvement(noisy, margin=0.0, force=True)
     assert forced.passed and "passed because the trigger forced it" in forced.message
-    assert gates.min_improvement(0.883, 0.88, margin=0.002, force=False).passed
+    clear = gates.min_improvement(_compared(0.012), margin=0.0, force=False)
+    assert clear.passed and "significantly better" in clear.message and "DeLong SE 0.0040" in clear.message
+    assert not gates.min_improvement(_compared(0.012), margin=0.01, force=False).passed
 
 
 def test_overfitting_gap():

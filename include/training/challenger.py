@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import numpy as np
@@ -19,10 +19,11 @@ from sklearn.metrics import roc_auc_score
 
 from include import audit, registry
 from include import settings as settings_module
-from include.contract import Contract
+from include.contract import Contract, GateLimits
 from include.drift.profile import merge_all, profile
 from include.training import gates, tracking
 from include.training.candidates import features, search
+from include.training.compare import Comparison, delong
 from include.training.dataset import assemble, time_split
 from include.training.evaluation import evaluate
 from include.training.reasons import typical_values
@@ -31,18 +32,19 @@ from include.training.tracking import load_pipeline
 
 @dataclass(frozen=True)
 class Policy:
-    """Gate thresholds besides the contract's AUC floor (the team guides' defaults)."""
+    """How a challenger is trained and judged: the gate limits (the contract's ``model.gates``),
+    the length of the search plan and its seed."""
 
-    min_rows: int = 1000
-    regression_tolerance: float = 0.005
-    min_improvement: float = 0.002
-    max_overfit_gap: float = 0.1
-    min_approval_ratio: float = 0.8
-    max_tpr_gap: float = 0.1
-    min_group_defaulters: int = 30  # fewer and a group's true-positive rate is too noisy to judge
-    p99_latency_ms: float = 200.0
+    gates: GateLimits = field(default_factory=GateLimits)
     search_candidates: int | None = None  # the first N of candidates.plan(); None: the whole plan
     seed: int = 0
+
+    @classmethod
+    def of(cls, contract: Contract, **overrides) -> Policy:
+        return cls(gates=contract.gates, **overrides)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self.gates), "search_candidates": self.search_candidates, "seed": self.seed}
 
 
 @dataclass
@@ -62,15 +64,16 @@ class Outcome:
         return self.__dict__.copy()
 
 
-def _champion_auc(settings, name: str, champion, x_holdout, y_holdout):
-    """The champion's AUC on the challenger's holdout and its input columns (None, None without one)."""
+def _champion_scores(settings, name: str, champion, x_holdout):
+    """The champion's scores on the challenger's holdout and its input columns (None, None without
+    one; None and its columns when the holdout lacks some of them)."""
     if champion is None:
         return None, None
     model = load_pipeline(settings, name, champion.version)
     columns = list(getattr(model, "feature_names_in_", x_holdout.columns))
     if set(columns) - set(x_holdout.columns):
         return None, columns  # the schema gate reports the difference
-    return float(roc_auc_score(y_holdout, model.predict_proba(x_holdout[columns])[:, 1])), columns
+    return model.predict_proba(x_holdout[columns])[:, 1], columns
 
 
 def reference_profile(frame, contract: Contract, model=None) -> dict:
@@ -149,7 +152,7 @@ def train_challenger(
     from threadpoolctl import threadpool_limits
 
     s = settings or settings_module.get()
-    policy = policy or Policy(search_candidates=s.search_candidates)
+    policy = policy or Policy.of(contract, search_candidates=s.search_candidates)
     client = registry.client(s)
     # The registry is read before any training: when it is down the run fails in seconds.
     champion = registry.by_alias(client, contract.name, registry.CHAMPION)
@@ -191,7 +194,7 @@ def _train(
 ) -> Outcome:
     s, client, steps = settings, registry.client(settings), Steps()
     with steps("assemble"):
-        training = assemble(contract, end, window_days, min_rows=policy.min_rows, settings=s)
+        training = assemble(contract, end, window_days, min_rows=policy.gates.min_rows, settings=s)
     with steps("split"):
         splits = time_split(training.frame, contract)
     with steps("search"):
@@ -199,7 +202,7 @@ def _train(
             contract, splits.train, splits.validation, seed=policy.seed, candidates=policy.search_candidates
         )
     with steps("evaluate"):
-        evaluation = _evaluate(contract, splits, result.best, s, champion)
+        evaluation = _evaluate(contract, splits, result.best, s, champion, policy.gates.confidence)
     with ExitStack() as packaged:
         with steps("package_model"):
             typical = typical_values(features(splits.train, contract))
@@ -254,6 +257,7 @@ def _train(
                 comparison={
                     "champion_version": champion.version if champion else None,
                     "champion_auc": evaluation.champion_auc,
+                    "delong": evaluation.comparison.as_dict() if evaluation.comparison else None,
                 },
                 plan=result.plan,
                 seed=policy.seed,
@@ -312,22 +316,27 @@ class Evaluation:
     scores: np.ndarray
     holdout: dict  # evaluation.evaluate's metrics
     train_auc: float
-    champion_auc: float | None  # None without a champion, or when its inputs are not in the holdout
+    comparison: Comparison | None  # DeLong's, challenger against champion; None without a champion to score
     champion_columns: list[str] | None
 
+    @property
+    def champion_auc(self) -> float | None:
+        return None if self.comparison is None else self.comparison.auc_b
 
-def _evaluate(contract: Contract, splits, model, settings, champion) -> Evaluation:
+
+def _evaluate(contract: Contract, splits, model, settings, champion, confidence: float) -> Evaluation:
     x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
     scores = model.predict_proba(x_holdout)[:, 1]
     train_scores = model.predict_proba(features(splits.train, contract))[:, 1]
-    champion_auc, champion_columns = _champion_auc(settings, contract.name, champion, x_holdout, y_holdout)
+    champion_scores, champion_columns = _champion_scores(settings, contract.name, champion, x_holdout)
+    comparison = None if champion_scores is None else delong(y_holdout, scores, champion_scores, confidence)
     return Evaluation(
         x_holdout,
         y_holdout,
         scores,
         evaluate(y_holdout, scores, contract.decision_threshold),
         float(roc_auc_score(contract.outcome(splits.train), train_scores)),
-        champion_auc,
+        comparison,
         champion_columns,
     )
 
@@ -347,9 +356,9 @@ def _gates(
     e, fairness = evaluation, {}
     results = [
         gates.auc_floor(e.holdout["roc_auc"], contract.auc_floor),
-        gates.no_regression(e.holdout["roc_auc"], e.champion_auc, policy.regression_tolerance),
-        gates.min_improvement(e.holdout["roc_auc"], e.champion_auc, policy.min_improvement, force),
-        gates.overfitting(e.train_auc, e.holdout["roc_auc"], policy.max_overfit_gap),
+        gates.no_regression(e.comparison, policy.gates.non_inferiority_margin),
+        gates.min_improvement(e.comparison, policy.gates.min_improvement, force),
+        gates.overfitting(e.train_auc, e.holdout["roc_auc"], policy.gates.max_overfit_gap),
     ]
     for attribute in contract.protected:
         table = gates.fairness_table(
@@ -357,7 +366,11 @@ def _gates(
         )
         fairness[attribute] = table.reset_index(names="group").to_dict("records")
         results += gates.fairness(
-            attribute, table, policy.min_approval_ratio, policy.max_tpr_gap, policy.min_group_defaulters
+            attribute,
+            table,
+            policy.gates.min_approval_ratio,
+            policy.gates.max_tpr_gap,
+            policy.gates.min_group_defaulters,
         )
     results.append(
         gates.schema_compatible(list(e.x_holdout.columns), e.champion_columns, schema_change_reason)
@@ -367,7 +380,7 @@ def _gates(
     latency_gate, latency = gates.latency(
         scorer.predict,
         splits.holdout[list(contract.features)].head(500),
-        policy.p99_latency_ms,
+        policy.gates.p99_latency_ms,
         threads=threads,
     )
     results.append(latency_gate)

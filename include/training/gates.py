@@ -44,47 +44,54 @@ def auc_floor(holdout_auc: float, floor: float) -> GateResult:
     )
 
 
-def no_regression(challenger_auc: float, champion_auc: float | None, tolerance: float = 0.005) -> GateResult:
-    if champion_auc is None:
-        return GateResult(
-            "no_regression", True, None, -tolerance, "no champion yet: nothing to regress against"
-        )
-    drop = champion_auc - challenger_auc
-    ok = drop <= tolerance
-    return GateResult(
-        "no_regression",
-        ok,
-        round(-drop, 6),
-        -tolerance,
-        f"challenger AUC {challenger_auc:.4f} vs champion {champion_auc:.4f} on the same holdout: "
-        f"{'within' if ok else 'worse than'} the tolerance of {tolerance}",
+def _shown(c) -> str:
+    return (
+        f"challenger - champion AUC on the same holdout {c.difference:+.4f} ({c.auc_a:.4f} vs {c.auc_b:.4f}; "
+        f"DeLong SE {c.standard_error:.4f}, p {c.p_value:.3g}; one-sided {c.confidence:.0%} bounds "
+        f"[{c.lower:+.4f}, {c.upper:+.4f}])"
     )
 
 
-def min_improvement(
-    challenger_auc: float, champion_auc: float | None, margin: float, force: bool
-) -> GateResult:
-    if champion_auc is None:
+def no_regression(comparison, margin: float) -> GateResult:
+    """Non-inferiority: the lower bound of challenger - champion AUC (``compare.delong``) above
+    ``-margin``. None: no champion (or its inputs are not in the holdout) to compare with."""
+    if comparison is None:
+        return GateResult("no_regression", True, None, -margin, "no champion to compare with on this holdout")
+    ok = comparison.lower > -margin
+    return GateResult(
+        "no_regression",
+        ok,
+        round(comparison.lower, 6),
+        -margin,
+        f"{_shown(comparison)}: {'not worse' if ok else 'possibly worse'} than the champion by the "
+        f"non-inferiority margin {margin} ({'lower bound above' if ok else 'lower bound at or below'} {-margin})",
+    )
+
+
+def min_improvement(comparison, margin: float, force: bool) -> GateResult:
+    """Superiority: the lower bound of challenger - champion AUC above ``margin`` (0: significantly
+    better at the comparison's level). ``force`` passes it (the hard gates still apply)."""
+    if comparison is None:
         return GateResult(
-            "min_improvement", True, None, margin, "no champion yet: the first model needs no margin"
+            "min_improvement", True, None, margin, "no champion: the first model needs no improvement"
         )
-    gain = challenger_auc - champion_auc
-    if gain < margin and force:
+    ok = comparison.lower > margin
+    if not ok and force:
         return GateResult(
             "min_improvement",
             True,
-            round(gain, 6),
+            round(comparison.lower, 6),
             margin,
-            f"AUC gain {gain:+.4f} over the champion is below the margin {margin}; passed because "
-            "the trigger forced it",
+            f"{_shown(comparison)}: not shown better than the champion by {margin}; passed because the "
+            "trigger forced it",
         )
-    ok = gain >= margin
     return GateResult(
         "min_improvement",
         ok,
-        round(gain, 6),
+        round(comparison.lower, 6),
         margin,
-        f"AUC gain {gain:+.4f} over the champion is {'at least' if ok else 'below'} the margin {margin}",
+        f"{_shown(comparison)}: {'significantly better' if ok else 'not shown better'} than the champion "
+        f"(lower bound {'above' if ok else 'at or below'} {margin})",
     )
 
 
