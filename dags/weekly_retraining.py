@@ -61,6 +61,15 @@ config = settings.get()
             description="Promote without the minimum improvement; the hard gates still apply.",
         ),
         "dataset": Param(config.dataset, type="string", enum=contract.choices(config), title="Dataset"),
+        "schema_change_reason": Param(
+            "",
+            type="string",
+            maxLength=500,
+            title="Schema change reason",
+            description="Only when the inputs change (a new bureau feature, a dropped column): why. "
+            "The schema gate then passes and records the change, and the promotion waits for a "
+            "person's approval.",
+        ),
         "evidence": Param(
             {},
             type="object",
@@ -101,6 +110,7 @@ def weekly_retraining():
             actor=r.actor,
             dag_run_id=dag_run.run_id,
             created=dag_run.run_after.isoformat(),
+            schema_change_reason=r.schema_change_reason or None,
         )
         for step in outcome.steps:
             print(f"step {step['step']}: {step['seconds']:.1f} s")
@@ -111,12 +121,20 @@ def weekly_retraining():
     @task.branch
     @fail_fast
     def choose_path(outcome: dict, request: dict, ti=None) -> str:
-        """Gates failed: rejection. Manual mode, or a bias alert holding promotions: approval."""
+        """Gates failed: rejection. Manual mode, changed inputs, or a bias alert holding
+        promotions: approval."""
         from include.monitoring.bias import promotion_hold
+        from include.training.gates import schema_change
 
         if not outcome["gates_passed"]:
             return "record_rejection"
         if request["mode"] != "auto":
+            return "request_approval"
+        changed = schema_change(outcome["gates"])
+        if changed:
+            why = f"inputs differ from the champion's ({changed}): a person approves a schema change"
+            print(why)
+            ti.xcom_push(key="promotion_hold", value=why)
             return "request_approval"
         hold = promotion_hold(contract.load(request["dataset"]))
         if hold is None:

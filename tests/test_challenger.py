@@ -203,3 +203,66 @@ def test_a_registry_that_is_down_fails_the_run_before_training(tmp_path):
             settings=down,
         )
     assert isinstance(info.value, PermanentError)
+
+
+@pytest.mark.integration
+def test_changed_inputs_pass_only_with_a_recorded_reason_and_then_wait_for_a_person(s):
+    from dataclasses import replace
+
+    from include.training.gates import schema_change
+    from tests.support.airflow_runs import dag_from_file
+
+    # The bureau stops sending open_accounts: the contract keeps the column but no longer feeds it
+    # to the model. The champion (v1, from the first test) still needs it.
+    dropped = replace(
+        CREDIT,
+        columns=tuple(
+            replace(c, role="not_a_feature") if c.name == "open_accounts" else c for c in CREDIT.columns
+        ),
+    )
+
+    def train(run_id, **kwargs):
+        return train_challenger(
+            dropped,
+            end=END,
+            window_days=14,
+            reason="bureau change",
+            actor="user:alice",
+            dag_run_id=run_id,
+            created=f"{END}T04:00:00+00:00",
+            policy=POLICY,
+            settings=s,
+            **kwargs,
+        )
+
+    refused = train("run-schema-1", force=True)
+    gates = {g["name"]: g for g in refused.gates}
+    assert not gates["schema_compatible"]["passed"] and not refused.gates_passed
+    assert "removed ['open_accounts']" in gates["schema_compatible"]["message"]
+    # The champion still scores the same holdout rows from its own inputs: the comparison stands.
+    assert gates["no_regression"]["observed"] is not None and "DeLong" in gates["no_regression"]["message"]
+
+    reason = "the bureau stopped sending open_accounts on 2026-03-10"
+    accepted = train("run-schema-2", force=True, schema_change_reason=reason)
+    gates = {g["name"]: g for g in accepted.gates}
+    assert gates["schema_compatible"]["passed"] and reason in gates["schema_compatible"]["message"]
+    assert accepted.gates_passed, [g["message"] for g in accepted.gates if not g["passed"]]
+    assert reason in schema_change(accepted.gates)
+    (registered,) = [
+        e
+        for e in audit.read(END, END, by="data", settings=s)
+        if e["type"] == "registered" and e["dag_run_id"] == "run-schema-2"
+    ]
+    assert registered["schema_change_reason"] == reason
+
+    class Ti:
+        pushed: dict = {}
+
+        def xcom_push(self, key, value):
+            self.pushed[key] = value
+
+    choose = dag_from_file("weekly_retraining").get_task("choose_path").python_callable
+    auto = {"mode": "auto", "dataset": CREDIT.name}
+    ti = Ti()
+    assert choose(accepted.as_dict(), auto, ti=ti) == "request_approval"
+    assert "a person approves a schema change" in ti.pushed["promotion_hold"]

@@ -129,7 +129,12 @@ def test_bias_in_the_decisions_alerts_once_and_holds_promotion_and_the_estimate_
     choose = dag_from_file("weekly_retraining").get_task("choose_path").python_callable
     ti = Ti()
     assert (
-        choose({"gates_passed": True}, {"mode": "auto", "dataset": credit.name}, ti=ti) == "request_approval"
+        choose(
+            {"gates_passed": True, "gates": [{"name": "schema_compatible", "observed": "same inputs"}]},
+            {"mode": "auto", "dataset": credit.name},
+            ti=ti,
+        )
+        == "request_approval"
     )
     assert ONSET.isoformat() in ti.pushed["promotion_hold"]
 

@@ -141,6 +141,7 @@ def test_a_window_without_matured_labels_fails_naming_the_window(curated):
             "a run started by a person cannot carry monitor",
         ),
         ({"reason": "x", "evidence": "monitor"}, "'evidence'='monitor' must be an object"),
+        ({"reason": "x", "schema_change_reason": ["new column"]}, "'schema_change_reason'=.* must be text"),
     ],
 )
 def test_request_resolution_refuses_bad_values(params, message):
@@ -150,6 +151,23 @@ def test_request_resolution_refuses_bad_values(params, message):
     with pytest.raises(RunParamsError, match=message) as refused:
         resolve(params, run_type="manual", interval_end=RUN_AFTER, triggered_by="alice", run_id="manual__x")
     assert len(str(refused.value)) < 400  # whatever was typed, the refusal stays readable
+
+
+def test_a_schema_change_reason_is_kept_trimmed_and_cut():
+    from include.training.request import resolve
+
+    def request(text):
+        return resolve(
+            {"reason": "x", "schema_change_reason": text},
+            run_type="manual",
+            interval_end=RUN_AFTER,
+            triggered_by="alice",
+            run_id="manual__x",
+        )
+
+    assert request("  new bureau feature  ").schema_change_reason == "new bureau feature"
+    assert len(request("y" * 2000).schema_change_reason) == 500
+    assert resolve({"reason": "x"}, run_type="manual", interval_end=RUN_AFTER).schema_change_reason == ""
 
 
 def test_scheduled_runs_train_up_to_the_sunday_before_and_need_no_reason():

@@ -19,8 +19,9 @@ from sklearn.metrics import roc_auc_score
 
 from include import audit, registry
 from include import settings as settings_module
-from include.contract import Contract, GateLimits
+from include.contract import NUMERIC_DTYPES, Contract, GateLimits
 from include.drift.profile import merge_all, profile
+from include.model_input import frame as model_frame
 from include.training import gates, tracking
 from include.training.candidates import features, search
 from include.training.compare import Comparison, delong
@@ -64,16 +65,22 @@ class Outcome:
         return self.__dict__.copy()
 
 
-def _champion_scores(settings, name: str, champion, x_holdout):
-    """The champion's scores on the challenger's holdout and its input columns (None, None without
-    one; None and its columns when the holdout lacks some of them)."""
+def _champion_scores(settings, contract: Contract, champion, holdout: pd.DataFrame, x_holdout: pd.DataFrame):
+    """The champion's scores on the challenger's holdout rows, from its own inputs, and those
+    inputs (None, None without a champion). With changed inputs the champion still scores the
+    rows when the curated holdout holds every column it needs; otherwise None and its inputs."""
     if champion is None:
         return None, None
-    model = load_pipeline(settings, name, champion.version)
+    model = load_pipeline(settings, contract.name, champion.version)
     columns = list(getattr(model, "feature_names_in_", x_holdout.columns))
-    if set(columns) - set(x_holdout.columns):
-        return None, columns  # the schema gate reports the difference
-    return model.predict_proba(x_holdout[columns])[:, 1], columns
+    if set(columns) <= set(x_holdout.columns):
+        return model.predict_proba(x_holdout[columns])[:, 1], columns
+    if set(columns) - set(holdout.columns):
+        return None, columns  # a column the champion needs is gone: the schema gate reports it
+    numeric_dtypes = {c.name for c in contract.columns if c.dtype in NUMERIC_DTYPES}
+    numeric = [c for c in columns if c in numeric_dtypes]
+    x = model_frame(holdout, numeric, [c for c in columns if c not in numeric_dtypes])
+    return model.predict_proba(x[columns])[:, 1], columns
 
 
 def reference_profile(frame, contract: Contract, model=None) -> dict:
@@ -281,6 +288,7 @@ def _train(
                     "window": [training.window[0].isoformat(), training.window[1].isoformat()],
                     "data_versions": training.lineage,
                     "metrics": {k: evaluation.holdout[k] for k in ("roc_auc", "pr_auc", "ks", "brier")},
+                    "schema_change_reason": schema_change_reason or None,
                 }
             ]
             + [{**common, "type": "gate_result", **g} for g in gate_dicts],
@@ -328,7 +336,9 @@ def _evaluate(contract: Contract, splits, model, settings, champion, confidence:
     x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
     scores = model.predict_proba(x_holdout)[:, 1]
     train_scores = model.predict_proba(features(splits.train, contract))[:, 1]
-    champion_scores, champion_columns = _champion_scores(settings, contract.name, champion, x_holdout)
+    champion_scores, champion_columns = _champion_scores(
+        settings, contract, champion, splits.holdout, x_holdout
+    )
     comparison = None if champion_scores is None else delong(y_holdout, scores, champion_scores, confidence)
     return Evaluation(
         x_holdout,

@@ -210,6 +210,14 @@ def schema_compatible(
     )
 
 
+def schema_change(results: list[dict]) -> str | None:
+    """The input change a passed ``schema_compatible`` gate recorded (with its reason), or None."""
+    gate = next((g for g in results if g["name"] == "schema_compatible"), None)
+    if gate is None or gate["observed"] in (None, "same inputs"):
+        return None
+    return gate["message"]
+
+
 def latency(
     score, rows: pd.DataFrame, p99_limit_ms: float = 200.0, single_calls: int = 200, threads: int = 1
 ) -> tuple[GateResult, dict]:

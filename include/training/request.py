@@ -25,7 +25,7 @@ from include.run_target import shown as _shown
 
 MODES = ("auto", "manual")
 MONITOR_KINDS = ("drift", "performance")
-PARAMS = ("dataset", "window_days", "promotion_mode", "force", "reason", "evidence")
+PARAMS = ("dataset", "window_days", "promotion_mode", "force", "reason", "evidence", "schema_change_reason")
 REASON_CHARS = 500  # a longer reason is cut when recorded
 
 
@@ -39,6 +39,7 @@ class RetrainRequest:
     reason: str
     actor: str
     evidence: dict
+    schema_change_reason: str = ""  # why the inputs may differ from the champion's; needs a person
 
     @property
     def end_date(self) -> date:
@@ -103,6 +104,9 @@ def resolve(
     evidence = params.get("evidence") or {}
     if not isinstance(evidence, dict):
         raise RunParamsError(f"param 'evidence'={_shown(evidence)} must be an object")
+    schema_change = params.get("schema_change_reason") or ""
+    if not isinstance(schema_change, str):
+        raise RunParamsError(f"param 'schema_change_reason'={_shown(schema_change)} must be text")
     if evidence.get("source") == "monitor":
         _check_recorded(params, dataset, run_id, s)
         actor = "monitor"
@@ -110,7 +114,15 @@ def resolve(
     # partitions up to Sunday, whenever it actually runs (retry, backfill, manual trigger).
     end = interval_end.astimezone(ZoneInfo(s.timezone)).date() - timedelta(days=1)
     return RetrainRequest(
-        dataset, end.isoformat(), window, mode, force, reason[:REASON_CHARS], actor, evidence
+        dataset,
+        end.isoformat(),
+        window,
+        mode,
+        force,
+        reason[:REASON_CHARS],
+        actor,
+        evidence,
+        schema_change.strip()[:REASON_CHARS],
     )
 
 
