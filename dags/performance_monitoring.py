@@ -4,8 +4,10 @@
 Every day at 04:30, after the nightly ingestion has curated the outcomes that matured, joins the
 captured scores of the newest fully matured application day (the contract's label delay plus a
 day) with those outcomes and computes the realized AUC of that cohort. Below the contract's
-floor it alerts and starts ``weekly_retraining`` with reason ``performance`` (one run per
-cohort, whatever the retries or backfills). This is what catches concept drift, which input
+floor it first asks whether the previous champion does significantly better on the same
+cohort (DeLong, paired): if so, and the contract allows it, it rolls back; otherwise it alerts
+and starts ``weekly_retraining`` with reason ``performance`` (one run per cohort, whatever the
+retries or backfills). This is what catches concept drift, which input
 drift statistics cannot see.
 """
 
@@ -69,6 +71,23 @@ def performance_monitoring():
         )
         return result if result.get("below_floor") else False
 
+    @task.short_circuit(ignore_downstream_trigger_rules=True)
+    @fail_fast
+    def fall_back(result: dict, params=None, dag_run=None, ti=None) -> dict | bool:
+        """Roll back instead of retraining when the previous champion does significantly better on
+        the same cohort (and the contract's ``monitoring.auto_rollback`` allows it)."""
+        from include.monitoring.fallback import fall_back as decide
+
+        evidence = decide(
+            contract.load(params["dataset"]), result, dag_run_id=dag_run.run_id, task=ti.task_id
+        )
+        print(
+            f"previous champion v{evidence['previous_version']} against v{evidence['champion_version']}: "
+            f"{evidence['status']}, difference {evidence.get('difference')} (lower bound {evidence.get('lower')}); "
+            f"rolled back: {evidence['rolled_back']}"
+        )
+        return False if evidence["rolled_back"] else result
+
     @task
     @fail_fast
     def alert(result: dict, params=None, dag_run=None, ti=None) -> dict:
@@ -84,7 +103,7 @@ def performance_monitoring():
         ti.xcom_push(key="retrain_run_id", value=monitor_run_id(conf))
         return conf
 
-    conf = alert(check_performance())
+    conf = alert(fall_back(check_performance()))
     conf >> WindowTriggerDagRunOperator(
         task_id="trigger_retraining",
         trigger_dag_id=RETRAIN_DAG_ID,

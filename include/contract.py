@@ -173,6 +173,9 @@ class Monitoring:
     columns: dict[str, ColumnDrift] = field(default_factory=dict)
     fairness: FairnessLimits = field(default_factory=FairnessLimits)
     attribution: AttributionLimits = field(default_factory=AttributionLimits)
+    # Below the floor, roll back to the previous champion when it does significantly better on the
+    # same matured cohort, instead of retraining (include/monitoring/fallback.py).
+    auto_rollback: bool = False
 
 
 DEFAULT_MONITORING = Monitoring()  # what a contract's missing monitoring keys mean
@@ -388,6 +391,7 @@ class _Parser:
             "columns",
             "fairness",
             "attribution",
+            "auto_rollback",
         }
         if set(doc) - known:
             raise self.fail("monitoring", f"unknown keys {sorted(set(doc) - known)}; known: {sorted(known)}")
@@ -423,9 +427,16 @@ class _Parser:
                 )
             ),
             columns=columns,
+            auto_rollback=self.flag(doc, "auto_rollback", "monitoring", DEFAULT_MONITORING.auto_rollback),
             fairness=self.fairness(doc.get("fairness")),
             attribution=self.attribution(doc.get("attribution")),
         )
+
+    def flag(self, doc: dict, key: str, where: str, default: bool) -> bool:
+        value = doc.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", f"expected true or false, got {value!r}")
+        return value
 
     def _known(self, doc: Any, where: str, cls) -> dict:
         doc = self.mapping(doc or {}, where)
@@ -439,9 +450,7 @@ class _Parser:
     def fairness(self, doc: Any) -> FairnessLimits:
         where, d = "monitoring.fairness", FairnessLimits()
         doc = self._known(doc, where, FairnessLimits)
-        hold = doc.get("hold_promotion", d.hold_promotion)
-        if not isinstance(hold, bool):
-            raise self.fail(f"{where}.hold_promotion", f"expected true or false, got {hold!r}")
+        hold = self.flag(doc, "hold_promotion", where, d.hold_promotion)
         return FairnessLimits(
             min_approval_ratio=self.number(doc, "min_approval_ratio", where, d.min_approval_ratio, 0, 1),
             max_tpr_gap=self.number(doc, "max_tpr_gap", where, d.max_tpr_gap, 0, 1),

@@ -252,10 +252,12 @@ def rollback(
     dag_run_id: str,
     interval: tuple[datetime, datetime],
     task: str,
+    evidence: dict | None = None,
     settings: settings_module.Settings | None = None,
 ) -> dict:
     """Re-point ``champion`` to ``target`` (a version or ``previous``) and say who and why;
-    ``interval`` is the rollback run's data interval."""
+    ``interval`` is the data the decision concerns (the rollback run's interval, or the cohort an
+    automatic rollback judged); ``evidence`` is what a monitor measured to decide it."""
     s = settings or settings_module.get()
     if not reason.strip():
         raise registry.RegistryError("a rollback needs a reason: say why the champion is replaced")
@@ -278,6 +280,7 @@ def rollback(
         "replaced_version": replaced_version,
         "target": target,
         "reason": reason,
+        **({"evidence": evidence} if evidence else {}),
     }
     _announce(
         facts,

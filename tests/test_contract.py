@@ -174,6 +174,10 @@ def test_decision_monitoring_limits_and_their_mistakes(tmp_path, credit):
     assert "monitoring.fairness.hold_promotion: expected true or false, got 'yes'" in message
     message = _error(tmp_path, lambda d: d["monitoring"]["fairness"].update(confidence=1.5))
     assert "monitoring.fairness.confidence: 1.5 is outside 0.5..0.999" in message
+    assert credit.monitoring.auto_rollback
+    assert _load(tmp_path, lambda d: d["monitoring"].pop("auto_rollback")).monitoring.auto_rollback is False
+    message = _error(tmp_path, lambda d: d["monitoring"].update(auto_rollback="on"))
+    assert "monitoring.auto_rollback: expected true or false, got 'on'" in message
     message = _error(tmp_path, lambda d: d["monitoring"]["attribution"].update(min_ndcg=-1))
     assert "monitoring.attribution.min_ndcg: -1 is outside 0..1" in message
 

@@ -72,9 +72,12 @@ def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_onc
     credit, s = _world(tmp_path, use_env, "concept_drift")
     before = len(_triggered())
     run, states = _run()
-    assert states == {"check_performance": "success", "alert": "success", "trigger_retraining": "success"}, (
-        states
-    )
+    assert states == {
+        "check_performance": "success",
+        "fall_back": "success",  # no previous champion to fall back to: retrain
+        "alert": "success",
+        "trigger_retraining": "success",
+    }, states
     result = realized(credit, ONSET, settings=s)
     assert result["status"] == "judged" and result["below_floor"] and result["auc"] < 0.8, result
     (triggered,) = _triggered()[before:]
@@ -99,9 +102,74 @@ def test_a_healthy_cohort_triggers_nothing(tmp_path, use_env):
     credit, s = _world(tmp_path, use_env, "stable")
     before = len(_triggered())
     run, states = _run()
-    assert states == {"check_performance": "success", "alert": "skipped", "trigger_retraining": "skipped"}, (
-        states
-    )
+    assert states == {
+        "check_performance": "success",
+        "fall_back": "skipped",
+        "alert": "skipped",
+        "trigger_retraining": "skipped",
+    }, states
     result = realized(credit, ONSET, settings=s)
     assert result["auc"] >= credit.auc_floor and result["labelled"] > 2000
     assert len(_triggered()) == before
+
+
+@pytest.mark.integration
+def test_a_weak_champion_is_rolled_back_when_its_predecessor_does_significantly_better(tmp_path, use_env):
+    """A champion promoted by mistake (trained without the bureau features, with the floor and the
+    non-inferiority margin relaxed in its contract) fails on matured outcomes; v1 scores the same applications significantly better, so the
+    monitor rolls back instead of retraining, and audits the evidence."""
+    from dataclasses import replace
+
+    from include import audit, notify, registry
+    from include.monitoring.capture import champion_scorer
+    from include.simulator.land import land_capture_hour
+    from include.training.challenger import train_challenger
+
+    credit, s = _world(tmp_path, use_env, "stable")
+    blind = replace(
+        credit,
+        auc_floor=0.5,
+        gates=replace(credit.gates, non_inferiority_margin=1.0),
+        columns=tuple(
+            replace(c, role="not_a_feature")
+            if c.name in ("credit_score", "recent_delinquencies", "debt_to_income")
+            else c
+            for c in credit.columns
+        ),
+    )
+    weak = train_challenger(
+        blind,
+        end=ONSET + timedelta(days=6),
+        window_days=21,
+        force=True,
+        reason="a mistake",
+        actor="user:bob",
+        dag_run_id="mistake",
+        created=f"{ONSET}T05:00:00+00:00",
+        schema_change_reason="bureau features withheld",
+        settings=s,
+    )
+    assert weak.gates_passed, [g["message"] for g in weak.gates if not g["passed"]]
+    client = registry.client(s)
+    registry.promote(client, credit.name, weak.version, actor="user:bob", reason="a mistake")
+    scorer = champion_scorer(s, credit.name)  # the weak champion scores the onset day
+    for hour in range(24):
+        land_capture_hour(credit, datetime.combine(ONSET, time(hour), tzinfo=UTC), settings=s, scorer=scorer)
+    before = len(_triggered())
+
+    run, states = _run()
+    assert states == {
+        "check_performance": "success",
+        "fall_back": "success",
+        "alert": "skipped",
+        "trigger_retraining": "skipped",
+    }, states
+    assert registry.by_alias(client, credit.name, registry.CHAMPION).version == "1"
+    assert len(_triggered()) == before
+    (event,) = [e for e in audit.read(ONSET, ONSET, by="data", settings=s) if e["type"] == "rollback"]
+    evidence = event["evidence"]
+    assert (event["actor"], event["version"], event["replaced_version"]) == ("monitor", "1", weak.version)
+    assert evidence["better"] and evidence["lower"] > 0 and evidence["previous_auc"] > credit.auc_floor
+    assert evidence["champion_auc"] < credit.auc_floor and evidence["labelled"] > 2900
+    assert "automatic: realized AUC" in event["reason"]
+    assert "rollback" in [n["kind"] for n in notify.read_outbox(ONSET, ONSET, settings=s)]

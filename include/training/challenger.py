@@ -19,16 +19,14 @@ from sklearn.metrics import roc_auc_score
 
 from include import audit, registry
 from include import settings as settings_module
-from include.contract import NUMERIC_DTYPES, Contract, GateLimits
+from include.contract import Contract, GateLimits
 from include.drift.profile import merge_all, profile
-from include.model_input import frame as model_frame
 from include.training import gates, tracking
 from include.training.candidates import features, search
 from include.training.compare import Comparison, delong
 from include.training.dataset import assemble, time_split
 from include.training.evaluation import evaluate
 from include.training.reasons import typical_values
-from include.training.tracking import load_pipeline
 
 
 @dataclass(frozen=True)
@@ -65,22 +63,13 @@ class Outcome:
         return self.__dict__.copy()
 
 
-def _champion_scores(settings, contract: Contract, champion, holdout: pd.DataFrame, x_holdout: pd.DataFrame):
-    """The champion's scores on the challenger's holdout rows, from its own inputs, and those
-    inputs (None, None without a champion). With changed inputs the champion still scores the
-    rows when the curated holdout holds every column it needs; otherwise None and its inputs."""
+def _champion_scores(settings, contract: Contract, champion, holdout: pd.DataFrame):
+    """The champion's scores on the challenger's holdout rows, from its own inputs (with changed
+    inputs too, while the curated rows hold every column it needs), and those inputs; (None,
+    None) without a champion."""
     if champion is None:
         return None, None
-    model = load_pipeline(settings, contract.name, champion.version)
-    columns = list(getattr(model, "feature_names_in_", x_holdout.columns))
-    if set(columns) <= set(x_holdout.columns):
-        return model.predict_proba(x_holdout[columns])[:, 1], columns
-    if set(columns) - set(holdout.columns):
-        return None, columns  # a column the champion needs is gone: the schema gate reports it
-    numeric_dtypes = {c.name for c in contract.columns if c.dtype in NUMERIC_DTYPES}
-    numeric = [c for c in columns if c in numeric_dtypes]
-    x = model_frame(holdout, numeric, [c for c in columns if c not in numeric_dtypes])
-    return model.predict_proba(x[columns])[:, 1], columns
+    return tracking.version_scores(settings, contract, champion.version, holdout)
 
 
 def reference_profile(frame, contract: Contract, model=None) -> dict:
@@ -336,9 +325,7 @@ def _evaluate(contract: Contract, splits, model, settings, champion, confidence:
     x_holdout, y_holdout = features(splits.holdout, contract), contract.outcome(splits.holdout)
     scores = model.predict_proba(x_holdout)[:, 1]
     train_scores = model.predict_proba(features(splits.train, contract))[:, 1]
-    champion_scores, champion_columns = _champion_scores(
-        settings, contract, champion, splits.holdout, x_holdout
-    )
+    champion_scores, champion_columns = _champion_scores(settings, contract, champion, splits.holdout)
     comparison = None if champion_scores is None else delong(y_holdout, scores, champion_scores, confidence)
     return Evaluation(
         x_holdout,

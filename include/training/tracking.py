@@ -175,6 +175,22 @@ def load_pipeline(settings: settings_module.Settings, name: str, version: str):
     return model.unwrap_python_model().pipeline
 
 
+def version_scores(settings: settings_module.Settings, contract: Contract, version: str, rows: pd.DataFrame):
+    """(scores of ``rows`` by a registered version from its own inputs, those inputs). The rows are
+    curated or captured (``model_input.frame`` casts them); the scores are None when the rows lack
+    one of the version's inputs (a column since dropped from the data)."""
+    from include.contract import NUMERIC_DTYPES
+    from include.model_input import frame as model_frame
+
+    model = load_pipeline(settings, contract.name, version)
+    columns = list(getattr(model, "feature_names_in_", contract.features))
+    if set(columns) - set(rows.columns):
+        return None, columns
+    numeric = {c.name for c in contract.columns if c.dtype in NUMERIC_DTYPES}
+    x = model_frame(rows, [c for c in columns if c in numeric], [c for c in columns if c not in numeric])
+    return model.predict_proba(x[columns])[:, 1], columns
+
+
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, an assistant);
 # these are classic model-training experiments.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
