@@ -2,9 +2,11 @@
 
 Usage: python -m bench [NAME ...] [ROWS]
   NAME: dag_parse, validation, training, retraining, drift (default: all of these), detection
-        (about 10 minutes) and unreachable_registry (about 5 minutes): only when named
-  ROWS: validation batch size (1,000,000), retraining's matured rows (500,000) and detection's
-        scoring calls an hour (8,000; 0: one per application, 250 an hour)
+        (about 10 minutes), unreachable_registry (about 5 minutes) and promotion (about 8 s a
+        seed): only when named
+  ROWS: validation batch size (1,000,000), retraining's matured rows (500,000), detection's
+        scoring calls an hour (8,000; 0: one per application, 250 an hour) and promotion's
+        seeds (20)
 Airflow logs to stdout; while the benchmarks run, file descriptor 1 points at stderr so
 that stdout carries only the JSON.
 """
@@ -13,9 +15,22 @@ import json
 import os
 import sys
 
-from bench import dag_parse, detection, drift, retraining, training, unreachable_registry, validation
+from bench import (
+    dag_parse,
+    detection,
+    drift,
+    promotion,
+    retraining,
+    training,
+    unreachable_registry,
+    validation,
+)
 
-OPT_IN = {"detection", "unreachable_registry"}  # too long for the default set: run only when named
+OPT_IN = {
+    "detection",
+    "unreachable_registry",
+    "promotion",
+}  # too long for the default set: run only when named
 
 
 def main() -> None:
@@ -29,6 +44,7 @@ def main() -> None:
         "drift": drift.run,
         "detection": lambda: detection.run(detection.SCORING_CALLS_PER_HOUR if rows is None else rows),
         "unreachable_registry": unreachable_registry.run,
+        "promotion": lambda: promotion.run(rows or promotion.SEEDS),
     }
     unknown = set(args) - set(runners)
     if unknown:
