@@ -115,9 +115,10 @@ def test_a_healthy_cohort_triggers_nothing(tmp_path, use_env):
 
 @pytest.mark.integration
 def test_a_weak_champion_is_rolled_back_when_its_predecessor_does_significantly_better(tmp_path, use_env):
-    """A champion promoted by mistake (trained without the bureau features, with the floor and the
-    non-inferiority margin relaxed in its contract) fails on matured outcomes; v1 scores the same applications significantly better, so the
-    monitor rolls back instead of retraining, and audits the evidence."""
+    """A champion promoted by mistake (trained without the bureau features, with the floor and
+    the non-inferiority margin relaxed in its contract) fails on matured outcomes; v1 scores the
+    same applications significantly better, so the monitor rolls back instead of retraining, and
+    audits the evidence."""
     from dataclasses import replace
 
     from include import audit, notify, registry
