@@ -62,8 +62,8 @@ config = settings.get()
         ),
         "dataset": Param(config.dataset, type="string", enum=contract.choices(config), title="Dataset"),
         "schema_change_reason": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],  # optional: the form leaves it empty (null) unless inputs change
             maxLength=500,
             title="Schema change reason",
             description="Only when the inputs change (a new bureau feature, a dropped column): why. "

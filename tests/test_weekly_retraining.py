@@ -153,6 +153,35 @@ def test_request_resolution_refuses_bad_values(params, message):
     assert len(str(refused.value)) < 400  # whatever was typed, the refusal stays readable
 
 
+def test_a_monitors_run_resolves_with_the_forms_defaults_merged_in(tmp_path, use_env):
+    """Airflow merges the DAG's Param defaults into a triggered run's conf: every default must
+    equal what the monitor's recorded request says (or leaves out), or its run is refused."""
+    from include import contract
+    from include.training.request import monitor_request, monitor_run_id, record, resolve
+    from tests.support.airflow_runs import dag_from_file
+
+    s = use_env(MLOPS_LOCAL_DIR=str(tmp_path))
+    conf = monitor_request(
+        contract.load("credit_applications"),
+        kind="drift",
+        reason="drift: sustained",
+        window_days=28,
+        evidence={
+            "window_end": "2026-04-06T02:00:00+00:00",
+            "windows": [],
+            "drifted_features": [],
+            "reports": [],
+        },
+    )
+    record(conf, s)
+    params = {**dag_from_file("weekly_retraining").params.dump(), **conf}
+    assert params["schema_change_reason"] is None  # the form's empty default
+    request = resolve(
+        params, run_type="manual", interval_end=RUN_AFTER, run_id=monitor_run_id(conf), settings=s
+    )
+    assert (request.actor, request.schema_change_reason) == ("monitor", "")
+
+
 def test_a_schema_change_reason_is_kept_trimmed_and_cut():
     from include.training.request import resolve
 
