@@ -11,7 +11,8 @@ from tests.support.airflow_runs import dag_from_file, task_states
 from tests.support.data import simulate_days
 
 ONSET = date(2026, 5, 8)
-DAYS = [date(2026, 4, 17) + timedelta(days=n) for n in range(29)]  # 04-17 .. 05-15
+NEXT = ONSET + timedelta(days=1)  # the next cohort, judged by the run on 05-17
+DAYS = [date(2026, 4, 17) + timedelta(days=n) for n in range(30)]  # 04-17 .. 05-16
 
 
 def _world(tmp_path, use_env, scenario: str):
@@ -51,10 +52,10 @@ def _world(tmp_path, use_env, scenario: str):
     return credit, s
 
 
-def _run():
+def _run(morning: date = date(2026, 5, 16)):
     dag = dag_from_file("performance_monitoring")
     # The 04:30 run on 05-16 judges the cohort 05-08 (outcomes observed 05-15, ingested that night).
-    run = dag.test(logical_date=datetime(2026, 5, 16, 4, 30, tzinfo=UTC))
+    run = dag.test(logical_date=datetime.combine(morning, time(4, 30), tzinfo=UTC))
     return run, task_states(run)
 
 
@@ -96,7 +97,7 @@ def test_concept_drift_is_caught_by_the_realized_auc_and_triggers_retraining_onc
 
 
 @pytest.mark.integration
-def test_a_healthy_cohort_triggers_nothing(tmp_path, use_env):
+def test_a_healthy_cohort_triggers_nothing_then_a_weak_champion_is_rolled_back(tmp_path, use_env):
     from include.monitoring.performance import realized
 
     credit, s = _world(tmp_path, use_env, "stable")
@@ -111,14 +112,14 @@ def test_a_healthy_cohort_triggers_nothing(tmp_path, use_env):
     result = realized(credit, ONSET, settings=s)
     assert result["auc"] >= credit.auc_floor and result["labelled"] > 2000
     assert len(_triggered()) == before
+    _a_weak_champion_is_rolled_back(credit, s)
 
 
-@pytest.mark.integration
-def test_a_weak_champion_is_rolled_back_when_its_predecessor_does_significantly_better(tmp_path, use_env):
+def _a_weak_champion_is_rolled_back(credit, s):
     """A champion promoted by mistake (trained without the bureau features, with the floor and
-    the non-inferiority margin relaxed in its contract) fails on matured outcomes; v1 scores the
-    same applications significantly better, so the monitor rolls back instead of retraining, and
-    audits the evidence."""
+    the non-inferiority margin relaxed in its contract) fails on the next matured cohort; v1
+    scores the same applications significantly better, so the monitor rolls back instead of
+    retraining, and audits the evidence. (Shares the healthy test's world: one world less.)"""
     from dataclasses import replace
 
     from include import audit, notify, registry
@@ -126,7 +127,6 @@ def test_a_weak_champion_is_rolled_back_when_its_predecessor_does_significantly_
     from include.simulator.land import land_capture_hour
     from include.training.challenger import train_challenger
 
-    credit, s = _world(tmp_path, use_env, "stable")
     blind = replace(
         credit,
         auc_floor=0.5,
@@ -153,12 +153,12 @@ def test_a_weak_champion_is_rolled_back_when_its_predecessor_does_significantly_
     assert weak.gates_passed, [g["message"] for g in weak.gates if not g["passed"]]
     client = registry.client(s)
     registry.promote(client, credit.name, weak.version, actor="user:bob", reason="a mistake")
-    scorer = champion_scorer(s, credit.name)  # the weak champion scores the onset day
+    scorer = champion_scorer(s, credit.name)  # the weak champion scores the next cohort's day
     for hour in range(24):
-        land_capture_hour(credit, datetime.combine(ONSET, time(hour), tzinfo=UTC), settings=s, scorer=scorer)
+        land_capture_hour(credit, datetime.combine(NEXT, time(hour), tzinfo=UTC), settings=s, scorer=scorer)
     before = len(_triggered())
 
-    run, states = _run()
+    run, states = _run(NEXT + timedelta(days=8))
     assert states == {
         "check_performance": "success",
         "fall_back": "success",
@@ -167,10 +167,10 @@ def test_a_weak_champion_is_rolled_back_when_its_predecessor_does_significantly_
     }, states
     assert registry.by_alias(client, credit.name, registry.CHAMPION).version == "1"
     assert len(_triggered()) == before
-    (event,) = [e for e in audit.read(ONSET, ONSET, by="data", settings=s) if e["type"] == "rollback"]
+    (event,) = [e for e in audit.read(NEXT, NEXT, by="data", settings=s) if e["type"] == "rollback"]
     evidence = event["evidence"]
     assert (event["actor"], event["version"], event["replaced_version"]) == ("monitor", "1", weak.version)
     assert evidence["better"] and evidence["lower"] > 0 and evidence["previous_auc"] > credit.auc_floor
     assert evidence["champion_auc"] < credit.auc_floor and evidence["labelled"] > 2900
     assert "automatic: realized AUC" in event["reason"]
-    assert "rollback" in [n["kind"] for n in notify.read_outbox(ONSET, ONSET, settings=s)]
+    assert "rollback" in [n["kind"] for n in notify.read_outbox(NEXT, NEXT, settings=s)]
