@@ -5,7 +5,9 @@ Every Monday at 03:00 (``MLOPS_TIMEZONE``), or when triggered (by the drift moni
 hand with a reason), this DAG trains a challenger on the matured curated data of the window,
 judges it against the current champion on the same holdout, and registers it in MLflow with
 the ``challenger`` alias. When every gate passes it becomes ``champion``: at once in ``auto``
-mode, after a person approves in the UI in ``manual`` mode (no answer in 24 h is a rejection).
+mode, after a person approves in the UI in ``manual`` mode (no answer in 24 h is a rejection);
+in ``shadow`` mode it first scores the live traffic beside the champion (``shadow`` alias) and
+``shadow_evaluation`` promotes or retires it on the matured outcomes.
 A rejected challenger is a normal outcome: the run succeeds and the rejection is audited.
 """
 
@@ -50,9 +52,10 @@ config = settings.get()
         "promotion_mode": Param(
             "auto",
             type="string",
-            enum=["auto", "manual"],
+            enum=["auto", "manual", "shadow"],
             title="Promotion",
-            description="auto: promote when every gate passes; manual: wait for approval.",
+            description="auto: promote when every gate passes; manual: wait for approval; shadow: "
+            "score the live traffic beside the champion first, promote when significantly better.",
         ),
         "force": Param(
             False,
@@ -121,28 +124,15 @@ def weekly_retraining():
     @task.branch
     @fail_fast
     def choose_path(outcome: dict, request: dict, ti=None) -> str:
-        """Gates failed: rejection. Manual mode, changed inputs, or a bias alert holding
-        promotions: approval."""
-        from include.monitoring.bias import promotion_hold
-        from include.training.gates import schema_change
+        """Gates failed: rejection. Shadow mode: shadow first. Manual mode, changed inputs, or a
+        bias alert holding promotions: approval."""
+        from include.promotion import route
 
-        if not outcome["gates_passed"]:
-            return "record_rejection"
-        if request["mode"] != "auto":
-            return "request_approval"
-        changed = schema_change(outcome["gates"])
-        if changed:
-            why = f"inputs differ from the champion's ({changed}): a person approves a schema change"
-            print(why)
-            ti.xcom_push(key="promotion_hold", value=why)
-            return "request_approval"
-        hold = promotion_hold(contract.load(request["dataset"]))
-        if hold is None:
-            return "promote"
-        why = f"bias alert of {hold['day']} ({hold['dag_run_id']}): automatic promotion waits for a person"
-        print(why)
-        ti.xcom_push(key="promotion_hold", value=why)
-        return "request_approval"
+        path, hold = route(outcome, request, contract.load(request["dataset"]))
+        if hold:
+            print(hold)
+            ti.xcom_push(key="promotion_hold", value=hold)
+        return path
 
     approval = AuditedApprovalOperator(
         task_id="request_approval",
@@ -175,6 +165,22 @@ def weekly_retraining():
 
     @task
     @fail_fast
+    def start_shadow(outcome: dict, request: dict, dag_run=None, ti=None) -> dict:
+        """Score the live traffic beside the champion (``shadow_evaluation`` judges it daily)."""
+        from include.shadow.lifecycle import start
+        from include.training.gates import schema_change
+
+        changed = schema_change(outcome["gates"])
+        return start(
+            outcome,
+            request,
+            needs_approval=f"inputs differ from the champion's ({changed})" if changed else "",
+            dag_run_id=dag_run.run_id,
+            task=ti.task_id,
+        )
+
+    @task
+    @fail_fast
     def record_rejection(outcome: dict, request: dict, dag_run=None, ti=None) -> dict:
         from include import promotion
 
@@ -183,7 +189,12 @@ def weekly_retraining():
     request = resolve_request()
     outcome = train_challenger(request)
     path = choose_path(outcome, request)
-    path >> [approval, promote(outcome, request), record_rejection(outcome, request)]
+    path >> [
+        approval,
+        promote(outcome, request),
+        start_shadow(outcome, request),
+        record_rejection(outcome, request),
+    ]
     promote.override(task_id="promote_after_approval")(outcome, request, approval.output)
 
 

@@ -138,6 +138,21 @@ class GateLimits:
 
 
 @dataclass(frozen=True)
+class ShadowLimits:
+    """A challenger in shadow (``model.shadow``): it scores the live traffic beside the champion
+    and is judged on the same applications once their outcomes mature (include/shadow/)."""
+
+    min_outcomes: int = 1000  # matured outcomes before any verdict (and at least one of each class)
+    max_days: int = 28  # the shadow period: not significantly better by then, it is retired
+    approval: bool = False  # a winning shadow waits for a person instead of being promoted at once
+
+    def looks(self, maturity_days: int) -> int:
+        """How many daily verdicts the period allows: the first matured cohort is judged
+        ``maturity_days + 1`` days after the start, the last on day ``max_days``."""
+        return max(1, self.max_days - maturity_days)
+
+
+@dataclass(frozen=True)
 class FairnessLimits:
     """Bias drift on live decisions (``monitoring.fairness``): a limit counts as crossed only when
     the whole confidence interval is past it, so noise in a small group does not alert."""
@@ -197,6 +212,7 @@ class Contract:
     source: Path
     monitoring: Monitoring = field(default_factory=Monitoring)
     gates: GateLimits = field(default_factory=GateLimits)
+    shadow: ShadowLimits = field(default_factory=ShadowLimits)
 
     def by_role(self, role: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.role == role)
@@ -482,6 +498,22 @@ class _Parser:
             min_rows=int(self.number(doc, "min_rows", where, d.min_rows, 1, 1_000_000_000)),
         )
 
+    def shadow(self, doc: Any, maturity_days: int) -> ShadowLimits:
+        where, d = "model.shadow", ShadowLimits()
+        doc = self._known(doc, where, ShadowLimits)
+        limits = ShadowLimits(
+            min_outcomes=int(self.number(doc, "min_outcomes", where, d.min_outcomes, 1, 1_000_000_000)),
+            max_days=int(self.number(doc, "max_days", where, d.max_days, 1, 3650)),
+            approval=self.flag(doc, "approval", where, d.approval),
+        )
+        if limits.max_days <= maturity_days:
+            raise self.fail(
+                f"{where}.max_days",
+                f"{limits.max_days} days end the shadow period before any outcome matures "
+                f"(labels.maturity_days is {maturity_days}); give more than {maturity_days}",
+            )
+        return limits
+
     def attribution(self, doc: Any) -> AttributionLimits:
         where, d = "monitoring.attribution", AttributionLimits()
         doc = self._known(doc, where, AttributionLimits)
@@ -646,11 +678,10 @@ class _Parser:
             limits=self.limits(labels_doc.get("batch"), "labels.batch", BatchLimits(min_rows=0)),
         )
         model = self.mapping(doc.get("model") or {}, "model")
-        if set(model) - {"auc_floor", "decision_threshold", "gates"}:
+        model_keys = {"auc_floor", "decision_threshold", "gates", "shadow"}
+        if set(model) - model_keys:
             raise self.fail(
-                "model",
-                f"unknown keys {sorted(set(model) - {'auc_floor', 'decision_threshold', 'gates'})}; "
-                "known: ['auc_floor', 'decision_threshold', 'gates']",
+                "model", f"unknown keys {sorted(set(model) - model_keys)}; known: {sorted(model_keys)}"
             )
         monitoring = self.mapping(doc.get("monitoring") or {}, "monitoring")
         critical = tuple(monitoring.get("critical_features") or ())
@@ -678,4 +709,5 @@ class _Parser:
             source=self.path,
             monitoring=monitoring_settings,
             gates=self.gates(model.get("gates")),
+            shadow=self.shadow(model.get("shadow"), labels.maturity_days),
         )

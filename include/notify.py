@@ -45,6 +45,8 @@ KINDS = (
     "attribution_alert",
     "estimated_performance_alert",
     "registry_unexplained",
+    "shadow_started",
+    "shadow_retired",
     "approval_refused",
     "run_failed",
 )

@@ -19,7 +19,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _announce(
+def announce(
     facts: dict, subject: str, message: str, *, interval, task: str, key: str, settings, notify_key=""
 ):
     """Audit ``facts`` (once per ``key``: the version and decision) and send the notification of
@@ -47,6 +47,34 @@ def _gate_lines(outcome: dict) -> str:
     return "\n".join(
         f"{'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['message']}" for g in outcome["gates"]
     )
+
+
+def route(outcome: dict, request: dict, contract, settings=None) -> tuple[str, str | None]:
+    """Where a registered challenger goes next (the task of ``weekly_retraining``), and why it
+    waits for a person when it does: ``record_rejection`` (a gate failed), ``start_shadow``
+    (shadow mode against a champion; changed inputs wait for a person at its end),
+    ``request_approval`` (manual mode, changed inputs, or a bias alert holding automatic
+    promotions) or ``promote``."""
+    from include.monitoring.bias import promotion_hold
+    from include.training.gates import schema_change
+
+    if not outcome["gates_passed"]:
+        return "record_rejection", None
+    if request["mode"] == "shadow" and outcome["champion_version"]:
+        return "start_shadow", None
+    if request["mode"] == "manual":
+        return "request_approval", None
+    changed = schema_change(outcome["gates"])
+    if changed:
+        return (
+            "request_approval",
+            f"inputs differ from the champion's ({changed}): a person approves a schema change",
+        )
+    hold = promotion_hold(contract, settings=settings)
+    if hold is not None:
+        why = f"bias alert of {hold['day']} ({hold['dag_run_id']}): automatic promotion waits for a person"
+        return "request_approval", why
+    return "promote", None
 
 
 def promote(
@@ -82,12 +110,14 @@ def promote(
         "mode": request["mode"],
         "reason": request["reason"],
         "metrics": {"roc_auc": outcome["holdout"]["roc_auc"]},
+        **({"evidence": outcome["evidence"]} if outcome.get("evidence") else {}),
     }
-    _announce(
+    announce(
         facts,
         f"{name} v{version} is the new champion",
         f"{name} v{version} replaced {f'v{replaced}' if replaced else 'no earlier champion'} "
-        f"(holdout AUC {outcome['holdout']['roc_auc']:.4f}; {request['mode']} promotion by {actor}).\n"
+        f"({outcome.get('judged_on', 'holdout')} AUC {outcome['holdout']['roc_auc']:.4f}; "
+        f"{request['mode']} promotion by {actor}).\n"
         f"Reason: {request['reason']}\n\n{_gate_lines(outcome)}",
         interval=training_interval(request),
         task=task,
@@ -120,7 +150,7 @@ def reject(
         "reason": request["reason"],
         "champion_version": outcome["champion_version"],
     }
-    _announce(
+    announce(
         facts,
         f"{name} v{version} was not promoted",
         f"{name} v{version} failed {', '.join(failed)}; the champion stays "
@@ -154,7 +184,7 @@ def approval_requested(
         "version": version,
         "timeout_hours": timeout_hours,
     }
-    _announce(
+    announce(
         facts,
         f"Approve {name} v{version} as champion?",
         f"Every gate passed. Approve or reject in the Airflow UI (Required Actions, DAG run "
@@ -193,7 +223,7 @@ def approval_answered(
         "timed_out": responder is None,
     }
     who = f"by {responder}" if responder else "by nobody before the timeout"
-    _announce(
+    announce(
         facts,
         f"{name} v{version} {kind} {who}"[:100],
         f"{name} v{version} was {kind} {who}.",
@@ -229,7 +259,7 @@ def approval_refused(
         "version": version,
         "reason": why,
     }
-    _announce(
+    announce(
         facts,
         f"{name} v{version}: approval by {responder} refused"[:100],
         f"{responder} approved {name} v{version}, which does not count: {why}. The challenger is not "
@@ -282,7 +312,7 @@ def rollback(
         "reason": reason,
         **({"evidence": evidence} if evidence else {}),
     }
-    _announce(
+    announce(
         facts,
         f"{name} rolled back to v{resolved}",
         f"{actor} rolled {name} back from v{replaced_version} to v{resolved}.\nReason: {reason}",

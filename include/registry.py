@@ -2,7 +2,8 @@
 
 ``champion`` is what production scores with (``models:/<name>@champion``); ``challenger``
 is the newest registered candidate; ``previous_champion`` keeps the replaced version one
-alias away, so a rollback is a single alias move. Every move is also written as version
+alias away, so a rollback is a single alias move; ``shadow`` is a candidate scoring the live
+traffic beside the champion without deciding anything (include/shadow/). Every move is also written as version
 tags (who, why, which version it replaced), the same facts the audit trail records.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from include import settings as settings_module
 from include.errors import MlopsError, PermanentError
 
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+CHAMPION, CHALLENGER, PREVIOUS, SHADOW = "champion", "challenger", "previous_champion", "shadow"
 GATES_TAG = "gates_passed"  # every gate passed: may be promoted
 HARD_GATES_TAG = (
     "hard_gates_passed"  # the gates that do not depend on the champion passed: may be rolled back to
@@ -276,21 +277,17 @@ def promote(
         CHAMPION,
         target.version,
     )
-    for key, value in {
-        "promoted_by": actor,
-        "promotion_reason": reason,
-        "promoted_in_run": dag_run_id or "none",
-        "replaced_version": previous.version if previous else "none",
-    }.items():
-        call(
-            mlflow_client,
-            "tag the new champion",
-            mlflow_client.set_model_version_tag,
-            name,
-            target.version,
-            key,
-            value,
-        )
+    tag(
+        mlflow_client,
+        name,
+        target.version,
+        {
+            "promoted_by": actor,
+            "promotion_reason": reason,
+            "promoted_in_run": dag_run_id or "none",
+            "replaced_version": previous.version if previous else "none",
+        },
+    )
     return previous
 
 
@@ -320,3 +317,43 @@ def rollback(
         dag_run_id=dag_run_id,
     )
     return current, get(mlflow_client, name, resolved.version)
+
+
+def tag(mlflow_client, name: str, version: str, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        call(
+            mlflow_client,
+            f"tag {name} v{version}",
+            mlflow_client.set_model_version_tag,
+            name,
+            str(version),
+            key,
+            str(value),
+        )
+
+
+def start_shadow(mlflow_client, name: str, version: str, tags: dict[str, str]) -> None:
+    """Tag ``version``'s shadow period (``shadow_status``=running last), then point ``shadow`` at it."""
+    tag(mlflow_client, name, version, {**tags, "shadow_status": "running"})
+    call(
+        mlflow_client,
+        f"set {name}@{SHADOW}",
+        mlflow_client.set_registered_model_alias,
+        name,
+        SHADOW,
+        str(version),
+    )
+
+
+def end_shadow(mlflow_client, name: str, version: str, status: str, tags: dict[str, str]) -> None:
+    """Tag how ``version``'s shadow period ended, then remove ``shadow`` if it still points there."""
+    tag(mlflow_client, name, version, {**tags, "shadow_status": status})
+    current = by_alias(mlflow_client, name, SHADOW)
+    if current is not None and current.version == str(version):
+        call(
+            mlflow_client,
+            f"remove {name}@{SHADOW}",
+            mlflow_client.delete_registered_model_alias,
+            name,
+            SHADOW,
+        )

@@ -263,3 +263,7 @@ def test_changed_inputs_pass_only_with_a_recorded_reason_and_then_wait_for_a_per
     ti = Ti()
     assert choose(accepted.as_dict(), auto, ti=ti) == "request_approval"
     assert "a person approves a schema change" in ti.pushed["promotion_hold"]
+    # In shadow mode it is judged on live traffic first; the approval is asked at the end.
+    assert choose(accepted.as_dict(), auto | {"mode": "shadow"}, ti=Ti()) == "start_shadow"
+    first_model = accepted.as_dict() | {"champion_version": None}  # nothing to shadow against
+    assert choose(first_model, auto | {"mode": "shadow"}, ti=Ti()) == "request_approval"

@@ -446,3 +446,18 @@ def test_observed_timestamp_source_mistakes(tmp_path):
         "labels.observed_timestamp_source: only a separate label feed (delivery: separate) has an observed "
         "timestamp column" in message
     )
+
+
+def test_shadow_limits_and_their_mistakes(tmp_path, credit):
+    from include.contract import ShadowLimits
+
+    assert credit.shadow == ShadowLimits() and credit.shadow.looks(credit.labels.maturity_days) == 21
+    assert _load(tmp_path, lambda d: d["model"].pop("shadow")).shadow == ShadowLimits()
+    tuned = _load(tmp_path, lambda d: d["model"]["shadow"].update(max_days=14, approval=True))
+    assert (tuned.shadow.max_days, tuned.shadow.approval, tuned.shadow.looks(7)) == (14, True, 7)
+    message = _error(tmp_path, lambda d: d["model"]["shadow"].update(max_days=7))
+    assert "model.shadow.max_days: 7 days end the shadow period before any outcome matures" in message
+    message = _error(tmp_path, lambda d: d["model"]["shadow"].update(days=7))
+    assert "model.shadow: unknown keys ['days']" in message and "min_outcomes" in message
+    message = _error(tmp_path, lambda d: d["model"]["shadow"].update(approval="yes"))
+    assert "model.shadow.approval: expected true or false, got 'yes'" in message

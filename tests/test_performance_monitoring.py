@@ -112,7 +112,8 @@ def test_a_healthy_cohort_triggers_nothing_then_a_weak_champion_is_rolled_back(t
     result = realized(credit, ONSET, settings=s)
     assert result["auc"] >= credit.auc_floor and result["labelled"] > 2000
     assert len(_triggered()) == before
-    _a_weak_champion_is_rolled_back(credit, s)
+    weak = _a_weak_champion_is_rolled_back(credit, s)
+    _a_worse_shadow_is_retired_and_a_better_one_promoted(credit, s, weak)
 
 
 def _a_weak_champion_is_rolled_back(credit, s):
@@ -174,3 +175,99 @@ def _a_weak_champion_is_rolled_back(credit, s):
     assert evidence["champion_auc"] < credit.auc_floor and evidence["labelled"] > 2900
     assert "automatic: realized AUC" in event["reason"]
     assert "rollback" in [n["kind"] for n in notify.read_outbox(NEXT, NEXT, settings=s)]
+    return weak.version
+
+
+SHADOW_TASKS = (
+    "find_shadow",
+    "score_capture",
+    "evaluate",
+    "decide",
+    "request_approval",
+    "promote_shadow",
+    "promote_after_approval",
+    "retire_shadow",
+)
+
+
+def _shadow_run(morning: date):
+    run = dag_from_file("shadow_evaluation").test(
+        logical_date=datetime.combine(morning, time(4, 40), tzinfo=UTC)
+    )
+    return run, task_states(run)
+
+
+def _a_worse_shadow_is_retired_and_a_better_one_promoted(credit, s, weak: str):
+    """Shadow mode on the same world. The weak model in shadow against v1 is judged on the onset
+    day's applications (scored live by v1) the morning they mature: significantly worse, retired.
+    Then, with the weak model champion again by mistake, v1 in shadow is judged on the next day's
+    applications (scored live by the weak one): significantly better, promoted automatically."""
+    from include import audit, notify, registry
+    from include.shadow import lifecycle, scores
+
+    client = registry.client(s)
+    v1 = registry.get(client, credit.name, "1")
+
+    def shadow(version: str, against: str, start: date, actor: str):
+        outcome = {
+            "model_name": credit.name,
+            "version": version,
+            "champion_version": against,
+            "holdout": {"roc_auc": 0.9},
+        }
+        request = {"end": (start - timedelta(days=1)).isoformat(), "reason": "shadow drill", "actor": actor}
+        lifecycle.start(outcome, request, dag_run_id=f"shadow-{version}", task="start_shadow", settings=s)
+
+    shadow(weak, "1", ONSET, "user:carol")
+    assert registry.by_alias(client, credit.name, registry.SHADOW).version == weak
+    run, states = _shadow_run(ONSET + timedelta(days=8))  # decision day 05-15: cohort 05-08 matured
+    assert states == dict.fromkeys(SHADOW_TASKS, "skipped") | {
+        "find_shadow": "success",
+        "score_capture": "success",
+        "evaluate": "success",
+        "decide": "success",
+        "retire_shadow": "success",
+    }, states
+    stored = scores.read(credit, weak, ONSET, s)
+    assert len(stored) > 2900 and set(stored["champion_version"]) == {"1"}
+    # The next day was scored live by the weak model itself: stored, and left out of the pairing.
+    assert set(scores.read(credit, weak, NEXT, s)["champion_version"]) == {weak}
+    assert scores.read(credit, weak, NEXT + timedelta(days=1), s) is None  # no capture that day
+    assert registry.by_alias(client, credit.name, registry.SHADOW) is None
+    assert registry.by_alias(client, credit.name, registry.CHAMPION).version == "1"
+    tags = registry.get(client, credit.name, weak).tags
+    assert (tags["shadow_status"], tags["shadow_verdict"]) == ("retired", "significantly worse")
+    (retired,) = [
+        e
+        for e in audit.read(ONSET, NEXT + timedelta(days=7), by="data", settings=s)
+        if e["type"] == "shadow_retired"
+    ]
+    evidence = retired["evidence"]
+    assert evidence["outcomes"] > 2900 and evidence["comparison"]["upper"] < 0
+    assert retired["actor"] == "monitor" and retired["reason"] == "significantly worse"
+    kinds = [n["kind"] for n in notify.read_outbox(ONSET, NEXT + timedelta(days=7), settings=s)]
+    assert kinds.count("shadow_started") == 1 and kinds.count("shadow_retired") == 1
+
+    registry.promote(client, credit.name, weak, actor="user:bob", reason="the same mistake again")
+    shadow(v1.version, weak, NEXT, "schedule")
+    run, states = _shadow_run(NEXT + timedelta(days=8))
+    assert states == dict.fromkeys(SHADOW_TASKS, "skipped") | {
+        "find_shadow": "success",
+        "score_capture": "success",
+        "evaluate": "success",
+        "decide": "success",
+        "promote_shadow": "success",
+    }, states
+    assert registry.by_alias(client, credit.name, registry.CHAMPION).version == "1"
+    assert registry.by_alias(client, credit.name, registry.SHADOW) is None
+    assert registry.get(client, credit.name, "1").tags["shadow_status"] == "promoted"
+    (promoted,) = [
+        e
+        for e in audit.read(NEXT, NEXT + timedelta(days=7), by="data", settings=s)
+        if e["type"] == "promoted"
+    ]
+    assert (promoted["actor"], promoted["mode"], promoted["replaced_version"]) == ("monitor", "shadow", weak)
+    assert promoted["evidence"]["comparison"]["lower"] > 0 and promoted["evidence"]["outcomes"] > 2900
+    # A rerun of the morning finds no shadow and does nothing twice.
+    again, states = _shadow_run(NEXT + timedelta(days=8))
+    assert states == dict.fromkeys(SHADOW_TASKS, "skipped") | {"find_shadow": "success"}, states

@@ -205,3 +205,33 @@ def test_mlflow_http_retries_are_bounded_unless_the_process_set_its_own(monkeypa
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
         and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
     )
+
+
+def test_a_shadow_period_is_an_alias_and_tags_and_a_hand_set_alias_is_refused(store):
+    from datetime import date
+    from types import SimpleNamespace
+
+    from include.shadow.lifecycle import current
+
+    registry.start_shadow(store, NAME, "2", {"shadow_started": "2026-05-01", "shadow_against": "1"})
+    assert registry.by_alias(store, NAME, registry.SHADOW).version == "2"
+    assert registry.get(store, NAME, "2").tags["shadow_status"] == "running"
+    s = settings_module.load({"MLFLOW_TRACKING_URI": store._registry_uri})
+    found = current(SimpleNamespace(name=NAME), date(2026, 5, 9), settings=s)
+    assert (found["version"], found["started"], found["against"], found["window_days"]) == (
+        "2",
+        "2026-05-01",
+        "1",
+        9,
+    )
+    # Ending another version's period leaves the alias alone; ending its own removes it.
+    registry.end_shadow(store, NAME, "1", "retired", {"shadow_verdict": "replaced"})
+    assert registry.by_alias(store, NAME, registry.SHADOW).version == "2"
+    registry.end_shadow(store, NAME, "2", "retired", {"shadow_verdict": "expired"})
+    assert registry.by_alias(store, NAME, registry.SHADOW) is None
+    assert registry.get(store, NAME, "2").tags["shadow_status"] == "retired"
+    assert current(SimpleNamespace(name=NAME), date(2026, 5, 9), settings=s) is None
+    store.set_registered_model_alias(NAME, registry.SHADOW, "3")  # by hand, in the MLflow UI
+    with pytest.raises(registry.RegistryError, match="points at v3, which has no shadow_started tag"):
+        current(SimpleNamespace(name=NAME), date(2026, 5, 9), settings=s)
+    store.delete_registered_model_alias(NAME, registry.SHADOW)

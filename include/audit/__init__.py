@@ -37,6 +37,8 @@ EVENT_TYPES = (
     "bias_detected",
     "attribution_drift_detected",
     "estimated_auc_below_floor",
+    "shadow_started",
+    "shadow_retired",
 )
 REQUIRED = ("type", "time", "actor", "dag_run_id", "model")
 

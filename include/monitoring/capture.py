@@ -42,11 +42,14 @@ def land_missing_hours(
 def champion_scorer(settings: settings_module.Settings, name: str):
     """What the scoring service does: ``models:/<name>@champion`` scores a frame of features."""
     version = champion_version(settings, name)
-    if version is None:
-        return None
-    import mlflow
+    return None if version is None else version_scorer(settings, name, version)
 
-    from include import contract as contract_module
+
+def version_scorer(settings: settings_module.Settings, name: str, version: str):
+    """A registered version's pyfunc as a scorer: a frame of features in, (scores, version) out.
+    The rows are taken as the service receives them (the registered model casts them to the
+    contract's types); a version reads the inputs of its own signature."""
+    import mlflow
 
     registry.use(settings)
     model = registry.call(
@@ -55,6 +58,11 @@ def champion_scorer(settings: settings_module.Settings, name: str):
         mlflow.pyfunc.load_model,
         f"models:/{name}/{version}",
     )
-    inputs = list(contract_module.load(name, settings.contracts_dir).features)
-    # The rows as the service receives them: the registered model takes the contract's types.
+    schema = model.metadata.get_input_schema()
+    if schema is not None:
+        inputs = list(schema.input_names())
+    else:  # a model logged without a signature takes the contract's features
+        from include import contract as contract_module
+
+        inputs = list(contract_module.load(name, settings.contracts_dir).features)
     return lambda frame: (model.predict(frame[inputs])["score"].to_numpy(), version)

@@ -23,7 +23,7 @@ from include import storage
 from include.run_target import RunParamsError, refuse_unknown
 from include.run_target import shown as _shown
 
-MODES = ("auto", "manual")
+MODES = ("auto", "manual", "shadow")
 MONITOR_KINDS = ("drift", "performance")
 PARAMS = ("dataset", "window_days", "promotion_mode", "force", "reason", "evidence", "schema_change_reason")
 REASON_CHARS = 500  # a longer reason is cut when recorded
