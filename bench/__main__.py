@@ -2,7 +2,7 @@
 
 Usage: python -m bench [NAME ...] [ROWS]
   NAME: dag_parse, validation, training, retraining, drift (default: all of these), detection
-        (about 10 minutes), unreachable_registry (about 5 minutes) and promotion (about 8 s a
+        (about 10 minutes), unreachable_registry (about 5 minutes) and promotion (about 14 s a
         seed): only when named
   ROWS: validation batch size (1,000,000), retraining's matured rows (500,000), detection's
         scoring calls an hour (8,000; 0: one per application, 250 an hour) and promotion's

@@ -12,7 +12,7 @@ fixed seed, one thread):
 - a challenger that is **better**: fitted on days 1-28 (twice the data), against a champion
   fitted on days 1-3 only (a model that learnt from too little).
 
-Each model's true AUC is measured on 30,000 fresh applications (days 31-40): a promotion is
+Each model's true AUC is measured on 30,000 fresh applications (days 59-68): a promotion is
 false when the challenger's true AUC is not above the champion's.
 
 Rules, each on (challenger, champion) scored on the same holdout:
@@ -21,6 +21,15 @@ Rules, each on (challenger, champion) scored on the same holdout:
   drop at most 0.005, point estimates;
 - **ours** (``model.gates``): DeLong's one-sided 95 % lower bound of the difference above 0
   (superiority) and above -0.01 (non-inferiority).
+
+**Shadow mode** (``model.shadow``): the same pairs then run a shadow period on live traffic,
+days 31-58 (3,000 applications a day, each model's true AUC now from days 59-68 instead). Each
+decision day the matured cohorts so far are pooled and judged by ``include.shadow.evaluate.judge``
+(the function ``shadow_evaluation`` runs), until the first verdict: promoted, retired or expired.
+The peer for shadow is the same daily DeLong test at the contract's 95 % on every look, without
+the Bonferroni share: what peeking every morning does to the false-promotion rate. A shadow's
+first verdict can come on day 8 (the label delay of 7 days, then the start day's cohort is
+judged): ``days_after_label_delay`` is the N of "promoted within the label delay plus N days".
 
 The rollback test is the same superiority test with the roles turned (previous against current
 champion): over the "no better" pairs, the share where an equally good predecessor would be
@@ -37,7 +46,8 @@ SEEDS = 20
 ROWS_PER_DAY = 3000
 FIRST_DAY = date(2026, 3, 1)
 DAYS = 30
-POPULATION_DAYS = 10  # days 31-40: 30,000 fresh applications give each model's true AUC
+SHADOW_DAYS = 28  # days 31-58: the live traffic of a shadow period (the contract's max_days)
+POPULATION_DAYS = 10  # days 59-68: 30,000 fresh applications give each model's true AUC
 PEER = {"min_improvement": 0.002, "regression_tolerance": 0.005}
 
 
@@ -76,13 +86,53 @@ def _decisions(contract, y, challenger_scores, champion_scores) -> dict:
     }
 
 
+def _shadow(contract, live, challenger, champion) -> dict:
+    """The shadow period of ``challenger`` against ``champion`` over ``live`` (one frame per live
+    day, oldest first): the first verdict of the contract's judge, and of the peer's (the same
+    test at the uncorrected level on every look)."""
+    import numpy as np
+    import pandas as pd
+
+    from include.shadow.evaluate import WAIT, judge
+
+    maturity = contract.labels.maturity_days
+    scored = []
+    for frame in live:
+        x, y = _xy(contract, frame)
+        scored.append(
+            pd.DataFrame(
+                {
+                    "positive": np.asarray(y).astype(int),
+                    "score": challenger.predict_proba(x)[:, 1],
+                    "champion_score": champion.predict_proba(x)[:, 1],
+                    **{a: frame[a].to_numpy() for a in contract.protected},
+                }
+            )
+        )
+    out = {}
+    for rule, level in (("ours", None), ("peer", contract.gates.confidence)):
+        for day_number in range(maturity + 1, contract.shadow.max_days + 1):
+            pooled = pd.concat(scored[: day_number - maturity], ignore_index=True)
+            verdict = judge(pooled, contract, day_number, confidence=level)
+            if verdict["verdict"] != WAIT:
+                break
+        out[rule] = {
+            "verdict": verdict["verdict"],
+            "why": verdict["why"],
+            "day": day_number,
+            "days_after_label_delay": day_number - maturity,
+            "outcomes": verdict["outcomes"],
+        }
+    return out
+
+
 def _seed(contract, seed: int) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from include.simulator import credit as simulator
 
     started = time.perf_counter()
-    days = [FIRST_DAY + timedelta(days=n) for n in range(DAYS + POPULATION_DAYS)]
+    days = [FIRST_DAY + timedelta(days=n) for n in range(DAYS + SHADOW_DAYS + POPULATION_DAYS)]
     frame = simulator.labelled_applications(
         days, seed=seed, rows=ROWS_PER_DAY, maturity_days=contract.labels.maturity_days
     )
@@ -93,7 +143,10 @@ def _seed(contract, seed: int) -> dict:
 
     holdout = between(DAYS - 1, DAYS)
     x_holdout, y = _xy(contract, holdout)
-    x_population, y_population = _xy(contract, between(DAYS + 1, DAYS + POPULATION_DAYS))
+    x_population, y_population = _xy(
+        contract, between(DAYS + SHADOW_DAYS + 1, DAYS + SHADOW_DAYS + POPULATION_DAYS)
+    )
+    live = [between(n, n) for n in range(DAYS + 1, DAYS + SHADOW_DAYS + 1)]
 
     def judged(challenger, champion) -> dict:
         """The rules on the holdout, and the truth on the fresh population."""
@@ -103,7 +156,12 @@ def _seed(contract, seed: int) -> dict:
         truth = [
             roc_auc_score(y_population, m.predict_proba(x_population)[:, 1]) for m in (challenger, champion)
         ]
-        return {**out, "true_difference": round(truth[0] - truth[1], 4), "truly_better": truth[0] > truth[1]}
+        return {
+            **out,
+            "true_difference": round(truth[0] - truth[1], 4),
+            "truly_better": truth[0] > truth[1],
+            "shadow": _shadow(contract, live, challenger, champion),
+        }
 
     champion = _fit(contract, between(1, 14), seed)
     return {
@@ -132,6 +190,32 @@ def _false(rows: list[dict], rule: str) -> dict:
         "false_promotion_rate": round(len(wrong) / len(pairs), 3),
         "worst_true_loss": min((p["true_difference"] for p in wrong), default=None),
     }
+
+
+def _shadow_summary(rows: list[dict], rule: str) -> dict:
+    """How the shadow periods of one rule ended, by kind of pair, and its false promotions."""
+    out = {}
+    for kind in ("no_better", "better"):
+        ends = [r[kind]["shadow"][rule] for r in rows]
+        promoted = [e for e in ends if e["verdict"] == "promote"]
+        delays = sorted(e["days_after_label_delay"] for e in promoted)
+        out[kind] = {
+            "promoted": round(len(promoted) / len(ends), 3),
+            "ended_by": {why: sum(e["why"] == why for e in ends) for why in sorted({e["why"] for e in ends})},
+            "promoted_days_after_label_delay": {
+                "median": delays[len(delays) // 2] if delays else None,
+                "max": delays[-1] if delays else None,
+            },
+        }
+    pairs = [r[kind] for r in rows for kind in ("no_better", "better")]
+    wrong = [p for p in pairs if p["shadow"][rule]["verdict"] == "promote" and not p["truly_better"]]
+    out["not_truly_better"] = {
+        "false_promotions": len(wrong),
+        "pairs": len(pairs),
+        "false_promotion_rate": round(len(wrong) / len(pairs), 3),
+        "worst_true_loss": min((p["true_difference"] for p in wrong), default=None),
+    }
+    return out
 
 
 def run(seeds: int = SEEDS) -> dict:
@@ -167,6 +251,7 @@ def run(seeds: int = SEEDS) -> dict:
             "auc_gain_range": [min(gains), max(gains)],
         },
         "not_truly_better": {"peer": _false(rows, "peer_promotes"), "ours": _false(rows, "ours_promotes")},
+        "shadow": {rule: _shadow_summary(rows, rule) for rule in ("ours", "peer")},
         "seeds_detail": rows,
         "seconds": round(time.perf_counter() - started, 1),
     }
