@@ -43,7 +43,7 @@ def _replaced(version) -> str | None:
     return None if replaced in (None, "none") else replaced
 
 
-def _gate_lines(outcome: dict) -> str:
+def gate_lines(outcome: dict) -> str:
     return "\n".join(
         f"{'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['message']}" for g in outcome["gates"]
     )
@@ -118,7 +118,7 @@ def promote(
         f"{name} v{version} replaced {f'v{replaced}' if replaced else 'no earlier champion'} "
         f"({outcome.get('judged_on', 'holdout')} AUC {outcome['holdout']['roc_auc']:.4f}; "
         f"{request['mode']} promotion by {actor}).\n"
-        f"Reason: {request['reason']}\n\n{_gate_lines(outcome)}",
+        f"Reason: {request['reason']}\n\n{gate_lines(outcome)}",
         interval=training_interval(request),
         task=task,
         key=f"{version}:promoted",
@@ -155,7 +155,7 @@ def reject(
         f"{name} v{version} was not promoted",
         f"{name} v{version} failed {', '.join(failed)}; the champion stays "
         f"{'v' + outcome['champion_version'] if outcome['champion_version'] else 'unset'}.\n\n"
-        f"{_gate_lines(outcome)}",
+        f"{gate_lines(outcome)}",
         interval=training_interval(request),
         task=task,
         key=f"{version}:rejected",
@@ -188,7 +188,7 @@ def approval_requested(
         facts,
         f"Approve {name} v{version} as champion?",
         f"Every gate passed. Approve or reject in the Airflow UI (Required Actions, DAG run "
-        f"{dag_run_id}) within {timeout_hours:g} h; no answer rejects it.\n\n{_gate_lines(outcome)}",
+        f"{dag_run_id}) within {timeout_hours:g} h; no answer rejects it.\n\n{gate_lines(outcome)}",
         interval=training_interval(request),
         task=task,
         key=f"{version}:approval_requested",

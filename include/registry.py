@@ -157,32 +157,13 @@ def set_challenger(
 ) -> None:
     """Point ``challenger`` at the version, then tag its gate verdicts. ``gates_passed`` comes
     last: it marks a registration as complete (see ``registered_by_run``) and ``promote`` checks it."""
-    call(
-        mlflow_client,
-        f"set {name}@{CHALLENGER}",
-        mlflow_client.set_registered_model_alias,
-        name,
-        CHALLENGER,
-        str(version),
-    )
+    set_alias(mlflow_client, name, CHALLENGER, version)
     hard = gates_passed if hard_gates_passed is None else hard_gates_passed
-    call(
+    tag(
         mlflow_client,
-        f"tag {name} v{version}",
-        mlflow_client.set_model_version_tag,
         name,
-        str(version),
-        HARD_GATES_TAG,
-        str(hard).lower(),
-    )
-    call(
-        mlflow_client,
-        f"tag {name} v{version}",
-        mlflow_client.set_model_version_tag,
-        name,
-        str(version),
-        GATES_TAG,
-        str(gates_passed).lower(),
+        version,
+        {HARD_GATES_TAG: str(hard).lower(), GATES_TAG: str(gates_passed).lower()},  # in this order
     )
 
 
@@ -252,31 +233,9 @@ def promote(
         return None
     # Order matters: the old champion stays reachable before the champion alias moves.
     if previous is not None:
-        call(
-            mlflow_client,
-            f"set {name}@{PREVIOUS}",
-            mlflow_client.set_registered_model_alias,
-            name,
-            PREVIOUS,
-            previous.version,
-        )
-        call(
-            mlflow_client,
-            "tag the replaced champion",
-            mlflow_client.set_model_version_tag,
-            name,
-            previous.version,
-            "replaced_by",
-            target.version,
-        )
-    call(
-        mlflow_client,
-        f"set {name}@{CHAMPION}",
-        mlflow_client.set_registered_model_alias,
-        name,
-        CHAMPION,
-        target.version,
-    )
+        set_alias(mlflow_client, name, PREVIOUS, previous.version)
+        tag(mlflow_client, name, previous.version, {"replaced_by": target.version})
+    set_alias(mlflow_client, name, CHAMPION, target.version)
     tag(
         mlflow_client,
         name,
@@ -319,7 +278,19 @@ def rollback(
     return current, get(mlflow_client, name, resolved.version)
 
 
+def set_alias(mlflow_client, name: str, alias: str, version: str) -> None:
+    call(
+        mlflow_client,
+        f"set {name}@{alias}",
+        mlflow_client.set_registered_model_alias,
+        name,
+        alias,
+        str(version),
+    )
+
+
 def tag(mlflow_client, name: str, version: str, tags: dict[str, str]) -> None:
+    """Set ``tags`` on the version, one after the other in the dict's order."""
     for key, value in tags.items():
         call(
             mlflow_client,
@@ -335,14 +306,7 @@ def tag(mlflow_client, name: str, version: str, tags: dict[str, str]) -> None:
 def start_shadow(mlflow_client, name: str, version: str, tags: dict[str, str]) -> None:
     """Tag ``version``'s shadow period (``shadow_status``=running last), then point ``shadow`` at it."""
     tag(mlflow_client, name, version, {**tags, "shadow_status": "running"})
-    call(
-        mlflow_client,
-        f"set {name}@{SHADOW}",
-        mlflow_client.set_registered_model_alias,
-        name,
-        SHADOW,
-        str(version),
-    )
+    set_alias(mlflow_client, name, SHADOW, version)
 
 
 def end_shadow(mlflow_client, name: str, version: str, status: str, tags: dict[str, str]) -> None:

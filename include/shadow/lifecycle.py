@@ -222,11 +222,7 @@ def retire(
         facts,
         f"{model} v{version} retired from shadow"[:100],
         f"{model} v{version} ends its shadow period without promotion: {why}. The champion stays "
-        f"v{shadow.get('against')}.\n\n"
-        + "\n".join(
-            f"{'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['message']}"
-            for g in verdict.get("gates", [])
-        ),
+        f"v{shadow.get('against')}.\n\n" + promotion.gate_lines({"gates": verdict.get("gates", [])}),
         interval=(min(first, end), end),
         task=task,
         key=f"{version}:shadow_retired",
