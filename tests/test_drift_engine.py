@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import time
 from datetime import date
 
@@ -385,13 +386,39 @@ def test_an_hour_of_100k_rows_is_checked_well_within_a_second(reference_profile)
     assert result.rows == 100_000 and len(result.columns) == 11
 
 
-def test_render_html_writes_evidently_report(settings, reference, windows):
+def test_render_html_writes_evidently_report_opened_by_the_packages_verdict(
+    settings, reference, reference_profile, windows
+):
+    """The report of a window that retrains on a critical feature: Evidently's own headline (few
+    columns of twelve drifted, below its share) says no dataset drift; the package's verdict,
+    the rule that fired and both statistics of each column come first."""
     from include import storage
-    from include.drift.report import render_html
+    from include.drift.report import columns_from_snapshot, render_html, run
 
+    window = windows["income_shift"].iloc[:1000]
+    result = detect(reference_profile, window, CREDIT)
     target = storage.path("reports", "drift.html", settings=settings)
-    uri = render_html(reference.iloc[:2000], windows["income_shift"].iloc[:1000], CREDIT, target)
+    sample = reference.iloc[:2000]
+    uri = render_html(sample, window, CREDIT, target, result=result, reference_rows=reference_profile.rows)
     assert uri == storage.describe(target) and uri.startswith("file://")
     html = storage.read_bytes(target).decode("utf-8")
     assert html.lstrip().lower().startswith("<!doctype html") or "<html" in html[:500].lower()
     assert "annual_income" in html and "loan_purpose" in html
+    # Evidently's own headline (rendered from the data in <head>) disagrees: one column of twelve.
+    assert "Dataset Drift is NOT detected" in html[: html.index("<body")]
+    banner = html.index('id="package-verdict"')
+    assert html.index("<body") < banner < html.index('<div id="root_metric')  # the first thing shown
+    block = html[banner : html.index("</table></div>", banner)]
+    assert "Package verdict: DATASET DRIFT DETECTED" in block
+    assert "critical feature annual_income drifted (one alone is dataset drift); " in block
+    assert f"{result.share_drifted:.0%} of 11 features drifted (limit 30%)" in block
+    assert (
+        "random sample of 2,000 of the reference rows, while the package uses the reference "
+        f"profile of all {reference_profile.rows:,}" in block
+    )
+    theirs = columns_from_snapshot(run(sample, window, CREDIT).dict())["annual_income"]
+    ours = result.column("annual_income")
+    cells = re.sub(r"<td[^>]*>", "<td>", block)
+    row = cells[cells.index("<td>annual_income *</td>") :].split("</tr>")[0]
+    assert f"<td>{ours.statistic:.4f}</td><td>drifted</td>" in row, row
+    assert f"<td>{theirs.statistic:.4f}</td><td>drifted</td>" in row, row

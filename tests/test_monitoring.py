@@ -22,6 +22,7 @@ def _record(
         "window_end": end.isoformat(),
         "status": status,
         "report": None,
+        "alert": drift or incident,
         "result": {
             "dataset_drift": drift,
             "data_quality_incident": incident,
@@ -76,7 +77,22 @@ def test_history_reads_back_in_order_and_draws_the_plot(settings):
     assert [r["window_end"][11:16] for r in records] == ["07:00", "08:00", "09:00", "10:00"]
     recent = history.recent("credit_applications", END + timedelta(hours=1), 3, settings)
     assert recent[-1] is None and recent[0]["window_end"] == (END - timedelta(hours=1)).isoformat()
-    uri = history.plot("credit_applications", records, settings)
+    trigger, promoted = END - timedelta(hours=1), END - timedelta(hours=2, minutes=30)
+    outside = END - timedelta(days=2)  # before the plotted windows: not marked
+    marked = history.marks(records, [trigger, outside], [(promoted, "v2"), (outside, "v1")])
+    assert marked == {
+        "alerts": [END - timedelta(hours=1), END],  # the two drifted windows alerted
+        "triggers": [trigger],
+        "changes": [(promoted, "v2")],
+    }
+    uri = history.plot(
+        "credit_applications",
+        records,
+        settings,
+        drift_share=0.3,
+        triggers=[trigger],
+        changes=[(promoted, "v2")],
+    )
     assert uri == f"{settings.storage_root}/monitoring/credit_applications/drift_scores.png"
     assert Path(uri.removeprefix("file://")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -127,17 +127,37 @@ def evidently_columns(
 
 
 def render_html(
-    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, path, *, score_column: str = "score"
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    contract: Contract,
+    path,
+    *,
+    score_column: str = "score",
+    result=None,
+    reference_rows: int | None = None,
 ) -> str:
     """Render Evidently's data drift report of ``current`` against ``reference`` and write it to
     ``path`` (an ObjectStoragePath, e.g. from ``include.storage.path``, or its URI) atomically;
-    return the URI written."""
+    return the URI written. With the engine's ``result`` for the same window (and the profile's
+    ``reference_rows``), the package's verdict opens the report (``include.drift.verdict``)."""
     from include import storage
+    from include.drift import verdict
 
     if isinstance(path, str):
         from airflow.sdk import ObjectStoragePath
 
         path = ObjectStoragePath(path)
     snapshot = run(reference, current, contract, score_column=score_column)
-    storage.write_bytes_atomic(path, snapshot.get_html_str(as_iframe=False).encode("utf-8"))
+    html = snapshot.get_html_str(as_iframe=False)
+    if result is not None:
+        theirs = columns_from_snapshot(snapshot.dict())
+        block = verdict.banner(
+            contract,
+            result,
+            theirs,
+            reference_rows=reference_rows or len(reference),
+            sample_rows=len(reference),
+        )
+        html = verdict.inject(html, block)
+    storage.write_bytes_atomic(path, html.encode("utf-8"))
     return storage.describe(path)

@@ -101,7 +101,30 @@ def publish_alert(
             audit_key=f"{kind}:{end}",
             settings=s,
         )
-    return history.plot(contract.name, history.between(contract.name, end - timedelta(days=7), end, s), s)
+    return redraw_plot(contract, end, s)
+
+
+def redraw_plot(contract: Contract, end: datetime, settings: settings_module.Settings) -> str | None:
+    """The drift plot of the week up to ``end``, with its triggers and champion changes marked."""
+    from include.health.timeline import events
+
+    records = history.between(contract.name, end - timedelta(days=7), end, settings)
+    triggers = [
+        datetime.fromisoformat(t["evidence"]["window_end"]) for t in history.triggers(contract.name, settings)
+    ]
+    changes = [
+        (datetime.fromisoformat(e["time"]), f"v{e['version']}")
+        for e in events(contract.name, settings)
+        if e["type"] in ("promoted", "rollback")
+    ]
+    return history.plot(
+        contract.name,
+        records,
+        settings,
+        drift_share=contract.monitoring.drift_share,
+        triggers=triggers,
+        changes=changes,
+    )
 
 
 def record_retrain_trigger(

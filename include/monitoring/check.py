@@ -62,15 +62,24 @@ def check(
         "reference_rows": profile.rows,
         "result": result.to_dict(),
         "alert": alert,
-        "report": render_report(contract, live, lineage, s) if alert or report else None,
+        "report": render_report(contract, live, lineage, s, result, profile.rows)
+        if alert or report
+        else None,
     }
     return history.write_record(contract.name, end, record, s)[0]
 
 
 def render_report(
-    contract: Contract, live: window_module.Window, lineage: list[dict], settings: settings_module.Settings
+    contract: Contract,
+    live: window_module.Window,
+    lineage: list[dict],
+    settings: settings_module.Settings,
+    result=None,
+    reference_rows: int | None = None,
 ) -> str:
-    """Evidently's drift report of the window against a sample of the reference's training rows."""
+    """Evidently's drift report of the window against a sample of the reference's training rows,
+    opened by the package's verdict on the same window (``result``, from the profile of
+    ``reference_rows``)."""
     import pandas as pd
 
     from include.drift.report import render_html
@@ -78,9 +87,9 @@ def render_report(
 
     days = sorted({e["partition"] for e in lineage if e["feed"] == contract.name})
     frames = [read_curated(contract.name, datetime.fromisoformat(d).date(), settings=settings) for d in days]
-    reference_rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if len(reference_rows) > REPORT_SAMPLE_ROWS:
-        reference_rows = reference_rows.sample(REPORT_SAMPLE_ROWS, random_state=0)
+    sample = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(sample) > REPORT_SAMPLE_ROWS:
+        sample = sample.sample(REPORT_SAMPLE_ROWS, random_state=0)
     end = live.end
     path = storage.path(
         "monitoring",
@@ -90,4 +99,4 @@ def render_report(
         f"hour={end.hour:02d}.html",
         settings=settings,
     )
-    return render_html(reference_rows, live.frame, contract, path)
+    return render_html(sample, live.frame, contract, path, result=result, reference_rows=reference_rows)

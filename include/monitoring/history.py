@@ -91,6 +91,15 @@ def record_trigger(
     return storage.describe(path)
 
 
+def triggers(dataset: str, settings: settings_module.Settings | None = None) -> list[dict]:
+    """Every drift-triggered retraining recorded (the monitor's run id and conf), oldest first."""
+    directory = storage.path("monitoring", dataset, "triggers", settings=settings)
+    found = [
+        json.loads(storage.read_bytes(p)) for p in storage.list_files(directory) if p.name.endswith(".json")
+    ]
+    return sorted(found, key=lambda t: t["evidence"]["window_end"])
+
+
 def last_trigger(
     dataset: str, before: datetime, settings: settings_module.Settings | None = None
 ) -> datetime | None:
@@ -105,9 +114,34 @@ def last_trigger(
     return max(earlier) if earlier else None
 
 
-def plot(dataset: str, records: list[dict], settings: settings_module.Settings | None = None) -> str | None:
-    """Redraw ``drift_scores.png``: each feature's statistic over its threshold (1.0 = drift line)
-    and the share of drifted features, per window. Returns its URI (None without judged windows)."""
+def marks(records: list[dict], triggers=(), changes=()) -> dict:
+    """What the plot marks besides the lines, within the records' time span: the windows that
+    alerted, the retrainings triggered (window ends) and the champion changes ((time, label))."""
+    judged = [r for r in records if r.get("status") == "judged"]
+    if not judged:
+        return {"alerts": [], "triggers": [], "changes": []}
+    first, last = (datetime.fromisoformat(judged[i]["window_end"]) for i in (0, -1))
+    first -= timedelta(hours=1)
+    return {
+        "alerts": [datetime.fromisoformat(r["window_end"]) for r in judged if r.get("alert")],
+        "triggers": sorted(t for t in triggers if first <= t <= last),
+        "changes": sorted((t, label) for t, label in changes if first <= t <= last),
+    }
+
+
+def plot(
+    dataset: str,
+    records: list[dict],
+    settings: settings_module.Settings | None = None,
+    *,
+    drift_share: float | None = None,
+    triggers=(),
+    changes=(),
+) -> str | None:
+    """Redraw ``drift_scores.png``: each feature's statistic over its threshold (the red dashed
+    drift line at 1), the share of drifted features against ``drift_share``, and ``marks``: red
+    ticks on windows that alerted, orange lines where a retraining was triggered, blue lines where
+    the champion changed. Returns its URI (None without judged windows)."""
     judged = [r for r in records if r.get("status") == "judged"]
     if not judged:
         return None
@@ -116,19 +150,82 @@ def plot(dataset: str, records: list[dict], settings: settings_module.Settings |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    marked = marks(records, triggers, changes)
     times = [datetime.fromisoformat(r["window_end"]) for r in judged]
     columns = sorted({c["column"] for r in judged for c in r["result"]["columns"]})
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=[3, 1])
-    for column in columns:
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(12, 7.5), sharex=True, height_ratios=[3, 1])
+    colors = plt.get_cmap("tab20").colors  # 20 distinct colours, then the line style changes too
+    for n, column in enumerate(columns):
         ratios = []
         for r in judged:
             found = next((c for c in r["result"]["columns"] if c["column"] == column), None)
             ratios.append(_score(found) if found else float("nan"))
-        top.plot(times, ratios, marker=".", linewidth=1, label=column)
-    top.axhline(1.0, color="red", linestyle="--", linewidth=1)
+        style = (
+            ("-", "--", ":")[(n // len(colors)) % 3] if n >= len(colors) else ("-" if n % 2 == 0 else "--")
+        )
+        top.plot(
+            times,
+            ratios,
+            marker=".",
+            linewidth=1.2,
+            linestyle=style,
+            color=colors[n % len(colors)],
+            label=column,
+        )
+    top.axhline(
+        1.0, color="red", linestyle="--", linewidth=1.2, label="drift threshold (1 = statistic at its limit)"
+    )
+    for moment in marked["alerts"]:
+        top.axvspan(moment - timedelta(hours=1), moment, color="red", alpha=0.08, linewidth=0)
+    if marked["alerts"]:
+        top.plot(
+            marked["alerts"],
+            [top.get_ylim()[1]] * len(marked["alerts"]),
+            "v",
+            color="red",
+            markersize=7,
+            linestyle="none",
+            label="window alerted",
+        )
+    for axis in (top, bottom):
+        for n, moment in enumerate(marked["triggers"]):
+            axis.axvline(
+                moment,
+                color="darkorange",
+                linestyle="-.",
+                linewidth=1.5,
+                label="retraining triggered" if axis is top and n == 0 else None,
+            )
+        for n, (moment, label) in enumerate(marked["changes"]):
+            axis.axvline(
+                moment,
+                color="navy",
+                linestyle=":",
+                linewidth=1.5,
+                label="champion changed" if axis is top and n == 0 else None,
+            )
+            if axis is top:
+                axis.annotate(
+                    label, (moment, 1.0), xytext=(3, 6), textcoords="offset points", color="navy", fontsize=8
+                )
     top.set(ylabel="statistic / threshold", title=f"{dataset}: drift per feature (above 1 = drifted)")
-    top.legend(fontsize=7, ncol=3, loc="upper left")
-    bottom.plot(times, [r["result"]["share_drifted"] for r in judged], color="black", marker=".")
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: marks stay visible
+    bottom.plot(
+        times,
+        [r["result"]["share_drifted"] for r in judged],
+        color="black",
+        marker=".",
+        label="share drifted",
+    )
+    if drift_share is not None:
+        bottom.axhline(
+            drift_share,
+            color="red",
+            linestyle="--",
+            linewidth=1,
+            label=f"dataset-drift share ({drift_share:g})",
+        )
+        bottom.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     bottom.set(ylabel="share drifted", ylim=(0, 1))
     figure.autofmt_xdate()
     buffer = io.BytesIO()
