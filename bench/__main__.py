@@ -2,11 +2,11 @@
 
 Usage: python -m bench [NAME ...] [ROWS]
   NAME: dag_parse, validation, training, retraining, drift (default: all of these), detection
-        (about 10 minutes), unreachable_registry (about 5 minutes) and promotion (about 14 s a
-        seed): only when named
+        (about 10 minutes), unreachable_registry (about 5 minutes), promotion (about 14 s a
+        seed) and health (a few minutes): only when named
   ROWS: validation batch size (1,000,000), retraining's matured rows (500,000), detection's
-        scoring calls an hour (8,000; 0: one per application, 250 an hour) and promotion's
-        seeds (20)
+        scoring calls an hour (8,000; 0: one per application, 250 an hour), health's days of
+        history (365) and promotion's seeds (20)
 Airflow logs to stdout; while the benchmarks run, file descriptor 1 points at stderr so
 that stdout carries only the JSON.
 """
@@ -19,6 +19,7 @@ from bench import (
     dag_parse,
     detection,
     drift,
+    health,
     promotion,
     retraining,
     training,
@@ -30,6 +31,7 @@ OPT_IN = {
     "detection",
     "unreachable_registry",
     "promotion",
+    "health",
 }  # too long for the default set: run only when named
 
 
@@ -45,6 +47,7 @@ def main() -> None:
         "detection": lambda: detection.run(detection.SCORING_CALLS_PER_HOUR if rows is None else rows),
         "unreachable_registry": unreachable_registry.run,
         "promotion": lambda: promotion.run(rows or promotion.SEEDS),
+        "health": lambda: health.run(rows or health.DAYS),
     }
     unknown = set(args) - set(runners)
     if unknown:

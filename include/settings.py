@@ -114,6 +114,13 @@ VARIABLES: tuple[Variable, ...] = (
         "experiment's folder by its id).",
     ),
     Variable(
+        "MLOPS_MLFLOW_UI_URL",
+        "<MLFLOW_TRACKING_URI when http(s)>",
+        "Where a person's browser opens the MLflow UI, for the links of the Model health page (the "
+        "tracking URI a worker uses may be a name only the workers resolve). Empty with a local "
+        "store: the page names the version without a link.",
+    ),
+    Variable(
         "MLOPS_MLFLOW_CONN_ID",
         "mlflow_default",
         "Airflow connection holding the tracking server's user name (login) and password, for a server "
@@ -174,6 +181,7 @@ class Settings:
     search_candidates: int | None  # None: the whole plan
     mlflow_connect_timeout_seconds: float
     mlflow_conn_id: str
+    mlflow_ui_url: str  # empty: no MLflow UI to link to
     approvers: tuple[str, ...]  # empty: whoever the auth manager lets answer
 
 
@@ -284,8 +292,18 @@ def load(env: dict[str, str] | None = None) -> Settings:
             env, "MLOPS_MLFLOW_CONNECT_TIMEOUT_SECONDS", 0.5, 60, kind=float
         ),
         mlflow_conn_id=_text(env, "MLOPS_MLFLOW_CONN_ID"),
+        mlflow_ui_url=_mlflow_ui_url(env),
         approvers=_approvers(env),
     )
+
+
+def _mlflow_ui_url(env: dict[str, str]) -> str:
+    given = env.get("MLOPS_MLFLOW_UI_URL", "").strip()
+    tracking = env.get("MLFLOW_TRACKING_URI", "").strip()
+    url = given or (tracking if tracking.startswith(("http://", "https://")) else "")
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(f"MLOPS_MLFLOW_UI_URL={url!r} must start with http:// or https://")
+    return url.rstrip("/")
 
 
 @contextmanager

@@ -15,11 +15,13 @@ Airflow's REST API as the UI drives it:
 
 Then, on the same running stack, a person in headless Chromium (tests/support/web_ui.py):
 
-5. ``admin`` signs in, fills the ``weekly_retraining`` trigger form (Logical Date and Params)
-   and watches the run page until the run succeeds and promotes.
-6. A manual-mode run waits for approval; ``risk_officer`` (FAB role RiskOfficer) approves it on
-   the Required Actions page and the champion moves, recorded as ``user:risk_officer``.
+5. ``admin`` signs in and fills the ``weekly_retraining`` trigger form (Logical Date and Params,
+   promotion mode manual); the run trains and waits for approval.
+6. ``risk_officer`` (FAB role RiskOfficer) approves it on the Required Actions page, watches the
+   run page until it succeeds, and the champion moves, recorded as ``user:risk_officer``.
 7. ``viewer`` signs in and sees the run, and is refused (403) a trigger and an approval.
+8. The Model health page: anonymous callers get 401 and a user who may not read the DAGs 403
+   from its API; ``viewer`` opens it from the navigation and on its own (screenshots).
 
 Screenshots of every step stay in .local/screenshots/web_ui/native_stack/ (path printed).
 
@@ -311,60 +313,37 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
     passwords = stack.passwords
     shots = Screenshots("native_stack")
 
-    # 5. The trigger form: a retraining as of the morning after LAST_DAY (its 14-day window ends
-    # on LAST_DAY), promoted automatically; the form also unpauses the DAG when the story did not.
+    # 5. The trigger form: a manual-mode retraining as of the morning after LAST_DAY (its 14-day
+    # window ends on LAST_DAY); the form also unpauses the DAG when the story did not.
     logical = datetime(2026, 11, 21, 6, tzinfo=UTC)
     params = {
         "reason": "UI check: new bureau feed",
         "window_days": 14,
-        "promotion_mode": "auto",
+        "promotion_mode": "manual",
         "force": True,
     }
-    with signed_in(stack.base_url, "admin", passwords["admin"], shots) as browser:
-        ui_run = trigger_dag(browser, stack.base_url, RETRAIN, params, shots, logical_date=logical)
-        state = wait_for_run_page_state(
-            browser, stack.base_url, RETRAIN, ui_run, shots, RUN_TIMEOUT, stack.check_alive
-        )
-        assert state == "Success", (state, story.task_states(RETRAIN, ui_run))
-    run = story.api.request("GET", f"/api/v2/dags/{RETRAIN}/dagRuns/{ui_run}")
-    assert run["triggering_user_name"] == "admin" and run["run_type"] == "manual", run
-    assert datetime.fromisoformat(run["logical_date"]) == logical, run["logical_date"]  # the picker's value
-    assert {k: run["conf"].get(k) for k in params} == params, run["conf"]  # the form sent what was typed
-    assert story.task_states(RETRAIN, ui_run)["promote"] == "success", _gates_failed(story, ui_run)
-    by_form = registry.by_alias(client, DATASET, registry.CHAMPION)
-    assert by_form is not None and (before is None or by_form.version != before.version), (before, by_form)
-    assert by_form.tags["promoted_by"] == "user:admin" and by_form.tags["promoted_in_run"] == ui_run
-    assert by_form.tags["promotion_reason"] == params["reason"]
 
-    # 6. A manual-mode run (through REST) waits for risk_officer's approval in the UI.
     def asks_or_ends(run_id: str):
         if story.task_states(RETRAIN, run_id).get("request_approval") == "awaiting_input":
             return "asks"
         state = story.api.request("GET", f"/api/v2/dags/{RETRAIN}/dagRuns/{run_id}")["state"]
         return state if state in ("success", "failed") else None
 
-    manual_run = story.api.request(
-        "POST",
-        f"/api/v2/dags/{RETRAIN}/dagRuns",
-        {
-            "logical_date": _iso(logical + timedelta(minutes=30)),
-            "conf": {
-                "reason": "UI check: approval",
-                "promotion_mode": "manual",
-                "force": True,
-                "window_days": 14,
-            },
-        },
-    )["dag_run_id"]
-    outcome = stack.wait_for("the approval request", lambda: asks_or_ends(manual_run), RUN_TIMEOUT)
-    assert outcome == "asks", (
-        outcome,
-        story.task_states(RETRAIN, manual_run),
-        _gates_failed(story, manual_run),
-    )
+    with signed_in(stack.base_url, "admin", passwords["admin"], shots) as browser:
+        ui_run = trigger_dag(browser, stack.base_url, RETRAIN, params, shots, logical_date=logical)
+        outcome = stack.wait_for("the approval request", lambda: asks_or_ends(ui_run), RUN_TIMEOUT)
+        assert outcome == "asks", (outcome, story.task_states(RETRAIN, ui_run), _gates_failed(story, ui_run))
+        browser.get(f"{stack.base_url}/dags/{RETRAIN}/runs/{ui_run}")
+        shots.take(browser, "run-asks-for-approval")
+    run = story.api.request("GET", f"/api/v2/dags/{RETRAIN}/dagRuns/{ui_run}")
+    assert run["triggering_user_name"] == "admin" and run["run_type"] == "manual", run
+    assert datetime.fromisoformat(run["logical_date"]) == logical, run["logical_date"]  # the picker's value
+    assert {k: run["conf"].get(k) for k in params} == params, run["conf"]  # the form sent what was typed
+
+    # 6. The run waits for risk_officer's approval in the UI (Required Actions).
     # Airflow 3.3.2 race (see test_approval_live): an answer before the scheduler has handled the
     # parked worker's exit fails the resumed task. Wait, as a person would, for that record.
-    parked = f"task_id=request_approval, run_id={manual_run}, "
+    parked = f"task_id=request_approval, run_id={ui_run}, "
     scheduler_log = stack.services.logs["airflow-scheduler"]
     stack.wait_for(
         "the scheduler to handle the parked task",
@@ -376,18 +355,20 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
         interval=1,
     )
     with signed_in(stack.base_url, "risk_officer", passwords["risk_officer"], shots) as browser:
-        answer_required_action(browser, stack.base_url, manual_run, "Approve", "risk_officer", shots)
+        answer_required_action(browser, stack.base_url, ui_run, "Approve", "risk_officer", shots)
         state = wait_for_run_page_state(
-            browser, stack.base_url, RETRAIN, manual_run, shots, RUN_TIMEOUT, stack.check_alive
+            browser, stack.base_url, RETRAIN, ui_run, shots, RUN_TIMEOUT, stack.check_alive
         )
-        assert state == "Success", (state, story.task_states(RETRAIN, manual_run))
-    states = story.task_states(RETRAIN, manual_run)
+        assert state == "Success", (state, story.task_states(RETRAIN, ui_run))
+    states = story.task_states(RETRAIN, ui_run)
     assert states["request_approval"] == "success" and states["promote_after_approval"] == "success", states
     approved = registry.by_alias(client, DATASET, registry.CHAMPION)
-    assert approved.version != by_form.version and approved.tags["promoted_by"] == "user:risk_officer", (
-        approved
-    )
-    assert registry.by_alias(client, DATASET, registry.PREVIOUS).version == by_form.version
+    assert approved is not None and (before is None or approved.version != before.version), (before, approved)
+    assert approved.tags["promoted_by"] == "user:risk_officer" and approved.tags["promoted_in_run"] == ui_run
+    assert approved.tags["promotion_reason"] == params["reason"]
+    if before is not None:
+        assert registry.by_alias(client, DATASET, registry.PREVIOUS).version == before.version
+    manual_run = ui_run
 
     # 7. A viewer signs in (FAB) and sees the runs, but may neither trigger nor answer an approval.
     with signed_in(stack.base_url, "viewer", passwords["viewer"], shots) as browser:
@@ -410,6 +391,54 @@ def test_a_person_retrains_from_the_trigger_form_and_approves_in_the_browser(nat
     finally:
         story.api.login("admin")
     assert refused == {"trigger": 403, "approve": 403}, refused
+
+    # 8. The Model health page, behind Airflow's own sign-in: anonymous 401, a user who may not read
+    # the DAGs 403, the viewer the page, inside the UI (the navigation's entry) and on its own.
+    health = f"/model-health/api/health/{DATASET}?days=30"
+    story.api.token = None
+    anonymous = _status(story.api, "GET", health, None)
+    story.api.login("outsider")
+    try:
+        outsider = _status(story.api, "GET", health, None)
+    finally:
+        story.api.login("viewer")
+    page = story.api.request("GET", health)
+    story.api.login("admin")
+    assert (anonymous, outsider) == (401, 403)
+    champion = registry.by_alias(client, DATASET, registry.CHAMPION).version
+    assert page["versions"]["champion"]["version"] == champion and page["versions"]["champion"]["since"]
+    decided = {(e["type"], e["actor"]) for e in page["versions"]["decisions"]}
+    assert ("approved", "user:risk_officer") in decided and ("promoted", "monitor") in decided, decided
+    assert len(page["drift"]["ends"]) >= len(MONITORED) and page["drift"]["alerts"], page["drift"]["status"]
+    assert page["drift"]["triggers"] and page["drift"]["reports"], page["drift"]["triggers"]
+    assert page["fairness"]["days"], page["fairness"]
+    with signed_in(stack.base_url, "viewer", passwords["viewer"], shots) as browser:
+        from selenium.webdriver.common.by import By
+
+        from tests.support.web_ui import wait_until
+
+        browser.get(f"{stack.base_url}/plugin/model-health")
+        frame = wait_until(
+            browser, "the Model health frame", lambda d: d.find_elements(By.TAG_NAME, "iframe")
+        )[0]
+        browser.switch_to.frame(frame)
+        wait_until(
+            browser,
+            "the page's charts",
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded"),
+        )
+        browser.switch_to.default_content()
+        shots.take(browser, "model-health-in-airflow")
+        browser.get(f"{stack.base_url}/model-health/?dataset={DATASET}")
+        wait_until(
+            browser,
+            "the page's charts",
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded"),
+        )
+        browser.set_window_size(1400, 3200)
+        shots.take(browser, "model-health-page")
+        shown = browser.find_element(By.ID, "status").text
+        assert f"{len(page['drift']['ends'])} hourly windows" in shown, shown
 
 
 def _status(api, method: str, path: str, body: dict) -> int:

@@ -56,7 +56,12 @@ STARTUP_TIMEOUT = 180  # 2 shared cores: five Airflow processes import at the sa
 DEBIAN_PACKAGES = "postgresql redis-server"
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker")
 # Signed in by the production auth manager (FAB) with the team's roles (docker/airflow-roles.json)
-USERS = {"admin": ("Admin",), "risk_officer": ("Viewer", "RiskOfficer"), "viewer": ("Viewer",)}
+USERS = {
+    "admin": ("Admin",),
+    "risk_officer": ("Viewer", "RiskOfficer"),
+    "viewer": ("Viewer",),
+    "outsider": ("Public",),  # signs in, may read no DAG
+}
 # Variables of the pytest session (tests/airflow_env.py) or the shell that would change what the
 # services do; the stack sets its own.
 INHERITED_PREFIXES = ("MLOPS_", "MLFLOW_", "AWS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_")

@@ -1,0 +1,87 @@
+"""Realized and estimated AUC by day against the floor, and fairness by group over time, from the
+daily monitors' records (each written once: ``monitoring/<dataset>/<monitor>/dt=<day>.json``)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from include import settings as settings_module
+from include import storage
+from include.contract import Contract
+from include.health import records as records_module
+from include.monitoring import bias, estimated
+
+
+def _records(contract: Contract, monitor: str, first: date, last: date, settings) -> list[dict]:
+    directory = storage.path("monitoring", contract.name, *monitor.split("/"), settings=settings)
+    paths = [
+        p
+        for p in storage.list_files(directory)
+        if p.name.startswith("dt=")
+        and p.name.endswith(".json")
+        and first.isoformat() <= p.name[3:-5] <= last.isoformat()
+    ]
+    return records_module.read_many(paths)
+
+
+def performance(
+    contract: Contract, first: date, last: date, *, settings: settings_module.Settings | None = None
+) -> dict:
+    """Per application day: the realized AUC of its matured cohort and the AUC estimated from the
+    scores the morning after (CBPE), with the floor."""
+    s = settings or settings_module.get()
+    realized = {r["cohort"]: r for r in _records(contract, "performance", first, last, s)}
+    guessed = {r["day"]: r for r in _records(contract, estimated.MONITOR, first, last, s)}
+    days = sorted(set(realized) | set(guessed))
+    return {
+        "floor": contract.auc_floor,
+        "days": days,
+        "realized": [realized[d].get("auc") if d in realized else None for d in days],
+        "estimated": [guessed[d].get("estimated_auc") if d in guessed else None for d in days],
+        "labelled": [realized[d].get("labelled") if d in realized else None for d in days],
+        "versions": [
+            (guessed.get(d) or {}).get("model_version")
+            or next(iter((realized.get(d) or {}).get("model_versions") or {}), None)
+            for d in days
+        ],
+    }
+
+
+def fairness(
+    contract: Contract, first: date, last: date, *, settings: settings_module.Settings | None = None
+) -> dict:
+    """Per protected attribute, each group's approval rate by day (decisions), and the four-fifths
+    ratio with its interval against the limit; alerts marked."""
+    s = settings or settings_module.get()
+    found = sorted(_records(contract, bias.DECISIONS, first, last, s), key=lambda r: r["day"])
+    out = {
+        "limit": contract.monitoring.fairness.min_approval_ratio,
+        "days": [r["day"] for r in found],
+        "by": {},
+    }
+    for attribute in contract.protected:
+        groups: dict[str, list] = {}
+        ratio, low, high = [], [], []
+        for n, record in enumerate(found):
+            check = next(
+                (
+                    c
+                    for c in record.get("checks", [])
+                    if c["attribute"] == attribute and c["metric"] == "approval_ratio"
+                ),
+                None,
+            )
+            for g in (check or {}).get("groups", []):
+                groups.setdefault(g["group"], [None] * len(found))[n] = g["rate"]
+            judged = check is not None and check.get("status") == "judged"
+            ratio.append(check["value"] if judged else None)
+            low.append(check["low"] if judged else None)
+            high.append(check["high"] if judged else None)
+        out["by"][attribute] = {
+            "approval_rate": groups,
+            "ratio": ratio,
+            "low": low,
+            "high": high,
+            "alerts": [n for n, r in enumerate(found) if r.get("alert")],
+        }
+    return out
