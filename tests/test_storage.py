@@ -4,8 +4,10 @@ functions run on both."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -61,6 +63,24 @@ def test_list_tree_finds_files_at_any_depth_by_relative_path(store):
     assert [f.relative for f in found] == ["_temporary/0/part.csv", "b.csv", "late/a.csv", "late/x/part2.csv"]
     assert [storage.read_bytes(f.path) for f in found] == [f.relative.encode() for f in found]
     assert not any(f.refused for f in found)
+
+
+def test_list_names_gives_relative_names_of_files_at_any_depth(store):
+    directory = storage.path("monitoring", "ds", "drift", settings=store)
+    assert storage.list_names(directory) == []  # absent folder: empty, no error
+    for name in ("dt=2026-01-02/hour=01.json", "dt=2026-01-01/hour=23.json", "dt=2026-01-01/hour=00.json"):
+        storage.write_bytes_atomic(directory / name, b"{}")
+    assert storage.list_names(directory) == [
+        "dt=2026-01-01/hour=00.json",
+        "dt=2026-01-01/hour=23.json",
+        "dt=2026-01-02/hour=01.json",
+    ]
+    if store.storage_root.startswith("file://"):  # a link never leads outside the root
+        outside = directory.path + "/../../../../secret.json"
+        Path(outside).write_text("{}")
+        os.symlink(outside, directory.path + "/dt=2026-01-02/hour=02.json")
+        Path(directory.path, "dt=2026-01-02", ".hour=03.json.tmp").write_text("{}")  # a write in progress
+        assert storage.list_names(directory)[-1] == "dt=2026-01-02/hour=01.json"
 
 
 def test_write_of_binary_data_is_byte_exact(store):

@@ -71,10 +71,10 @@ def _summary_path(dataset: str, day: str, settings):
     return storage.path("monitoring", dataset, "drift_days", f"dt={day}.json", settings=settings)
 
 
-def _day_summary(dataset: str, day: str, hours: list, settings) -> dict:
-    """The day's summary holding exactly ``hours`` (record paths of the listing): from memory,
-    from storage, or rebuilt from the records (and stored)."""
-    names = sorted(h.name for h in hours)
+def _day_summary(dataset: str, day: str, names: list[str], settings) -> dict:
+    """The day's summary holding exactly the record files ``names`` (``hour=HH.json``, from the
+    listing): from memory, from storage, or rebuilt from the records (and stored)."""
+    names = sorted(names)
     with _lock:
         cached = _days.get((dataset, day))
     if cached is not None and cached["hours"] == names:
@@ -82,8 +82,8 @@ def _day_summary(dataset: str, day: str, hours: list, settings) -> dict:
     path = _summary_path(dataset, day, settings)
     stored = json.loads(storage.read_bytes(path)) if storage.exists(path) else None
     if stored is None or stored["hours"] != names:
-        ordered = sorted(hours, key=lambda h: h.name)
-        windows = [compact(r) for r in records_module.read_many(ordered)]
+        directory = storage.path("monitoring", dataset, "drift", f"dt={day}", settings=settings)
+        windows = [compact(r) for r in records_module.read_many(directory, names)]
         stored = {"day": day, "hours": names, "windows": windows}
         storage.write_bytes_atomic(path, json.dumps(stored, sort_keys=True).encode())
     with _lock:
@@ -97,13 +97,13 @@ def windows(
     """The compact rows of every stored window whose UTC day is ``first``..``last``, oldest first."""
     s = settings or settings_module.get()
     root = storage.path("monitoring", contract.name, "drift", settings=s)
-    by_day: dict[str, list] = {}
-    for found in storage.list_tree(root, s):
-        day, _, name = found.relative.partition("/")
-        if found.refused or not day.startswith("dt=") or not name.endswith(".json"):
+    by_day: dict[str, list[str]] = {}
+    for relative in storage.list_names(root):
+        day, _, name = relative.partition("/")
+        if not day.startswith("dt=") or "/" in name or not name.endswith(".json"):
             continue
         if first.isoformat() <= day[3:] <= last.isoformat():
-            by_day.setdefault(day[3:], []).append(found.path)
+            by_day.setdefault(day[3:], []).append(name)
     rows = []
     for day in sorted(by_day):
         rows += _day_summary(contract.name, day, by_day[day], s)["windows"]

@@ -14,14 +14,12 @@ from include.monitoring import bias, estimated
 
 def _records(contract: Contract, monitor: str, first: date, last: date, settings) -> list[dict]:
     directory = storage.path("monitoring", contract.name, *monitor.split("/"), settings=settings)
-    paths = [
-        p
-        for p in storage.list_files(directory)
-        if p.name.startswith("dt=")
-        and p.name.endswith(".json")
-        and first.isoformat() <= p.name[3:-5] <= last.isoformat()
+    names = [
+        n
+        for n in storage.list_names(directory)
+        if n.startswith("dt=") and n.endswith(".json") and first.isoformat() <= n[3:-5] <= last.isoformat()
     ]
-    return records_module.read_many(paths)
+    return records_module.read_many(directory, names)
 
 
 def performance(

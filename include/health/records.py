@@ -21,20 +21,22 @@ _cache: dict[str, dict] = {}
 _lock = threading.Lock()
 
 
-def _read(path) -> dict:
-    return json.loads(storage.read_bytes(path))
-
-
-def read_many(paths: list) -> list[dict]:
-    """The records at ``paths`` (ObjectStoragePaths), in the same order."""
-    keys = [str(p) for p in paths]
+def read_many(directory, names: list[str]) -> list[dict]:
+    """The records ``names`` (relative to ``directory``, an ObjectStoragePath), in that order. A
+    path object is built only for a record not read yet: building one costs more than the lookup."""
+    base = str(directory).rstrip("/")
+    keys = [f"{base}/{n}" for n in names]
     with _lock:
         known = {k: _cache[k] for k in keys if k in _cache}
-    missing = list({k: p for k, p in zip(keys, paths, strict=True) if k not in known}.items())
+    missing = [(k, n) for k, n in dict(zip(keys, names, strict=True)).items() if k not in known]
     if missing:
         with ThreadPoolExecutor(max_workers=min(READERS, len(missing))) as pool:
             found = dict(
-                zip((k for k, _ in missing), pool.map(lambda item: _read(item[1]), missing), strict=True)
+                zip(
+                    (k for k, _ in missing),
+                    pool.map(lambda item: json.loads(storage.read_bytes(directory / item[1])), missing),
+                    strict=True,
+                )
             )
         known |= found
         with _lock:

@@ -7,7 +7,7 @@ so, as ``registry_reconciliation`` does.
 
 from __future__ import annotations
 
-from include import registry
+from include import registry, storage
 from include import settings as settings_module
 from include.audit import chain
 from include.health import records as records_module
@@ -56,9 +56,10 @@ KEPT = (
 def events(name: str, settings: settings_module.Settings | None = None) -> list[dict]:
     """Every event of ``name``'s audit stream, in sequence order."""
     s = settings or settings_module.get()
-    paths = chain.entry_paths(name, s)
+    directory = chain.stream_dir(name, s) / "entries"
+    names = [n for n in storage.list_names(directory) if "/" not in n and n.endswith(".json")]
     out = []
-    for body in records_module.read_many(paths):
+    for body in records_module.read_many(directory, names):  # zero-padded names: sequence order
         out += [{**e, "seq": int(body["seq"])} for e in body["events"]]
     return out
 

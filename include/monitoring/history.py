@@ -187,27 +187,19 @@ def plot(
             linestyle="none",
             label="window alerted",
         )
+    lines = (
+        (marked["triggers"], "darkorange", "-.", "retraining triggered"),
+        ([moment for moment, _ in marked["changes"]], "navy", ":", "champion changed"),
+    )
     for axis in (top, bottom):
-        for n, moment in enumerate(marked["triggers"]):
-            axis.axvline(
-                moment,
-                color="darkorange",
-                linestyle="-.",
-                linewidth=1.5,
-                label="retraining triggered" if axis is top and n == 0 else None,
-            )
-        for n, (moment, label) in enumerate(marked["changes"]):
-            axis.axvline(
-                moment,
-                color="navy",
-                linestyle=":",
-                linewidth=1.5,
-                label="champion changed" if axis is top and n == 0 else None,
-            )
-            if axis is top:
-                axis.annotate(
-                    label, (moment, 1.0), xytext=(3, 6), textcoords="offset points", color="navy", fontsize=8
-                )
+        for moments, color, style, legend in lines:
+            for n, moment in enumerate(moments):
+                label = legend if axis is top and n == 0 else None
+                axis.axvline(moment, color=color, linestyle=style, linewidth=1.5, label=label)
+    for moment, version in marked["changes"]:
+        top.annotate(
+            version, (moment, 1.0), xytext=(3, 6), textcoords="offset points", color="navy", fontsize=8
+        )
     top.set(ylabel="statistic / threshold", title=f"{dataset}: drift per feature (above 1 = drifted)")
     top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: marks stay visible
     bottom.plot(
