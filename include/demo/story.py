@@ -1,11 +1,15 @@
 """`make demo`: the whole loop on the embedded defaults, told as a timeline.
 
-1. ingest 14 simulated days through ``nightly_ingestion``;
-2. train champion v1 with ``weekly_retraining``;
+1. ingest 22 simulated days through ``nightly_ingestion``;
+2. train champion v1 with ``weekly_retraining`` on the first 14 of them, the week before the
+   last; v1 then serves the applications of that week (the capture of its first and last day);
 3. monitor hourly with ``drift_monitoring`` while the simulator shifts incomes from the night
    after the last day (scenario ``income_shift``);
 4. the sensor finds the drift sustained and triggers ``weekly_retraining``; that very run
-   (``drift__...``) trains v2, judges it and promotes it.
+   (``drift__...``) trains v2, judges it and promotes it;
+5. the morning after: ``performance_monitoring`` judges v1's first served day, whose outcomes have
+   matured (realized AUC against the floor), and ``decision_monitoring`` the last day's decisions
+   (bias by group, attribution drift, estimated AUC); then it says how to open the Model health page.
 
 Every run is a run of the real DAG, executed in this process (``runner``) and recorded as what it
 is: a manual run by the user running the demo, or the run the sensor triggered. One progress
@@ -25,6 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from include.demo.runner import print_to_console as say
 
 INGEST, RETRAIN, MONITOR = "nightly_ingestion", "weekly_retraining", "drift_monitoring"
+PERFORMANCE, DECISIONS = "performance_monitoring", "decision_monitoring"
+TRAINING_DAYS = 14  # the first model's window; the days after it are served, then judged
 MONITOR_HOURS = 12  # hourly runs after the onset at most; the trigger comes long before
 DEMO_SEARCH_CANDIDATES = 4  # of the search plan's 11 (both families); a run's choice stays reproducible
 
@@ -182,6 +188,66 @@ def _why_the_same(events: list[dict], registered: dict) -> str:
     )
 
 
+def serve(story: Story, days: list[date]) -> None:
+    """The champion serves ``days``: the scoring service's capture of each of their hours."""
+    from include import contract, settings
+    from include.monitoring.capture import land_missing_hours
+
+    config = settings.get()
+    started = story.begin(f"serving {', '.join(d.isoformat() for d in days)} with the champion (capture)")
+    landed = 0
+    for day in days:
+        start = datetime.combine(day, time(0), tzinfo=UTC)
+        landed += len(land_missing_hours(contract.load(config.dataset), start, start + timedelta(days=1)))
+    story.end(started, f"{landed} capture hours")
+    story.timeline.append(
+        f"the champion scored the applications of {', '.join(d.isoformat() for d in days)} "
+        f"({landed} hours of capture)"
+    )
+
+
+def judge_the_morning_after(story: Story, end: date) -> None:
+    """``performance_monitoring`` (04:30) and ``decision_monitoring`` (04:45) of the morning after
+    the last day: the realized AUC of the newest matured cohort, and yesterday's decisions."""
+    from include import contract, settings
+    from include.demo.runner import run
+    from include.monitoring import bias, daily, estimated
+    from include.monitoring.performance import cohort_for
+
+    config = settings.get()
+    credit = contract.load(config.dataset)
+    morning = end + timedelta(days=1)
+    started = story.begin(f"judging the morning after: {PERFORMANCE} and {DECISIONS}")
+    performance = run(_bag().dags[PERFORMANCE], run_after=datetime.combine(morning, time(4, 30), tzinfo=UTC))
+    decisions = run(_bag().dags[DECISIONS], run_after=datetime.combine(morning, time(4, 45), tzinfo=UTC))
+    story.end(started)
+    story.ok &= performance.state == "success" and decisions.state == "success"
+    cohort = cohort_for(credit, performance.data_interval_end, config.timezone)
+    realized = daily.stored(credit.name, "performance", cohort) or {}  # performance.record_path's record
+    if realized.get("status") == "judged":
+        story.timeline.append(
+            f"{story.run_line(performance)}: cohort {cohort} (outcomes matured), realized AUC "
+            f"{realized['auc']:.4f} on {realized['labelled']} applications, floor {credit.auc_floor}: "
+            + ("below, retraining" if realized["below_floor"] else "healthy")
+        )
+    else:
+        story.timeline.append(f"{story.run_line(performance)}: cohort {cohort}: {realized.get('status')}")
+    day = morning - timedelta(days=1)
+    fair = daily.stored(credit.name, bias.DECISIONS, day) or {}
+    guess = daily.stored(credit.name, estimated.MONITOR, day) or {}
+    ratios = [
+        f"{c['attribute']} approval ratio {c['value']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
+        for c in fair.get("checks", [])
+        if c.get("status") == "judged"
+    ]
+    story.timeline.append(
+        f"{story.run_line(decisions)}: decisions of {day}: "
+        + ("; ".join(ratios) or str(fair.get("status")))
+        + (f"; estimated AUC {guess['estimated_auc']:.4f}" if guess.get("estimated_auc") is not None else "")
+        + ("; bias alert" if fair.get("alert") else "")
+    )
+
+
 def score_three(story: Story, day: date) -> None:
     import mlflow
     import pandas as pd
@@ -278,7 +344,12 @@ def _earlier_champion(config) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=14, help="how many days to ingest (default 14)")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=22,
+        help="how many days to ingest (default 22: 14 to train on, then a week served until its outcomes mature)",
+    )
     parser.add_argument(
         "--end",
         type=date.fromisoformat,
@@ -325,16 +396,18 @@ def _tell(args, days: list[date], end: date) -> int:
         f"make demo: {args.days} days of {config.dataset} on the embedded defaults (storage {config.storage_root})"
     )
     db.initdb()
-    story = Story(steps=4)
+    story = Story(steps=6)
     ingest(story, days)
+    served = days[TRAINING_DAYS] if len(days) > TRAINING_DAYS else end + timedelta(days=1)
     started = story.begin(f"training the first model with {RETRAIN} ({config.search_candidates} candidates)")
     first = run(
         _bag().dags[RETRAIN],
-        run_after=datetime.combine(end + timedelta(days=1), time(3), tzinfo=UTC),
-        conf={"reason": "make demo: first model", "window_days": 14},
+        run_after=datetime.combine(served, time(3), tzinfo=UTC),
+        conf={"reason": "make demo: first model", "window_days": TRAINING_DAYS},
     )
     story.end(started)
     retrain(story, first, "first model")
+    serve(story, sorted({served, end} & set(days)))
     score_three(story, end)
     triggered = monitor(story, datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC))
     if triggered is not None:
@@ -342,6 +415,8 @@ def _tell(args, days: list[date], end: date) -> int:
         second = run(_bag().dags[RETRAIN], queued_run_id=triggered)
         story.end(started)
         retrain(story, second, "drift-triggered retraining")
+
+    judge_the_morning_after(story, end)
 
     local = storage.describe(storage.path())
     monitoring = f"{local}/monitoring/{config.dataset}"
@@ -353,6 +428,8 @@ def _tell(args, days: list[date], end: date) -> int:
 - drift history and plot: {monitoring}/drift/ and {monitoring}/drift_scores.png
 - Evidently reports:      {monitoring}/reports/
 - audit trail:            {local}/audit/   notifications: {local}/notifications/
-- MLflow UI:              .venv/bin/mlflow ui --port 5001 --backend-store-uri {config.mlflow_tracking_uri}""")
+- MLflow UI:              .venv/bin/mlflow ui --port 5001 --backend-store-uri {config.mlflow_tracking_uri}
+- Model health page:      make airflow PORT=8081, sign in, then "Model health" in the navigation
+                          (http://localhost:8081/plugin/model-health; alone: http://localhost:8081/model-health/)""")
     say(json.dumps({"ok": story.ok}))
     return 0 if story.ok else 1

@@ -99,17 +99,18 @@
     const chart = new uPlot(
       {
         width: width(node),
-        height: 28 + 18 * n,
+        height: 40 + 18 * (n + 0.6),
         legend: { show: false },
         cursor: { drag: { x: true, y: false } },
-        scales: { x: { time: true, range: [drift.ends[0] - 3600, drift.ends[drift.ends.length - 1]] }, y: { auto: false, range: [0, n] } },
+        // y: the features in [0, n], the alert ticks in the strip above them
+        scales: { x: { time: true, range: [drift.ends[0] - 3600, drift.ends[drift.ends.length - 1]] }, y: { auto: false, range: [0, n + 0.6] } },
         series: [{}, { stroke: "transparent", points: { show: false } }],
         axes: [
           {},
           {
             size: 170,
-            splits: () => drift.features.map((_, i) => rowOf(i) + 0.5),
-            values: () => drift.features.map((f) => (drift.critical.includes(f) ? f + " *" : f)),
+            splits: () => drift.features.map((_, i) => rowOf(i) + 0.5).concat([n + 0.3]),
+            values: () => drift.features.map((f) => (drift.critical.includes(f) ? f + " *" : f)).concat(["alerts"]),
             grid: { show: false },
           },
         ],
@@ -117,20 +118,21 @@
           draw: [
             (u) => {
               const ctx = u.ctx;
-              const rowHeight = u.bbox.height / n;
+              const y = (value) => u.valToPos(value, "y", true);
               for (let w = 0; w < drift.ends.length; w++) {
                 const x0 = u.valToPos(drift.ends[w] - 3600, "x", true);
                 const x1 = u.valToPos(drift.ends[w], "x", true);
                 for (let f = 0; f < n; f++) {
+                  const top = y(rowOf(f) + 1);
                   ctx.fillStyle = cellColor(drift.scores[f][w]);
-                  ctx.fillRect(x0, u.bbox.top + f * rowHeight, Math.max(1, x1 - x0), rowHeight - 1);
+                  ctx.fillRect(x0, top, Math.max(1, x1 - x0), y(rowOf(f)) - top - 1);
                 }
               }
-              ctx.fillStyle = "#b42318"; // alerts: a tick above the first row
+              ctx.fillStyle = "#b42318"; // alerts: a tick in the strip above the first row
               for (const w of drift.alerts) {
                 const x0 = u.valToPos(drift.ends[w] - 3600, "x", true);
                 const x1 = u.valToPos(drift.ends[w], "x", true);
-                ctx.fillRect(x0, u.bbox.top, Math.max(2, x1 - x0), 4 * devicePixelRatio);
+                ctx.fillRect(x0, y(n + 0.5), Math.max(2, x1 - x0), y(n + 0.1) - y(n + 0.5));
               }
               verticalLines(u, drift.triggers.map((t) => t.end), "#E69F00", [6, 4]);
               verticalLines(u, changes.map((c) => c.at), "#0072B2", [2, 3]);
@@ -141,7 +143,7 @@
               const { left, top } = u.cursor;
               if (left === undefined || left < 0) return;
               const at = u.posToVal(left, "x");
-              const f = n - 1 - Math.floor(u.posToVal(top, "y"));
+              const f = n - 1 - Math.floor(u.posToVal(top, "y")); // the strip above gives f < 0
               let w = drift.ends.findIndex((end) => end >= at);
               if (w < 0 || f < 0 || f >= n) return;
               const value = drift.scores[f][w];
@@ -217,6 +219,12 @@
     return list.map((d) => Date.parse(d + "T00:00:00Z") / 1000);
   }
 
+  function dayRange(data) {
+    // the page's whole range, so one day of data is not stretched over years
+    const [first, last] = days([data.range.first, data.range.last]);
+    return { time: true, range: [first, last + 86400] };
+  }
+
   function auc(data) {
     const perf = data.performance;
     const node = clear("#auc");
@@ -231,7 +239,7 @@
         {
           width: width(node),
           height: 260,
-          scales: { x: { time: true }, y: { auto: false, range: [Math.max(0, low), 1] } },
+          scales: { x: dayRange(data), y: { auto: false, range: [Math.max(0, low), 1] } },
           series: [
             {},
             { label: "realized AUC (matured outcomes)", stroke: "#0072B2", width: 2, points: { show: true } },
@@ -262,7 +270,7 @@
           {
             width: width(node),
             height: 200,
-            scales: { x: { time: true }, y: { auto: false, range: [0, 1] } },
+            scales: { x: dayRange(data), y: { auto: false, range: [0, 1] } },
             series: [{}].concat(groups.map((g, i) => ({ label: `approval rate, ${attribute}=${g}`, stroke: PALETTE[i % PALETTE.length], width: 2 }))),
           },
           [days(fair.days)].concat(groups.map((g) => found.approval_rate[g])),
@@ -276,7 +284,7 @@
           {
             width: width(node),
             height: 180,
-            scales: { x: { time: true }, y: { auto: false, range: [0, 1.2] } },
+            scales: { x: dayRange(data), y: { auto: false, range: [0, 1.2] } },
             series: [
               {},
               { label: "lowest / highest approval rate", stroke: "#000000", width: 2 },
@@ -383,7 +391,10 @@
     const found = await response.json();
     const select = document.getElementById("dataset");
     for (const name of found.datasets) select.append(el("option", { value: name }, name));
-    select.value = new URLSearchParams(location.search).get("dataset") || found.default;
+    const asked = new URLSearchParams(location.search);
+    select.value = asked.get("dataset") || found.default;
+    const span = document.getElementById("days");
+    if ([...span.options].some((o) => o.value === asked.get("days"))) span.value = asked.get("days");
     select.addEventListener("change", load);
     document.getElementById("days").addEventListener("change", load);
     await load();
