@@ -144,3 +144,13 @@ def test_the_plugin_refuses_a_caller_without_a_session():
     ):
         response = client.get(url)
         assert response.status_code == 401, (url, response.status_code)
+
+
+def test_each_decision_links_the_dag_that_made_it():
+    from include.health.overview import _dag_of
+
+    assert _dag_of({"type": "promoted", "mode": "shadow", "dag_run_id": "r"}) == "shadow_evaluation"
+    assert _dag_of({"type": "shadow_retired", "dag_run_id": "r"}) == "shadow_evaluation"
+    assert _dag_of({"type": "promoted", "mode": "auto", "dag_run_id": "r"}) == "weekly_retraining"
+    assert _dag_of({"type": "rollback", "actor": "monitor", "dag_run_id": "r"}) == "performance_monitoring"
+    assert _dag_of({"type": "rollback", "actor": "user:ann", "dag_run_id": "r"}) == "model_rollback"

@@ -56,7 +56,7 @@ def report_path(contract: Contract, relative: str, settings: settings_module.Set
 
 def _dag_of(event: dict) -> str | None:
     run = event.get("dag_run_id") or ""
-    if event["type"] in ("shadow_retired",) or event.get("task") in ("promote_shadow", "retire_shadow"):
+    if event["type"] == "shadow_retired" or (event["type"] == "promoted" and event.get("mode") == "shadow"):
         return "shadow_evaluation"
     if event["type"] == "rollback" and event.get("actor") == "monitor":
         return "performance_monitoring"
