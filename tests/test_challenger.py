@@ -24,6 +24,7 @@ GATE_NAMES = {
     "overfitting",
     "fairness_approval_ratio[gender]",
     "fairness_tpr_gap[gender]",
+    "fairness_fpr_gap[gender]",
     "schema_compatible",
     "latency_p99",
 }

@@ -461,3 +461,56 @@ def test_shadow_limits_and_their_mistakes(tmp_path, credit):
     assert "model.shadow: unknown keys ['days']" in message and "min_outcomes" in message
     message = _error(tmp_path, lambda d: d["model"]["shadow"].update(approval="yes"))
     assert "model.shadow.approval: expected true or false, got 'yes'" in message
+
+
+def test_the_favorable_outcome_and_class_names(tmp_path):
+    credit = contract.load("credit_applications", CONTRACTS_DIR)
+    assert credit.labels.favorable == "negative" and credit.labels.favorable_outcome == 0
+    assert list(credit.favorable_decision([0.2, 0.5, 0.9])) == [1, 0, 0]  # approved below the threshold
+    hired = _load(
+        tmp_path, lambda d: d["labels"].update(favorable="positive", names={1: "hired", 0: "not hired"})
+    )
+    assert hired.labels.favorable_outcome == 1 and list(hired.favorable_decision([0.2, 0.5, 0.9])) == [
+        0,
+        1,
+        1,
+    ]
+    assert (hired.labels.name(1), hired.labels.name(0)) == ("hired", "not hired")
+    assert credit.labels.name(0) == "favorable outcome" and credit.labels.name(1) == "unfavorable outcome"
+    message = _error(tmp_path, lambda d: d["labels"].update(favorable="good"))
+    assert "labels.favorable: 'good' is not one of negative, positive" in message
+    message = _error(tmp_path, lambda d: d["labels"].update(names={"yes": "defaulted"}))
+    assert "labels.names: keys ['yes'] are not 1" in message
+    message = _error(tmp_path, lambda d: d["labels"].update(favourable="positive"))
+    assert "labels: unknown keys ['favourable']" in message
+
+
+def test_small_groups_policy_and_the_retired_gate_setting(tmp_path):
+    assert (
+        contract.load("credit_applications", CONTRACTS_DIR).monitoring.fairness.small_groups == "not_judged"
+    )
+    block = _load(tmp_path, lambda d: d["monitoring"]["fairness"].update(small_groups="block"))
+    assert block.monitoring.fairness.small_groups == "block"
+    message = _error(tmp_path, lambda d: d["monitoring"]["fairness"].update(small_groups="ignore"))
+    assert "monitoring.fairness.small_groups: 'ignore' is not one of not_judged, block" in message
+    message = _error(tmp_path, lambda d: d["model"]["gates"].update(min_group_defaulters=30))
+    assert "model.gates.min_group_defaulters: is retired" in message and "min_group_outcomes" in message
+
+
+def test_null_values_at_the_top_level_and_per_column(tmp_path):
+    def mutate(d):
+        d["null_values"] = ["?", "NA", ""]
+        d["columns"]["annual_income"]["null_values"] = ["-", "?"]
+
+    found = _load(tmp_path, mutate)
+    income = next(c for c in found.columns if c.name == "annual_income")
+    assert found.null_values == ("?", "NA") and income.null_values == ("?", "NA", "-")
+    others = [c.null_values for c in found.columns if c.name != "annual_income"]
+    assert set(others) == {("?", "NA")}
+    assert found.label_feed().column(found.labels.observed_timestamp).null_values == ("?", "NA")
+    message = _error(tmp_path, lambda d: d.update(null_values="?"))
+    assert "null_values: expected a list of strings" in message
+    message = _error(tmp_path, lambda d: d["columns"]["annual_income"].update(null_values=[None]))
+    assert "columns.annual_income.null_values: expected a list of strings" in message
+    message = _error(tmp_path, lambda d: d.update(null_values=[" NA"]))
+    assert "surrounding whitespace" in message

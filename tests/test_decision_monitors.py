@@ -49,9 +49,7 @@ def _decisions(rates: dict[str, float], n: int, nulls: int = 0) -> pd.DataFrame:
         approved = round(rate * n)
         rows += [(group, 1)] * approved + [(group, 0)] * (n - approved)
     rows += [(None, 1)] * nulls
-    frame = pd.DataFrame(rows, columns=["gender", "approved"])
-    frame["declined"] = 1 - frame["approved"]
-    return frame
+    return pd.DataFrame(rows, columns=["gender", "favorable"])
 
 
 def test_a_clear_four_fifths_breach_is_crossed_and_names_the_groups():
@@ -78,7 +76,7 @@ def test_equal_rates_are_not_crossed_and_a_small_group_is_not_judged():
     fine = approval_check(_decisions({"F": 0.93, "M": 0.93}, 1500), "gender", limits)
     assert fine["status"] == "judged" and not fine["crossed"] and fine["low"] < 1 < fine["high"]
     nobody = approval_check(_decisions({"F": 0.0, "M": 0.0}, 500), "gender", limits)
-    assert nobody["status"] == "not_judged" and nobody["detail"] == "no approved row in any group"
+    assert nobody["status"] == "not_judged" and nobody["detail"] == "no favorable decision in any group"
     unknown = approval_check(_decisions({}, 0, nulls=500), "gender", limits)  # nullable, all null
     assert unknown["status"] == "not_judged" and unknown["groups"] == [] and not unknown["crossed"]
     small = approval_check(_decisions({"F": 0.2, "M": 0.93}, 50), "gender", limits)
@@ -92,7 +90,7 @@ def test_a_rate_gap_counts_only_when_its_whole_interval_is_past_the_limit():
     wide = gap_check(_decisions({"F": 0.5, "M": 0.5 + 0.14}, 60), "gender", "tpr_gap", 0.1, limits)
     assert wide["value"] == pytest.approx(0.133, abs=0.01) and wide["low"] < 0.1 and not wide["crossed"]
     sure = gap_check(_decisions({"F": 0.4, "M": 0.7}, 400), "gender", "tpr_gap", 0.1, limits)
-    assert sure["crossed"] and sure["low"] > 0.1 and sure["highest_group"] == "F"  # declined share
+    assert sure["crossed"] and sure["low"] > 0.1 and sure["highest_group"] == "M"
 
 
 # -------------------------------------------------------------------- estimated AUC

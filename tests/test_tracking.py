@@ -43,7 +43,7 @@ def logged(tmp_path_factory):
         y_holdout,
         result.best.predict_proba(x_holdout)[:, 1],
         splits.holdout["gender"],
-        CREDIT.decision_threshold,
+        CREDIT,
     )
     fairness = {"gender": table.reset_index(names="group").to_dict("records")}
     gate_results = [gates.auc_floor(holdout["roc_auc"], CREDIT.auc_floor).as_dict()]
@@ -150,6 +150,7 @@ def test_the_run_holds_params_metrics_dataset_input_and_every_artifact(logged):
     assert (
         all(isinstance(b["rows"], int) for b in facts["biases"]) and ".0 |" not in card.split("## Biases")[1]
     )
+    assert "Favorable decision: a score below 0.5" in card and facts["favorable"].startswith("a score below")
     for heading in (
         "## Training data",
         "## Test data and metrics",

@@ -66,36 +66,80 @@ Y_TRUE = [1, 1, 0, 0, 1, 1, 0, 0, 1]
 UNFAIR_SCORES = [0.9, 0.2, 0.1, 0.1, 0.9, 0.8, 0.7, 0.1, 0.9]
 
 
-def test_fairness_table_matches_hand_computed_rates():
-    # F: flagged [1,0,0,0] -> approval 3/4, TPR 1/2.  M: flagged [1,1,1,0] -> approval 1/4, TPR 2/2.
-    # The row without a group is left out.
-    table = gates.fairness_table(Y_TRUE, UNFAIR_SCORES, GROUPS, threshold=0.5)
-    assert table.loc["F", "approval_rate"] == pytest.approx(0.75)
-    assert table.loc["M", "approval_rate"] == pytest.approx(0.25)
-    assert table.loc["F", "true_positive_rate"] == pytest.approx(0.5)
-    assert table.loc["M", "true_positive_rate"] == pytest.approx(1.0)
-    assert table["rows"].to_dict() == {"F": 4, "M": 4} and table["defaulters"].to_dict() == {"F": 2, "M": 2}
+def _credit(**labels):
+    from dataclasses import replace
+
+    from include.contract import load
+
+    contract = load("credit_applications")
+    return replace(contract, labels=replace(contract.labels, **labels))
 
 
-def test_fairness_gates_fail_the_four_fifths_rule_and_the_tpr_gap():
-    ratio, tpr = gates.fairness("gender", gates.fairness_table(Y_TRUE, UNFAIR_SCORES, GROUPS, 0.5))
-    assert not ratio.passed and ratio.observed == pytest.approx(1 / 3, abs=1e-6)
-    assert not tpr.passed and tpr.observed == pytest.approx(0.5)
-    assert ratio.name == "fairness_approval_ratio[gender]"
+def test_fairness_table_matches_hand_computed_rates_on_the_favorable_decision():
+    # Credit (favorable: negative): a score below 0.5 approves. F approves [0,1,1,1] -> 3/4;
+    # M [0,0,0,1] -> 1/4. Among the repaid (y=0): F approves 2/2, M 1/2 (TPR); among the
+    # defaulters: F 1/2, M 0/2 (FPR). The row without a group is left out.
+    table = gates.fairness_table(Y_TRUE, UNFAIR_SCORES, GROUPS, _credit())
+    assert table["favorable_rate"].to_dict() == pytest.approx({"F": 0.75, "M": 0.25})
+    assert table["true_positive_rate"].to_dict() == pytest.approx({"F": 1.0, "M": 0.5})
+    assert table["false_positive_rate"].to_dict() == pytest.approx({"F": 0.5, "M": 0.0})
+    assert table["rows"].to_dict() == {"F": 4, "M": 4} and table["favorable_outcomes"].to_dict() == {
+        "F": 2,
+        "M": 2,
+    }
+    # The positive class wanted (hired): a score at or above 0.5 selects.
+    flipped = gates.fairness_table(Y_TRUE, UNFAIR_SCORES, GROUPS, _credit(favorable="positive"))
+    assert flipped["favorable_rate"].to_dict() == pytest.approx({"F": 0.25, "M": 0.75})
+    assert flipped["true_positive_rate"].to_dict() == pytest.approx({"F": 0.5, "M": 1.0})
 
 
-def test_the_tpr_gap_is_not_judged_on_groups_with_too_few_defaulters():
-    fair = [0.9, 0.2, 0.1, 0.1, 0.9, 0.2, 0.1, 0.1, 0.9]
-    table = gates.fairness_table(Y_TRUE, fair, GROUPS, 0.5)
-    ratio, tpr = gates.fairness("gender", table, min_group_defaulters=3)
-    assert ratio.passed and not tpr.passed and tpr.observed is None
-    assert "too few defaulters by gender" in tpr.message and "{'F': 2, 'M': 2}" in tpr.message
-    assert gates.fairness("gender", table, min_group_defaulters=2)[1].passed
+def _checks(contract, groups, y, scores, **limits):
+    from dataclasses import replace
+
+    from include.monitoring import bias
+
+    frame = pd.DataFrame({"gender": groups, "score": scores, "positive": y})
+    fairness = replace(contract.monitoring.fairness, **limits)
+    return gates.fairness(
+        bias.fairness_checks(frame, contract, "score", fairness), contract.labels, fairness
+    ), fairness
 
 
-def test_fairness_gates_pass_on_equal_treatment():
-    fair = [0.9, 0.2, 0.1, 0.1, 0.9, 0.2, 0.1, 0.1, 0.9]
-    assert all(g.passed for g in gates.fairness("gender", gates.fairness_table(Y_TRUE, fair, GROUPS, 0.5)))
+def test_a_gate_fails_only_when_its_interval_lies_past_the_limit():
+    rng = np.random.default_rng(7)
+    n = 4000
+    groups = np.where(np.arange(n) < n // 2, "F", "M")
+    # Selected (favorable, score >= 0.5): F at 0.10, M at 0.35 -> ratio 0.29, far below 0.8.
+    selected = rng.random(n) < np.where(groups == "F", 0.10, 0.35)
+    scores = np.where(selected, 0.8, 0.2)
+    y = rng.integers(0, 2, n)
+    results, _ = _checks(_credit(favorable="positive"), groups, y, scores)
+    ratio = next(g for g in results if g.name == "fairness_approval_ratio[gender]")
+    assert not ratio.passed and ratio.observed == pytest.approx(0.29, abs=0.03)
+    # The same decisions read with the negative class favorable: the rates are 0.90 and 0.65.
+    results, _ = _checks(_credit(), groups, y, scores)
+    ratio = next(g for g in results if g.name == "fairness_approval_ratio[gender]")
+    assert not ratio.passed and ratio.observed == pytest.approx(0.72, abs=0.03)
+    # 0.79 on 150 rows a group: its interval reaches 0.8, so it is not a violation.
+    small = np.where(np.arange(300) < 150, "F", "M")
+    picks = np.r_[np.arange(150) < 79, np.arange(150) < 100]
+    results, _ = _checks(_credit(favorable="positive"), small, np.zeros(300, int), np.where(picks, 0.9, 0.1))
+    ratio = next(g for g in results if g.name == "fairness_approval_ratio[gender]")
+    assert ratio.passed and ratio.observed == pytest.approx(0.79) and "not wholly past" in ratio.message
+
+
+def test_a_small_group_is_named_and_not_judged_unless_the_contract_blocks():
+    groups = np.array(["F"] * 2000 + ["M"] * 2000 + ["X"] * 20)
+    y = np.tile([0, 1], 2010)
+    scores = np.tile([0.2, 0.7, 0.3, 0.8], 1005)
+    results, _ = _checks(_credit(), groups, y, scores)
+    assert all(g.passed for g in results)
+    assert all("X (n=" in g.message for g in results) and not any("too few" in g.message for g in results)
+    blocked, _ = _checks(_credit(), groups, y, scores, small_groups="block")
+    assert not any(g.passed for g in blocked) and all("small_groups: block" in g.message for g in blocked)
+    # Only small groups: nothing to judge, said so, and it does not block promotion.
+    lonely, _ = _checks(_credit(), np.array(["F"] * 20 + ["M"] * 20), y[:40], scores[:40])
+    assert all(g.passed and g.observed is None and "not judged" in g.message for g in lonely)
 
 
 def test_schema_change_needs_a_recorded_reason():

@@ -776,3 +776,70 @@ def test_a_separate_label_feed_matches_the_observed_timestamp_source(settings, l
     land("loans_labels", DAY, "labels.csv", to_csv(labels.rename(columns={"Outcome Time": "outcome_ts"})))
     failed = ingest(settings, loans, feed="loans_labels", expect="failed")
     assert "labels.csv lacks required column(s) Outcome Time (outcome_ts)" in str(failed.error)
+
+
+# --------------------------------------------------------------------------- missing-value markers
+
+
+def _with_markers(contract, markers, column_markers=None):
+    """``contract`` with top-level ``markers`` and per-column ones, merged as the parser merges."""
+    columns = tuple(
+        dataclasses.replace(
+            c, null_values=tuple(dict.fromkeys([*markers, *(column_markers or {}).get(c.name, [])]))
+        )
+        for c in contract.columns
+    )
+    return dataclasses.replace(contract, columns=columns, null_values=tuple(markers))
+
+
+def test_csv_missing_markers_are_read_as_null_and_counted_per_column(settings, credit, land, frame):
+    text = frame.astype(object)
+    text.loc[[1, 2, 3], "annual_income"] = "?"
+    text.loc[4, "debt_to_income"] = "NA"
+    text.loc[5, "home_ownership"] = "n/a"  # a column's own marker
+    text.loc[6, "gender"] = "?"  # a nullable category
+    text.loc[7, "age"] = "?"  # not nullable: missing, quarantined as such
+    text.loc[8, "credit_score"] = "na"  # not a marker: markers match exactly
+    land(FEED, DAY, "a.csv", to_csv(text))
+    contract = relaxed(_with_markers(credit, ["?", "NA"], {"home_ownership": ["n/a"]}), max_bad_row_share=0.5)
+    contract = dataclasses.replace(
+        contract,
+        columns=tuple(
+            dataclasses.replace(c, nullable=True) if c.name == "home_ownership" else c
+            for c in contract.columns
+        ),
+    )
+    out = ingest(settings, contract)
+    assert out.counts == {"landed": N, "curated": N - 2, "quarantined": 2}
+    assert out.reason(8) == "null: age is missing (the column is not nullable)"
+    assert out.reason(9) == "type: credit_score='na' is not a valid int"
+    # The quarantined row keeps the value as it landed.
+    assert out.quarantine.set_index("_source_row").loc[8, "age"] == "?"
+    curated = out.curated.set_index("application_id")
+    ids = frame["application_id"]
+    assert curated.loc[ids[[1, 2, 3]], "annual_income"].isna().all()
+    assert pd.isna(curated.loc[ids[4], "debt_to_income"]) and pd.isna(curated.loc[ids[5], "home_ownership"])
+    assert pd.isna(curated.loc[ids[6], "gender"])
+    counted = {
+        c["column"]: (c["observed"], c["message"])
+        for c in out.report["checks"]
+        if c["name"] == "null_markers"
+    }
+    assert set(counted) == {"annual_income", "debt_to_income", "home_ownership", "gender", "age"}
+    assert counted["annual_income"][0] == 3 and "'?' x3" in counted["annual_income"][1]
+    assert counted["home_ownership"] == (
+        1,
+        "home_ownership: 1 CSV values read as null by null_values ('n/a' x1)",
+    )
+
+
+def test_markers_leave_parquet_values_and_marker_free_batches_as_they_are(settings, credit, land, frame):
+    native = credit_frame(DAY, 50, seed=5, id_prefix="pq")
+    native["application_ts"] = pd.to_datetime(native["application_ts"], utc=True)
+    native.loc[2, "home_ownership"] = "?"  # Parquet's nulls are native: "?" is a value
+    land(FEED, DAY, "a.csv", to_csv(frame))
+    land(FEED, DAY, "b.parquet", to_parquet(native))
+    out = ingest(settings, _with_markers(credit, ["?"]))
+    assert out.counts == {"landed": N + 50, "curated": N + 49, "quarantined": 1}
+    assert out.reason(3, "b.parquet").startswith("allowed: home_ownership='?' is not one of")
+    assert [c for c in out.report["checks"] if c["name"] == "null_markers"] == []

@@ -187,12 +187,17 @@ def validate(
 ) -> ValidationResult:
     """Validate ``batch`` for the partition covering [window_start, window_end) (tz-aware)."""
     checks = _schema_checks(feed, batch)
-    tables = [_to_contract_names(t, feed) for f, t in batch.tables]
+    landed_tables = [(f, _to_contract_names(t, feed)) for f, t in batch.tables]
+    markers: Counter[tuple[str, str]] = Counter()
+    tables = [_read_markers(t, feed, markers) if f.format == "csv" else t for f, t in landed_tables]
     if tables:
         unified = _unify(tables, feed)
+        # Quarantined rows keep the values as they landed ("?" stays "?").
+        landed = _unify([t for _, t in landed_tables], feed) if markers else unified
     else:
         empty = {c: pa.array([], pa.string()) for c in (*feed.column_names, SOURCE_FILE)}
-        unified = pa.table(empty | {SOURCE_ROW: pa.array([], pa.int64())})
+        unified = landed = pa.table(empty | {SOURCE_ROW: pa.array([], pa.int64())})
+    checks += _marker_checks(feed, markers)
     n = unified.num_rows
     reasons = _Reasons(n)
     typed: dict[str, pa.Array] = {}
@@ -276,12 +281,51 @@ def validate(
     # Landing order (files by name, rows in file order) is kept: it is deterministic and
     # sorting a million rows would cost more than validating them.
     valid = pa.table(typed).filter(pa.array(~bad))
-    quarantined = _quarantine_frame(unified, bad, reasons.by_row, batch.undecodable)
-    landed = n + len(batch.undecodable)
-    checks += _batch_checks(feed, null_masks, landed, len(quarantined), valid, window_start, window_end)
+    quarantined = _quarantine_frame(landed, bad, reasons.by_row, batch.undecodable)
+    landed_rows = n + len(batch.undecodable)
+    checks += _batch_checks(feed, null_masks, landed_rows, len(quarantined), valid, window_start, window_end)
     return ValidationResult(
-        feed.name, landed, valid, quarantined, checks, unified, reasons.by_row, batch.undecodable
+        feed.name, landed_rows, valid, quarantined, checks, landed, reasons.by_row, batch.undecodable
     )
+
+
+def _read_markers(table: pa.Table, feed: Feed, seen: Counter) -> pa.Table:
+    """``table`` (a CSV's text, contract names) with each column's ``null_values`` markers read as
+    null, exactly as written (``NA`` is not ``na``); ``seen`` counts them by (column, marker)."""
+    for index, column in enumerate(feed.columns):
+        if not column.null_values:
+            continue
+        values = table.column(column.name)
+        if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+            continue
+        hit = pc.fill_null(pc.is_in(values, pa.array(column.null_values, values.type)), False)
+        found = pc.value_counts(pc.filter(values, hit)).to_pylist()
+        if not found:
+            continue
+        for entry in found:
+            seen[(column.name, entry["values"])] += int(entry["counts"])
+        table = table.set_column(index, column.name, pc.if_else(hit, pa.scalar(None, values.type), values))
+    return table
+
+
+def _marker_checks(feed: Feed, seen: Counter) -> list[Check]:
+    """One report line per column whose missing-value markers were read as null in CSV files."""
+    checks = []
+    for column in feed.columns:
+        counts = {m: seen[(column.name, m)] for m in column.null_values if seen[(column.name, m)]}
+        if counts:
+            shown = ", ".join(f"{m!r} x{n}" for m, n in counts.items())
+            checks.append(
+                Check(
+                    "null_markers",
+                    "passed",
+                    f"{column.name}: {sum(counts.values())} CSV values read as null by null_values ({shown})",
+                    column=column.name,
+                    observed=sum(counts.values()),
+                    limit=", ".join(counts),
+                )
+            )
+    return checks
 
 
 def _to_contract_names(table: pa.Table, feed: Feed) -> pa.Table:

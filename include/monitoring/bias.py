@@ -4,16 +4,23 @@ The scorer never sees the protected attributes; the curated zone keeps them. The
 decisions of an application day are joined with that day's curated applications by the primary
 key, and per protected attribute:
 
-- the same day: each group's approval rate (Wilson interval) and the four-fifths ratio, lowest
-  over highest rate (Katz's interval for a ratio of proportions, scipy's ``relative_risk``);
-- once the outcomes matured: the gaps in true-positive rate (defaulters declined) and
-  false-positive rate (repaid, but declined) between the highest and lowest group (Newcombe's
-  hybrid score interval for a difference of proportions).
+- the same day: each group's rate of favorable decisions (Wilson interval) and the four-fifths
+  ratio, lowest over highest rate (Katz's interval for a ratio of proportions, scipy's
+  ``relative_risk``);
+- once the outcomes matured: the gaps in true-positive rate (favorable decisions among the rows
+  whose outcome was favorable: equal opportunity) and false-positive rate (favorable decisions
+  among the rows whose outcome was not) between the highest and lowest group (Newcombe's hybrid
+  score interval for a difference of proportions).
+
+The favorable decision follows the contract's ``labels.favorable``: for credit (``negative``, the
+default) an approval, a score below the decision threshold; for a dataset whose positive class is
+wanted (``positive``: hired, selected) a score at or above it.
 
 A limit counts as crossed only when the whole interval lies past it ("with statistical
 confidence"), so a small group's noise does not alert. Groups below the contract's minimum sizes
-are reported and not judged. An alert is audited and notified; it does not retrain (a model
-retrained on the same data reproduces the bias) and, when the contract says ``hold_promotion``,
+are reported, named and not judged (``small_groups``: the promotion gates of
+include/training/gates.py apply the same policy, and ``block`` makes them fail instead). An alert
+is audited and notified; it does not retrain (a model retrained on the same data reproduces the bias) and, when the contract says ``hold_promotion``,
 the next promotion waits for a person's approval (``promotion_hold``).
 """
 
@@ -83,12 +90,16 @@ def _compare(frame, attribute: str, flag: str, metric: str, limit: float, min_ro
     judged = [g for g in groups if g["judged"]]
     out = {"attribute": attribute, "metric": metric, "limit": limit, "groups": groups, "crossed": False}
     if len(judged) < 2:
-        return {**out, "status": "not_judged", "detail": f"fewer than two groups with {min_rows} rows"}
+        return {
+            **out,
+            "status": "not_judged",
+            "detail": f"fewer than two groups with {min_rows} rows to judge",
+        }
     low = min(judged, key=lambda g: (g["rate"], g["group"]))
     high = max(judged, key=lambda g: (g["rate"], g["group"]))
     found = statistic(low, high)
     if found is None:
-        return {**out, "status": "not_judged", "detail": f"no {flag} row in any group"}
+        return {**out, "status": "not_judged", "detail": "no favorable decision in any group"}
     (value, lower, upper), crossed = found
     return {
         **out,
@@ -102,31 +113,89 @@ def _compare(frame, attribute: str, flag: str, metric: str, limit: float, min_ro
     }
 
 
+def small_groups(check: dict) -> list[dict]:
+    """The groups of ``check`` too small to judge: {group, rows}."""
+    return [{"group": g["group"], "rows": g["rows"]} for g in check["groups"] if not g["judged"]]
+
+
 def approval_check(frame: pd.DataFrame, attribute: str, limits: FairnessLimits) -> dict:
-    """Four-fifths rule on ``frame``'s ``approved`` column by ``attribute``: lowest over highest
-    approval rate, crossed when the interval's upper end is below the limit."""
+    """Four-fifths rule on ``frame``'s ``favorable`` column (1: a favorable decision) by
+    ``attribute``: lowest over highest rate, crossed when the interval's upper end is below the
+    limit. Groups under ``min_group_rows`` rows are listed and not judged."""
 
     def ratio(low, high):
-        if high["count"] == 0:  # nobody approved anywhere: no ratio to speak of
+        if high["count"] == 0:  # no favorable decision anywhere: no ratio to speak of
             return None
         found = ratio_interval(low["count"], low["rows"], high["count"], high["rows"], limits.confidence)
         return found, found[2] < limits.min_approval_ratio
 
     limit = limits.min_approval_ratio
     return _compare(
-        frame, attribute, "approved", "approval_ratio", limit, limits.min_group_rows, limits, ratio
+        frame, attribute, "favorable", "approval_ratio", limit, limits.min_group_rows, limits, ratio
     )
 
 
 def gap_check(frame: pd.DataFrame, attribute: str, metric: str, limit: float, limits: FairnessLimits) -> dict:
-    """Highest minus lowest group rate of ``declined`` among ``frame``'s rows (defaulters for the
-    TPR, repaid for the FPR), crossed when the interval's lower end is above the limit."""
+    """Highest minus lowest group rate of ``favorable`` decisions among ``frame``'s rows (those
+    with the favorable outcome for the TPR, the others for the FPR), crossed when the interval's
+    lower end is above the limit. Groups under ``min_group_outcomes`` rows are not judged."""
 
     def gap(low, high):
         found = difference_interval(high["count"], high["rows"], low["count"], low["rows"], limits.confidence)
         return found, found[1] > limit
 
-    return _compare(frame, attribute, "declined", metric, limit, limits.min_group_outcomes, limits, gap)
+    return _compare(frame, attribute, "favorable", metric, limit, limits.min_group_outcomes, limits, gap)
+
+
+def outcome_checks(
+    frame: pd.DataFrame, attribute: str, favorable_outcome, limits: FairnessLimits, tpr_limit, fpr_limit
+):
+    """The TPR and FPR gap checks of ``attribute`` on labelled rows: ``favorable_outcome`` is 1
+    where the row's outcome was the favorable one."""
+    wanted = np.asarray(favorable_outcome) == 1
+    return [
+        gap_check(frame[wanted], attribute, "tpr_gap", tpr_limit, limits),
+        gap_check(frame[~wanted], attribute, "fpr_gap", fpr_limit, limits),
+    ]
+
+
+def fairness_checks(
+    frame: pd.DataFrame,
+    contract: Contract,
+    score: str = "score",
+    limits: FairnessLimits | None = None,
+    outcome: str | None = "positive",
+) -> list[dict]:
+    """Every fairness check of ``frame``'s decisions (``score`` at the contract's threshold) by
+    each protected attribute it holds: the four-fifths ratio and, when ``outcome`` names its 1/0
+    outcome column (1: the ``positive_value``), the TPR and FPR gaps. ``limits``: the monitor's
+    by default; the promotion gates pass theirs. One code for the live monitor, the shadow and
+    the gates, so they judge alike."""
+    limits = limits or contract.monitoring.fairness
+    decided = frame.assign(favorable=contract.favorable_decision(frame[score]))
+    checks = []
+    for attribute in contract.protected:
+        if attribute not in decided:
+            continue
+        checks.append(approval_check(decided, attribute, limits))
+        if outcome is not None:
+            wanted = (decided[outcome].to_numpy() == contract.labels.favorable_outcome).astype(int)
+            checks += outcome_checks(
+                decided, attribute, wanted, limits, limits.max_tpr_gap, limits.max_fpr_gap
+            )
+    return checks
+
+
+def blocked(checks: list[dict], limits: FairnessLimits) -> list[str]:
+    """Under ``small_groups: block``, the checks a group too small to judge blocks (named, with
+    sizes); empty under ``not_judged``."""
+    if limits.small_groups != "block":
+        return []
+    return [
+        f"{METRIC_NAMES[c['metric']]} by {c['attribute']}: {small_note(c, limits)}"
+        for c in checks
+        if small_groups(c)
+    ]
 
 
 def _decisions(contract: Contract, day: date, s) -> tuple[pd.DataFrame, dict]:
@@ -143,8 +212,7 @@ def _decisions(contract: Contract, day: date, s) -> tuple[pd.DataFrame, dict]:
     curated = read_curated(contract.name, day, settings=s)
     keys = list(contract.primary_key)
     joined = rows[[*keys, "score"]].merge(curated[[*keys, *contract.protected]], on=keys, how="inner")
-    joined["declined"] = (joined["score"] >= contract.decision_threshold).astype(int)
-    joined["approved"] = 1 - joined["declined"]
+    joined["favorable"] = contract.favorable_decision(joined["score"])
     facts["joined"] = int(len(joined))
     facts["not_curated"] = facts["captured"] - facts["joined"]  # quarantined at ingestion, or not landed
     return joined, facts
@@ -225,29 +293,63 @@ def outcomes(contract: Contract, cohort: date, *, settings: settings_module.Sett
             **facts,
             "alert": False,
         }
-    joined["positive"] = contract.outcome(joined)
+    wanted = (contract.outcome(joined) == contract.labels.favorable_outcome).astype(int)
     limits = contract.monitoring.fairness
     checks = []
     for attribute in contract.protected:
-        checks.append(
-            gap_check(joined[joined["positive"] == 1], attribute, "tpr_gap", limits.max_tpr_gap, limits)
-        )
-        checks.append(
-            gap_check(joined[joined["positive"] == 0], attribute, "fpr_gap", limits.max_fpr_gap, limits)
-        )
+        checks += outcome_checks(joined, attribute, wanted, limits, limits.max_tpr_gap, limits.max_fpr_gap)
     return daily.store(
         contract.name, OUTCOMES, cohort, _record(contract, cohort, "bias_outcomes", facts, checks), s
     )
 
 
-def _shown(check: dict) -> str:
-    name = {"approval_ratio": "approval ratio", "tpr_gap": "TPR gap", "fpr_gap": "FPR gap"}[check["metric"]]
+METRIC_NAMES = {
+    "approval_ratio": "favorable-decision ratio (four-fifths rule)",
+    "tpr_gap": "TPR gap",
+    "fpr_gap": "FPR gap",
+}
+
+
+def metric_name(metric: str, labels=None) -> str:
+    """How messages call a check: the gaps name the rows they are measured on (the contract's
+    class names, or neutral words)."""
+    if labels is None or metric == "approval_ratio":
+        return METRIC_NAMES[metric]
+    wanted = labels.favorable_outcome if metric == "tpr_gap" else 1 - labels.favorable_outcome
+    return f"{METRIC_NAMES[metric]} (favorable decisions among {labels.name(wanted)} rows)"
+
+
+def small_note(check: dict, limits: FairnessLimits) -> str:
+    """Names the groups ``check`` did not judge, with their sizes and the minimum."""
+    small = small_groups(check)
+    if not small:
+        return ""
+    need = limits.min_group_rows if check["metric"] == "approval_ratio" else limits.min_group_outcomes
+    shown = ", ".join(f"{g['group']} (n={g['rows']})" for g in small)
+    return f"not judged, under {need} rows: {shown}"
+
+
+def shown(check: dict, labels=None, limits: FairnessLimits | None = None) -> str:
+    """One line for a check: value, interval, limit, judged groups' rates, small groups."""
+    name = metric_name(check["metric"], labels)
+    note = small_note(check, limits) if limits is not None else ""
+    if check["status"] != "judged":
+        return f"{name} by {check['attribute']} not judged: {check['detail']}" + (f"; {note}" if note else "")
     side = "below" if check["metric"] == "approval_ratio" else "above"
+    past = "past" if check["crossed"] else "not wholly past"
     rates = ", ".join(f"{g['group']} {g['rate']:.3f} (n={g['rows']})" for g in check["groups"] if g["judged"])
     return (
         f"{name} by {check['attribute']} {check['value']:.3f} "
-        f"[{check['low']:.3f}, {check['high']:.3f}] {side} the limit {check['limit']} ({rates})"
+        f"[{check['low']:.3f}, {check['high']:.3f}] {past} the limit {check['limit']} "
+        f"({'interval ' + side if check['crossed'] else 'interval reaches it'}; {rates})"
+        + (f"; {note}" if note else "")
     )
+
+
+def _shown(check: dict, contract: Contract | None = None) -> str:
+    if contract is None:
+        return shown(check)
+    return shown(check, contract.labels, contract.monitoring.fairness)
 
 
 def alert(
@@ -269,7 +371,7 @@ def alert(
         subject=f"{contract.name}: bias in the decisions of {day}",
         message=(
             f"{contract.name}, decisions of {day} (confidence {record['confidence']}):\n"
-            + "\n".join(_shown(c) for c in crossed)
+            + "\n".join(_shown(c, contract) for c in crossed)
             + "\nNo retraining is started: a model retrained on the same data reproduces the bias."
             + ("\nThe next promotion waits for a person's approval (hold_promotion)." if hold else "")
         ),

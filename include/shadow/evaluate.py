@@ -9,9 +9,10 @@ live by the champion the shadow started against) and compared:
   error, a one-sided level of ``1 - (1 - model.gates.confidence) / looks``, which bounds the
   false promotions of the whole period by ``1 - confidence``.
 - **Decisions**: the share of applications both models decide alike at the contract's threshold,
-  and the two approval rates.
-- **Fairness by group**, on the shadow's decisions: the four-fifths ratio of approval rates and
-  the TPR gap, with the intervals and limits of ``monitoring.fairness`` (the champion's beside it).
+  and the two rates of favorable decisions (``labels.favorable``).
+- **Fairness by group**, on the shadow's decisions: the four-fifths ratio of favorable-decision
+  rates and the TPR and FPR gaps, with the intervals, limits and small-group policy of
+  ``monitoring.fairness`` (the champion's beside it).
 
 Verdict: with at least ``min_outcomes`` matured outcomes, a shadow whose decisions cross a
 fairness limit is retired, one significantly better (lower bound above ``min_improvement``) is
@@ -39,19 +40,9 @@ def look_confidence(contract: Contract) -> float:
 
 
 def _fairness(frame: pd.DataFrame, contract: Contract, score: str) -> list[dict]:
-    from include.monitoring.bias import approval_check, gap_check
+    from include.monitoring.bias import fairness_checks
 
-    limits = contract.monitoring.fairness
-    decided = frame.assign(declined=(frame[score] >= contract.decision_threshold).astype(int))
-    decided["approved"] = 1 - decided["declined"]
-    checks = []
-    for attribute in contract.protected:
-        if attribute not in decided:
-            continue
-        checks.append(approval_check(decided, attribute, limits))
-        defaulters = decided[decided["positive"] == 1]
-        checks.append(gap_check(defaulters, attribute, "tpr_gap", limits.max_tpr_gap, limits))
-    return checks
+    return fairness_checks(frame, contract, score)
 
 
 def _gate(name: str, passed: bool, message: str) -> dict:
@@ -66,13 +57,13 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
     from include.training.compare import delong
 
     limits, gates = contract.shadow, contract.gates
-    threshold = contract.decision_threshold
     n, positives = int(len(frame)), int(frame["positive"].sum()) if len(frame) else 0
+    positive_name = contract.labels.names.get(1, "positive outcomes")
     out = {
         "day_number": day_number,
         "max_days": limits.max_days,
         "outcomes": n,
-        "defaulters": positives,
+        "positive_outcomes": positives,
         "min_outcomes": limits.min_outcomes,
     }
     enough = n >= limits.min_outcomes and 0 < positives < n
@@ -81,7 +72,7 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
         _gate(
             "matured_outcomes",
             enough,
-            f"{n} matured outcomes ({positives} defaulters) of at least {limits.min_outcomes}",
+            f"{n} matured outcomes ({positives} {positive_name}) of at least {limits.min_outcomes}",
         )
     ]
     if not enough:
@@ -89,20 +80,23 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
         return {**out, "checks": checks, "verdict": verdict, "why": why}
     confidence = confidence or look_confidence(contract)
     c = delong(frame["positive"], frame["score"], frame["champion_score"], confidence)
-    shadow_declines = frame["score"] >= threshold
-    champion_declines = frame["champion_score"] >= threshold
+    from include.monitoring.bias import blocked
+
+    shadow_favorable = contract.favorable_decision(frame["score"])
+    champion_favorable = contract.favorable_decision(frame["champion_score"])
     out |= {
         "comparison": c.as_dict(),
-        "agreement": float((shadow_declines == champion_declines).mean()),
-        "approval_rate": {
-            "shadow": float(1 - shadow_declines.mean()),
-            "champion": float(1 - champion_declines.mean()),
-            "difference": float(champion_declines.mean() - shadow_declines.mean()),
+        "agreement": float((shadow_favorable == champion_favorable).mean()),
+        "approval_rate": {  # the rate of favorable decisions (labels.favorable)
+            "shadow": float(shadow_favorable.mean()),
+            "champion": float(champion_favorable.mean()),
+            "difference": float(shadow_favorable.mean() - champion_favorable.mean()),
         },
         "fairness": {"shadow": _fairness(frame, contract, "score")},
     }
     out["fairness"]["champion"] = _fairness(frame, contract, "champion_score")
     crossed = [f"{f['metric']} by {f['attribute']}" for f in out["fairness"]["shadow"] if f["crossed"]]
+    crossed += blocked(out["fairness"]["shadow"], contract.monitoring.fairness)
     better = c.lower > gates.min_improvement
     worse = c.upper < 0
     checks += [
@@ -122,7 +116,7 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
         _gate(
             "decisions",
             True,  # reported for the reviewer, never a reason on its own
-            f"{out['agreement']:.1%} of decisions agree; approval rate {out['approval_rate']['shadow']:.1%} "
+            f"{out['agreement']:.1%} of decisions agree; favorable-decision rate {out['approval_rate']['shadow']:.1%} "
             f"(shadow) vs {out['approval_rate']['champion']:.1%} (champion)",
         ),
     ]

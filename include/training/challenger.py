@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -21,6 +21,7 @@ from include import audit, registry
 from include import settings as settings_module
 from include.contract import Contract, GateLimits
 from include.drift.profile import merge_all, profile
+from include.monitoring import bias
 from include.training import gates, tracking
 from include.training.candidates import features, search
 from include.training.compare import Comparison, delong
@@ -338,6 +339,17 @@ def _evaluate(contract: Contract, splits, model, settings, champion, confidence:
     )
 
 
+def fairness_limits(contract: Contract, policy: Policy):
+    """The live monitor's fairness settings (confidence, group minimums, small-group policy)
+    with the promotion gates' limits."""
+    return replace(
+        contract.monitoring.fairness,
+        min_approval_ratio=policy.gates.min_approval_ratio,
+        max_tpr_gap=policy.gates.max_tpr_gap,
+        max_fpr_gap=policy.gates.max_fpr_gap,
+    )
+
+
 def _gates(
     contract: Contract,
     policy: Policy,
@@ -357,18 +369,23 @@ def _gates(
         gates.min_improvement(e.comparison, policy.gates.min_improvement, force),
         gates.overfitting(e.train_auc, e.holdout["roc_auc"], policy.gates.max_overfit_gap),
     ]
+    limits = fairness_limits(contract, policy)
+    frame = pd.DataFrame(
+        {
+            **{a: splits.holdout[a].to_numpy() for a in contract.protected},
+            "score": np.asarray(e.scores, dtype=float),
+            "positive": np.asarray(e.y_holdout, dtype=int),
+        }
+    )
+    checks = bias.fairness_checks(frame, contract, "score", limits)
     for attribute in contract.protected:
-        table = gates.fairness_table(
-            e.y_holdout, e.scores, splits.holdout[attribute], contract.decision_threshold
-        )
+        table = gates.fairness_table(e.y_holdout, e.scores, splits.holdout[attribute], contract)
         fairness[attribute] = table.reset_index(names="group").to_dict("records")
-        results += gates.fairness(
-            attribute,
-            table,
-            policy.gates.min_approval_ratio,
-            policy.gates.max_tpr_gap,
-            policy.gates.min_group_defaulters,
-        )
+        mine = [c for c in checks if c["attribute"] == attribute]
+        judged = {c["metric"]: {g["group"] for g in c["groups"] if g["judged"]} for c in mine}
+        for row in fairness[attribute]:
+            row["judged"] = {m: str(row["group"]) in groups for m, groups in judged.items()}
+    results += gates.fairness(checks, contract.labels, limits)
     results.append(
         gates.schema_compatible(list(e.x_holdout.columns), e.champion_columns, schema_change_reason)
     )

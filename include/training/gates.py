@@ -1,7 +1,8 @@
 """Promotion gates: each returns a GateResult with its own pass/fail and numbers.
 
 The challenger is promoted only when every gate passes; a failed gate is a normal outcome
-(recorded, audited, notified), not an error. Fairness metrics come from fairlearn.
+(recorded, audited, notified), not an error. The fairness gates judge with the live monitor's
+intervals (include/monitoring/bias.py); the per-group table of the model card comes from fairlearn.
 """
 
 from __future__ import annotations
@@ -108,81 +109,61 @@ def overfitting(train_auc: float, holdout_auc: float, max_gap: float = 0.1) -> G
     )
 
 
-def fairness_table(y_true, scores, groups, threshold: float) -> pd.DataFrame:
-    """Per group of a protected attribute: rows, approval rate (score below the threshold)
-    and true-positive rate (defaulters the model flags). Rows without a group are left out."""
-    from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
+def fairness_table(y_true, scores, groups, contract) -> pd.DataFrame:
+    """Per group of a protected attribute, with fairlearn on the favorable decision (the
+    contract's ``labels.favorable`` at its threshold) against the favorable outcome: rows, the
+    favorable-decision rate (``selection_rate``), the true-positive rate (favorable decisions
+    among favorable outcomes) and the false-positive rate (among the others). Rows without a
+    group are left out. ``y_true``: 1 where the label is the ``positive_value``."""
+    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
     groups = pd.Series(groups).reset_index(drop=True)
     known = groups.notna().to_numpy()
-    y = np.asarray(y_true, dtype=int)[known]
-    flagged = (np.asarray(scores, dtype=float) >= threshold).astype(int)[known]
+    wanted = (np.asarray(y_true, dtype=int) == contract.labels.favorable_outcome).astype(int)[known]
+    decided = contract.favorable_decision(scores)[known]
     frame = MetricFrame(
         metrics={
-            "approval_rate": lambda yt, yp: selection_rate(yt, 1 - yp),
-            "true_positive_rate": true_positive_rate,
+            "favorable_rate": selection_rate,
+            # fairlearn answers 0 for a group without such rows; the card shows "-" instead.
+            "true_positive_rate": lambda yt, yp: true_positive_rate(yt, yp) if yt.any() else np.nan,
+            "false_positive_rate": lambda yt, yp: false_positive_rate(yt, yp) if (1 - yt).any() else np.nan,
             "rows": lambda yt, yp: len(yt),
-            "defaulters": lambda yt, yp: int(np.sum(yt)),
+            "favorable_outcomes": lambda yt, yp: int(np.sum(yt)),
         },
-        y_true=y,
-        y_pred=flagged,
+        y_true=wanted,
+        y_pred=decided,
         sensitive_features=groups[known].astype(str).to_numpy(),
     )
     return frame.by_group
 
 
-def fairness(
-    attribute: str,
-    table: pd.DataFrame,
-    min_approval_ratio: float = 0.8,
-    max_tpr_gap: float = 0.1,
-    min_group_defaulters: int = 0,
-) -> list[GateResult]:
-    """Four-fifths rule on approval rates, and the true-positive-rate gap. A group with fewer
-    than ``min_group_defaulters`` defaulters fails the TPR gate: its rate cannot be judged
-    (at 60 defaulters a group's TPR alone has a 95 % interval of about +-0.1)."""
-    rates = table["approval_rate"]
-    ratio = float(rates.min() / rates.max()) if rates.max() > 0 else 0.0
-    shown = ", ".join(f"{g}: {r:.3f}" for g, r in rates.items())
-    approval = GateResult(
-        f"fairness_approval_ratio[{attribute}]",
-        ratio >= min_approval_ratio,
-        round(ratio, 6),
-        min_approval_ratio,
-        f"lowest / highest approval rate by {attribute} = {ratio:.3f} ({shown}); "
-        f"four-fifths rule needs >= {min_approval_ratio}",
-    )
-    name = f"fairness_tpr_gap[{attribute}]"
-    small = {str(g): int(n) for g, n in table["defaulters"].items() if n < min_group_defaulters}
-    if small:
-        return [
-            approval,
+def fairness(checks: list[dict], labels, limits) -> list[GateResult]:
+    """The fairness gates from the checks of include/monitoring/bias.py on the holdout
+    (``fairness_checks`` with the gate limits): the same intervals, confidence and small-group
+    policy as the live monitor. A gate fails when its interval lies wholly past the limit, or
+    under ``small_groups: block`` when a group is too small to judge; groups too small are named
+    in the message either way, and a check with fewer than two groups to judge passes, said so."""
+    from include.monitoring import bias
+
+    out = []
+    for check in checks:
+        blocked = bias.blocked([check], limits)
+        passed = not check["crossed"] and not blocked
+        message = bias.shown(check, labels, limits)
+        if blocked:
+            message += "; small_groups: block fails the gate until every group can be judged"
+        elif check["status"] != "judged":
+            message += "; not judged, so it does not block promotion"
+        out.append(
             GateResult(
-                name,
-                False,
-                None,
-                max_tpr_gap,
-                f"too few defaulters by {attribute} to measure true-positive rates: {small} "
-                f"(need {min_group_defaulters} per group); widen the training window",
-            ),
-        ]
-    tpr = table["true_positive_rate"]
-    high, low = tpr.idxmax(), tpr.idxmin()
-    gap = float(tpr[high] - tpr[low])
-    spread = 1.96 * float(
-        np.sqrt(sum(tpr[g] * (1 - tpr[g]) / max(table.loc[g, "defaulters"], 1) for g in (high, low)))
-    )
-    return [
-        approval,
-        GateResult(
-            name,
-            gap <= max_tpr_gap,
-            round(gap, 6),
-            max_tpr_gap,
-            f"true-positive-rate gap by {attribute} = {gap:.3f} ({high} {tpr[high]:.3f} vs {low} "
-            f"{tpr[low]:.3f}; 95 % interval +-{spread:.3f}); limit {max_tpr_gap}",
-        ),
-    ]
+                f"fairness_{check['metric']}[{check['attribute']}]",
+                passed,
+                round(check["value"], 6) if check.get("value") is not None else None,
+                check["limit"],
+                message,
+            )
+        )
+    return out
 
 
 def schema_compatible(

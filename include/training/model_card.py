@@ -21,9 +21,21 @@ OUT_OF_SCOPE = (
     "recourse; any use of the protected attributes as inputs."
 )
 ETHICS = (
-    "Fairness is measured per protected attribute on the holdout (four-fifths rule on approval rates and the "
-    "true-positive-rate gap) and gates promotion; the audit trail records who approved the model and why."
+    "Fairness is measured per protected attribute on the holdout, on the favorable decision ({favorable}): "
+    "the four-fifths rule on favorable-decision rates and the gaps in true-positive rate (favorable decisions "
+    "among {wanted} rows) and false-positive rate (among {unwanted} rows), each judged by its confidence "
+    "interval as the live monitor does; it gates promotion. Groups too small to judge are named below. "
+    "The audit trail records who approved the model and why."
 )
+
+
+def _small_groups(gates: list[dict]) -> list[str]:
+    """The gate messages' notes on groups too small to judge (one per fairness gate naming some)."""
+    return [
+        f"{g['name']}: {g['message'].split('not judged, under ', 1)[1].split(';')[0]}"
+        for g in gates
+        if g["name"].startswith("fairness_") and "not judged, under " in g["message"]
+    ]
 
 
 def facts(
@@ -86,12 +98,16 @@ def facts(
                 "attribute": attribute,
                 "group": str(row["group"]),
                 "rows": int(row["rows"]),
-                "approval_rate": float(row["approval_rate"]),
-                "true_positive_rate": float(row["true_positive_rate"]),
+                "favorable_rate": float(row["favorable_rate"]),
+                "true_positive_rate": _rate(row["true_positive_rate"]),
+                "false_positive_rate": _rate(row["false_positive_rate"]),
+                "judged": bool(all(row.get("judged", {}).values())),
             }
             for attribute, rows in fairness.items()
             for row in rows
         ],
+        "favorable": _favorable(contract),
+        "small_groups": _small_groups(gates),
         "intended_use": INTENDED_USE.format(name=contract.name),
         "out_of_scope_use": OUT_OF_SCOPE,
         "limitations": (
@@ -99,12 +115,30 @@ def facts(
             "daily against matured outcomes, and degrades when the population or the feature-outcome "
             "link moves."
         ),
-        "ethical_considerations": ETHICS,
+        "ethical_considerations": ETHICS.format(
+            favorable=_favorable(contract),
+            wanted=contract.labels.name(contract.labels.favorable_outcome),
+            unwanted=contract.labels.name(1 - contract.labels.favorable_outcome),
+        ),
         "recommendations": (
             f"Promote only with every gate passing; roll back with the rollback DAG if live metrics "
             f"fall below the AUC floor ({contract.auc_floor}); review this card at each approval."
         ),
     }
+
+
+def _rate(value) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN: no such row in the group
+
+
+def _favorable(contract: Contract) -> str:
+    side = "below" if contract.labels.favorable == "negative" else "at or above"
+    wanted = contract.labels.name(contract.labels.favorable_outcome)
+    return f"a score {side} {contract.decision_threshold}, the decision wanted for {wanted} rows"
+
+
+def _shown_rate(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def render(card: dict) -> str:
@@ -116,10 +150,12 @@ def render(card: dict) -> str:
         for g in card["gates"]
     )
     bias_rows = "\n".join(
-        f"| {b['attribute']} | {b['group']} | {b['rows']} | {b['approval_rate']:.3f} | "
-        f"{b['true_positive_rate']:.3f} |"
+        f"| {b['attribute']} | {b['group']} | {b['rows']} | {b['favorable_rate']:.3f} | "
+        f"{_shown_rate(b['true_positive_rate'])} | {_shown_rate(b['false_positive_rate'])} | "
+        f"{'yes' if b['judged'] else 'no: too small'} |"
         for b in card["biases"]
     )
+    small = "\n".join(f"- {line}" for line in card.get("small_groups", [])) or "none"
     model, contract, maturity = card["model_type"], card["contract"], data["label_maturity_days"]
     counts = f"tn {confusion['tn']}, fp {confusion['fp']}, fn {confusion['fn']}, tp {confusion['tp']}"
     return f"""# Model card: {card["name"]} v{card["version"]}
@@ -153,9 +189,14 @@ The most recent {card["test_data"]["rows"]} labelled rows (time-based holdout, n
 {gate_rows}
 
 ## Biases
-| attribute | group | rows | approval rate | true-positive rate |
-|---|---|---:|---:|---:|
-{bias_rows or "| - | - | - | - | - |"}
+Favorable decision: {card.get("favorable", "-")}.
+
+| attribute | group | rows | favorable-decision rate | true-positive rate | false-positive rate | judged |
+|---|---|---:|---:|---:|---:|---|
+{bias_rows or "| - | - | - | - | - | - | - |"}
+
+Groups too small to judge (reported, not judged):
+{small}
 
 ## Intended use
 {card["intended_use"]}

@@ -16,7 +16,7 @@ landed files when the producer writes it otherwise (``LIMIT_BAL``, ``Application
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class Column:
     max_null_rate: float | None = None
     description: str = ""
     source: str = ""  # the header in landed files; empty means the same as the name
+    # CSV fields read as missing before the type checks, besides the empty field: the contract's
+    # top-level ``null_values`` then the column's own, merged at parsing (Parquet nulls are native).
+    null_values: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.source:
@@ -107,8 +110,26 @@ class Labels:
     observed_timestamp_source: str | None = None  # its header in landed label files (default: the name)
     positive_value: Any = 1
     limits: BatchLimits = field(default_factory=lambda: BatchLimits(min_rows=0))
+    # Which class is the outcome a person wants: "negative" (credit: repaid, the class other than
+    # ``positive_value``) or "positive" (hired, approved, a high-income flag). Every fairness
+    # number is measured on the favorable decision this implies.
+    favorable: str = "negative"
+    names: dict = field(default_factory=dict)  # {1: "defaulted", 0: "repaid"}: how messages call the classes
+
+    @property
+    def favorable_outcome(self) -> int:
+        """The outcome (1: ``positive_value``, 0: any other) that is favorable."""
+        return 1 if self.favorable == "positive" else 0
+
+    def name(self, outcome: int) -> str:
+        """What messages call the rows with ``outcome`` (the contract's names, else neutral words)."""
+        if outcome in self.names:
+            return self.names[outcome]
+        return "favorable outcome" if outcome == self.favorable_outcome else "unfavorable outcome"
 
 
+FAVORABLE = ("negative", "positive")
+SMALL_GROUPS = ("not_judged", "block")
 DRIFT_METHODS = ("wasserstein", "jensenshannon", "psi", "ks", "chisquare", "z")
 
 
@@ -131,8 +152,8 @@ class GateLimits:
     min_improvement: float = 0.0  # superiority: the lower bound must be above this (0: significantly better)
     max_overfit_gap: float = 0.1  # train AUC - holdout AUC
     min_approval_ratio: float = 0.8  # four-fifths rule on the holdout's decisions
-    max_tpr_gap: float = 0.1  # true-positive-rate gap between protected groups on the holdout
-    min_group_defaulters: int = 30  # fewer and a group's TPR is too noisy to judge: the gate fails
+    max_tpr_gap: float = 0.1  # favorable decisions among favorable outcomes: gap between groups
+    max_fpr_gap: float = 0.1  # favorable decisions among unfavorable outcomes: gap between groups
     p99_latency_ms: float = 200.0  # CPU time of one application's scoring
     min_rows: int = 1000  # matured rows a training window must hold
 
@@ -157,13 +178,26 @@ class FairnessLimits:
     """Bias drift on live decisions (``monitoring.fairness``): a limit counts as crossed only when
     the whole confidence interval is past it, so noise in a small group does not alert."""
 
-    min_approval_ratio: float = 0.8  # four-fifths rule: lowest / highest approval rate by group
-    max_tpr_gap: float = 0.1  # defaulters flagged: highest - lowest group rate, once outcomes mature
-    max_fpr_gap: float = 0.1  # non-defaulters flagged (declined although they repaid)
-    confidence: float = 0.95  # two-sided level of every interval
-    min_group_rows: int = 100  # fewer decisions in a group and its approval rate is not judged
-    min_group_outcomes: int = 30  # fewer defaulters (or non-defaulters) and its TPR (or FPR) is not
+    min_approval_ratio: float = 0.8  # four-fifths rule: lowest / highest favorable-decision rate by group
+    max_tpr_gap: float = 0.1  # favorable decisions among favorable outcomes: highest - lowest group rate
+    max_fpr_gap: float = 0.1  # favorable decisions among unfavorable outcomes
+    confidence: float = 0.95  # two-sided level of every interval, live and at the promotion gates
+    min_group_rows: int = 100  # fewer decisions in a group and its favorable-decision rate is not judged
+    min_group_outcomes: int = 30  # fewer rows of the outcome in a group and its TPR (or FPR) is not judged
     hold_promotion: bool = True  # after a bias alert, the next promotion waits for a person
+    # A group under the minimum sizes is reported and named, and "not_judged"; "block" fails the
+    # promotion gates (offline and in shadow) while such a group exists.
+    small_groups: str = "not_judged"
+
+
+@dataclass(frozen=True)
+class EstimatedLimits:
+    """The estimate before labels (``monitoring.estimated``): each day's estimated AUC carries a
+    sampling band; a day alerts when the band lies wholly below the reference period's estimate
+    by more than ``max_drop`` (as well as when it falls below the AUC floor)."""
+
+    max_drop: float = 0.02
+    confidence: float = 0.95  # two-sided level of the band
 
 
 @dataclass(frozen=True)
@@ -188,6 +222,7 @@ class Monitoring:
     columns: dict[str, ColumnDrift] = field(default_factory=dict)
     fairness: FairnessLimits = field(default_factory=FairnessLimits)
     attribution: AttributionLimits = field(default_factory=AttributionLimits)
+    estimated: EstimatedLimits = field(default_factory=EstimatedLimits)
     # Below the floor, roll back to the previous champion when it does significantly better on the
     # same matured cohort, instead of retraining (include/monitoring/fallback.py).
     auto_rollback: bool = False
@@ -213,6 +248,7 @@ class Contract:
     monitoring: Monitoring = field(default_factory=Monitoring)
     gates: GateLimits = field(default_factory=GateLimits)
     shadow: ShadowLimits = field(default_factory=ShadowLimits)
+    null_values: tuple[str, ...] = ()  # CSV fields every column reads as missing (besides the empty field)
 
     def by_role(self, role: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.role == role)
@@ -255,6 +291,15 @@ class Contract:
             )
         return (labels.to_numpy(dtype=object) == self.labels.positive_value).astype(np.int64)
 
+    def favorable_decision(self, scores):
+        """1 where the decision at ``decision_threshold`` is the favorable one, else 0: a score
+        below the threshold when the favorable outcome is the negative class (approve), at or
+        above it when it is the positive class (select)."""
+        import numpy as np
+
+        high = np.asarray(scores, dtype=float) >= self.decision_threshold
+        return (high if self.labels.favorable == "positive" else ~high).astype(np.int64)
+
     @property
     def label_feed_name(self) -> str:
         return f"{self.name}_labels"
@@ -276,6 +321,7 @@ class Contract:
             "timestamp",
             role="event_timestamp",
             source=self.labels.observed_timestamp_source or "",
+            null_values=self.null_values,
         )
         columns = tuple(by_name[k] for k in self.primary_key) + (observed, by_name[self.labels.column])
         return Feed(
@@ -407,6 +453,7 @@ class _Parser:
             "columns",
             "fairness",
             "attribution",
+            "estimated",
             "auto_rollback",
         }
         if set(doc) - known:
@@ -446,6 +493,15 @@ class _Parser:
             auto_rollback=self.flag(doc, "auto_rollback", "monitoring", DEFAULT_MONITORING.auto_rollback),
             fairness=self.fairness(doc.get("fairness")),
             attribution=self.attribution(doc.get("attribution")),
+            estimated=self.estimated(doc.get("estimated")),
+        )
+
+    def estimated(self, doc: Any) -> EstimatedLimits:
+        where, d = "monitoring.estimated", EstimatedLimits()
+        doc = self._known(doc, where, EstimatedLimits)
+        return EstimatedLimits(
+            max_drop=self.number(doc, "max_drop", where, d.max_drop, 0, 1),
+            confidence=self.number(doc, "confidence", where, d.confidence, 0.5, 0.999),
         )
 
     def flag(self, doc: dict, key: str, where: str, default: bool) -> bool:
@@ -467,6 +523,9 @@ class _Parser:
         where, d = "monitoring.fairness", FairnessLimits()
         doc = self._known(doc, where, FairnessLimits)
         hold = self.flag(doc, "hold_promotion", where, d.hold_promotion)
+        small = doc.get("small_groups", d.small_groups)
+        if small not in SMALL_GROUPS:
+            raise self.fail(f"{where}.small_groups", f"{small!r} is not one of {', '.join(SMALL_GROUPS)}")
         return FairnessLimits(
             min_approval_ratio=self.number(doc, "min_approval_ratio", where, d.min_approval_ratio, 0, 1),
             max_tpr_gap=self.number(doc, "max_tpr_gap", where, d.max_tpr_gap, 0, 1),
@@ -477,10 +536,18 @@ class _Parser:
                 self.number(doc, "min_group_outcomes", where, d.min_group_outcomes, 1, 10_000_000)
             ),
             hold_promotion=hold,
+            small_groups=small,
         )
 
     def gates(self, doc: Any) -> GateLimits:
         where, d = "model.gates", GateLimits()
+        if isinstance(doc, dict) and "min_group_defaulters" in doc:
+            raise self.fail(
+                f"{where}.min_group_defaulters",
+                "is retired: the gates judge groups by monitoring.fairness.min_group_rows and "
+                "min_group_outcomes, like the live monitor, and small groups follow "
+                "monitoring.fairness.small_groups (not_judged or block); remove the key",
+            )
         doc = self._known(doc, where, GateLimits)
         return GateLimits(
             confidence=self.number(doc, "confidence", where, d.confidence, 0.5, 0.999),
@@ -491,9 +558,7 @@ class _Parser:
             max_overfit_gap=self.number(doc, "max_overfit_gap", where, d.max_overfit_gap, 0, 1),
             min_approval_ratio=self.number(doc, "min_approval_ratio", where, d.min_approval_ratio, 0, 1),
             max_tpr_gap=self.number(doc, "max_tpr_gap", where, d.max_tpr_gap, 0, 1),
-            min_group_defaulters=int(
-                self.number(doc, "min_group_defaulters", where, d.min_group_defaulters, 0, 10_000_000)
-            ),
+            max_fpr_gap=self.number(doc, "max_fpr_gap", where, d.max_fpr_gap, 0, 1),
             p99_latency_ms=self.number(doc, "p99_latency_ms", where, d.p99_latency_ms, 0.001, 600_000),
             min_rows=int(self.number(doc, "min_rows", where, d.min_rows, 1, 1_000_000_000)),
         )
@@ -601,6 +666,7 @@ class _Parser:
             raise self.fail(where, f"min {low} > max {high}")
         return Column(
             name=name,
+            null_values=self.null_values(doc, where),
             dtype=dtype,
             role=role,
             nullable=bool(doc.get("nullable", False)),
@@ -611,6 +677,44 @@ class _Parser:
             description=str(doc.get("description", "")),
             source=self.source(doc, "source", where, name),
         )
+
+    def null_values(self, doc: dict, where: str) -> tuple[str, ...]:
+        """A list of the strings a CSV writes for a missing value (``?``, ``NA``); the empty field
+        is always missing and need not be listed."""
+        value = doc.get("null_values")
+        if value is None:
+            return ()
+        where = f"{where}.null_values" if where != "top level" else "null_values"
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(
+                where,
+                f'expected a list of strings (quote markers YAML would read otherwise, e.g. "NA", '
+                f'"null", "-"), got {value!r}',
+            )
+        for v in value:
+            if v != v.strip() or "\n" in v:
+                raise self.fail(where, f"{v!r} has surrounding whitespace or a line break")
+        return tuple(dict.fromkeys(v for v in value if v != ""))
+
+    def labels_wording(self, doc: dict) -> tuple[str, dict]:
+        favorable = doc.get("favorable", "negative")
+        if favorable not in FAVORABLE:
+            raise self.fail(
+                "labels.favorable",
+                f"{favorable!r} is not one of {', '.join(FAVORABLE)} (which class is the outcome a "
+                "person wants: negative, e.g. repaid, or positive, e.g. hired)",
+            )
+        names = self.mapping(doc.get("names") or {}, "labels.names")
+        if set(names) - {0, 1}:
+            raise self.fail(
+                "labels.names",
+                f"keys {sorted(map(str, set(names) - {0, 1}))} are not 1 (the positive_value's class) "
+                "or 0 (the other class)",
+            )
+        for k, v in names.items():
+            if not isinstance(v, str) or not v.strip():
+                raise self.fail(f"labels.names.{k}", f"expected a non-empty name, got {v!r}")
+        return favorable, {int(k): v.strip() for k, v in names.items()}
 
     def unique_sources(self, columns: tuple[Column, ...]) -> None:
         """Each landed header feeds one column, or renaming a landed table would be ambiguous."""
@@ -631,6 +735,10 @@ class _Parser:
         if name != self.path.stem:
             raise self.fail("name", f"{name!r} must equal the file name {self.path.stem!r}")
         columns = tuple(self.column(n, d) for n, d in self.mapping(doc.get("columns"), "columns").items())
+        null_values = self.null_values(doc, "top level")
+        columns = tuple(
+            replace(c, null_values=tuple(dict.fromkeys(null_values + c.null_values))) for c in columns
+        )
         self.unique_sources(columns)
         names = {c.name for c in columns}
         pk = tuple(doc.get("primary_key") or ())
@@ -668,7 +776,26 @@ class _Parser:
                     f"the header {header!r} is already the source of "
                     f"columns.{label_sources[header]} in the label feed; a landed header feeds one column",
                 )
+        known_labels = {
+            "column",
+            "delivery",
+            "maturity_days",
+            "observed_timestamp",
+            "observed_timestamp_source",
+            "positive_value",
+            "batch",
+            "favorable",
+            "names",
+        }
+        if set(labels_doc) - known_labels:
+            raise self.fail(
+                "labels",
+                f"unknown keys {sorted(set(labels_doc) - known_labels)}; known: {sorted(known_labels)}",
+            )
+        favorable, class_names = self.labels_wording(labels_doc)
         labels = Labels(
+            favorable=favorable,
+            names=class_names,
             column=target,
             delivery=delivery,
             maturity_days=int(self.number(labels_doc, "maturity_days", "labels", 0, 0, 3650)),
@@ -710,4 +837,5 @@ class _Parser:
             monitoring=monitoring_settings,
             gates=self.gates(model.get("gates")),
             shadow=self.shadow(model.get("shadow"), labels.maturity_days),
+            null_values=null_values,
         )
