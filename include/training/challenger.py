@@ -88,11 +88,14 @@ def reference_profile(frame, contract: Contract, model=None) -> dict:
 
 def monitoring_reference(contract: Contract, evaluation, model, typical: dict, seed: int) -> dict:
     """What the daily monitors compare live traffic with, measured on the holdout: the calibration
-    map the AUC estimate applies and the features' mean contributions (the reason codes)."""
+    map the AUC estimate applies (with the holdout's own estimate and band, the reference the
+    drop rule compares with) and the features' mean contributions (the reason codes)."""
     from include.monitoring import attribution, estimated
 
     return {
-        estimated.CALIBRATION: estimated.calibration_map(evaluation.y_holdout, evaluation.scores),
+        estimated.CALIBRATION: estimated.calibration_artifact(
+            evaluation.y_holdout, evaluation.scores, contract.monitoring.estimated.confidence
+        ),
         attribution.REFERENCE: attribution.mean_attribution(
             model,
             evaluation.x_holdout,

@@ -232,8 +232,13 @@
       node.append(el("p", { class: "empty" }, "No realized or estimated AUC in this range yet (outcomes mature after the label delay)."));
       return;
     }
-    const values = perf.realized.concat(perf.estimated).filter((v) => v !== null);
+    // older records have no band or drop line: those series stay empty on their days
+    const bandLow = perf.estimated_low || perf.days.map(() => null);
+    const bandHigh = perf.estimated_high || perf.days.map(() => null);
+    const drop = perf.drop_line || perf.days.map(() => null);
+    const values = perf.realized.concat(perf.estimated, bandLow, drop).filter((v) => v !== null);
     const low = Math.min(perf.floor, ...values) - 0.02;
+    const level = perf.confidence ? `${Math.round(perf.confidence * 100)} % ` : "";
     charts.push(
       new uPlot(
         {
@@ -244,13 +249,23 @@
             {},
             { label: "realized AUC (matured outcomes)", stroke: "#0072B2", width: 2, points: { show: true } },
             { label: "estimated AUC (scores only, CBPE)", stroke: "#E69F00", width: 2, dash: [4, 3], points: { show: true } },
+            { label: `estimate's ${level}band, high`, stroke: "#f3c46b", width: 1, points: { show: false } },
+            { label: `estimate's ${level}band, low`, stroke: "#f3c46b", width: 1, points: { show: false } },
             { label: `floor (${perf.floor})`, stroke: "#b42318", width: 1, dash: [6, 4], points: { show: false } },
+            { label: `drop line (reference estimate - ${perf.max_drop})`, stroke: "#7b8794", width: 1, dash: [2, 3], points: { show: false } },
           ],
+          bands: [{ series: [3, 4], fill: "rgba(230, 159, 0, 0.18)" }],
         },
-        [days(perf.days), perf.realized, perf.estimated, perf.days.map(() => perf.floor)],
+        [days(perf.days), perf.realized, perf.estimated, bandHigh, bandLow, perf.days.map(() => perf.floor), drop],
         node,
       ),
     );
+    node.append(
+      el("p", { class: "note" }, "The band is the estimate's sampling band (the day's rows resampled); an estimate alerts below the floor, or when its whole band lies under the drop line."),
+    );
+    for (const a of perf.estimated_alerts || []) {
+      node.append(el("p", { class: "warn" }, `Estimated-AUC alert on ${a.day}: ${a.rules.join("; ")}`));
+    }
   }
 
   function fairness(data) {
