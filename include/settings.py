@@ -63,7 +63,8 @@ VARIABLES: tuple[Variable, ...] = (
         "MLOPS_SIMULATOR_SCENARIO",
         "stable",
         "stable, income_shift, employment_bimodal, concept_drift, data_quality_incident, fairness_drift "
-        "(one group's incomes fall) or narrow_score_band (bureau scores squeezed around 660).",
+        "(one group's incomes fall) or narrow_score_band (bureau scores squeezed around 660); "
+        "census_income: stable or hours_shift (ten more hours worked a week).",
     ),
     Variable(
         "MLOPS_SIMULATOR_ONSET", "", "ISO timestamp when the scenario starts (empty: from the beginning)."
@@ -152,6 +153,7 @@ SCENARIOS = (
     "data_quality_incident",
     "fairness_drift",
     "narrow_score_band",
+    "hours_shift",
 )
 
 

@@ -17,7 +17,12 @@ from tests.support.paths import CONTRACTS_DIR
 
 
 def test_the_shipped_contracts_load():
-    assert contract.available(CONTRACTS_DIR) == ["breast_cancer", "card_defaults", "credit_applications"]
+    assert contract.available(CONTRACTS_DIR) == [
+        "breast_cancer",
+        "card_defaults",
+        "census_income",
+        "credit_applications",
+    ]
     for name in contract.available(CONTRACTS_DIR):
         loaded = contract.load(name, CONTRACTS_DIR)
         assert loaded.name == name
@@ -212,7 +217,7 @@ def test_unknown_dataset_lists_the_known_ones():
     message = str(info.value)
     assert "unknown dataset 'mortgages'" in message
     assert str(CONTRACTS_DIR / "mortgages.yaml") in message
-    assert message.endswith("known: breast_cancer, card_defaults, credit_applications")
+    assert message.endswith("known: breast_cancer, card_defaults, census_income, credit_applications")
 
 
 @pytest.mark.parametrize(

@@ -422,3 +422,25 @@ def test_render_html_writes_evidently_report_opened_by_the_packages_verdict(
     row = cells[cells.index("<td>annual_income *</td>") :].split("</tr>")[0]
     assert f"<td>{ours.statistic:.4f}</td><td>drifted</td>" in row, row
     assert f"<td>{theirs.statistic:.4f}</td><td>drifted</td>" in row, row
+
+
+def test_a_new_level_shows_as_its_own_share_however_small(reference_profile, windows):
+    """A contract drafted from one month must not hide the next month's new level: the window's
+    unseen levels are listed with their shares in the column's result, even under the 1 % that
+    makes a quality issue, and count as their own bin in the statistic."""
+    stable = detect(reference_profile, windows["stable"], CREDIT)
+    window = windows["stable"].copy()
+    rows = np.arange(len(window))
+    window.loc[rows % 200 == 0, "loan_purpose"] = "solar_panels"  # 0.5 %
+    window.loc[rows % 20 == 1, "home_ownership"] = "CARAVAN"  # 5 %
+    result = detect(reference_profile, window, CREDIT)
+    by = {c.column: c for c in result.columns}
+    assert by["loan_purpose"].unseen == pytest.approx({"solar_panels": 0.005}, abs=1e-9)
+    assert by["home_ownership"].unseen == pytest.approx({"CARAVAN": 0.05}, abs=1e-9)
+    assert not any(i.column == "loan_purpose" for i in result.quality)  # below the issue's 1 %
+    before = {c.column: c for c in stable.columns}
+    assert (
+        before["loan_purpose"].unseen == {}
+        and by["home_ownership"].statistic > before["home_ownership"].statistic
+    )
+    assert DriftResult.from_dict(json.loads(json.dumps(result.to_dict()))).columns == result.columns

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -119,6 +119,10 @@ class ColumnResult:
     drifted: bool
     reference_rows: int
     current_rows: int
+    # A category: the share of the window's values at each level the reference never saw, each
+    # its own bin in the statistic and listed here however small (a contract drafted from one
+    # month must not hide the next month's new level); empty for numbers.
+    unseen: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,7 @@ def _column_result(c: dict) -> ColumnResult:
         bool(c["drifted"]),
         int(c["reference_rows"]),
         int(c["current_rows"]),
+        {str(k): float(v) for k, v in (c.get("unseen") or {}).items()},  # older records have none
     )
 
 
@@ -574,7 +579,7 @@ def detect(
     has_score = score_column in reference.features and score_column in current.columns
     if has_score:
         planned.append((score_column, "numeric"))
-    judged, issues = [], []
+    judged, issues, unseen = [], [], {}
     for name, kind in planned:
         ref = reference.features.get(name)
         if ref is None:
@@ -601,6 +606,10 @@ def detect(
             and pd.api.types.is_integer_dtype(column.dtype)
         )
         issues += _quality(name, kind, ref, win, contract)  # the score has no contract column: null rate only
+        if kind == "categorical" and win.counts:
+            present = sum(win.counts.values())
+            new = {v: n for v, n in win.counts.items() if v not in ref.counts}
+            unseen[name] = {v: new[v] / present for v in sorted(new, key=lambda v: (-new[v], v))}
         verdict = _judge(name, kind, ref, win, contract, integer)
         if verdict is not None:
             judged.append((name, kind) + verdict)
@@ -632,6 +641,7 @@ def detect(
                 bool(drifted),
                 ref_rows,
                 cur_rows,
+                unseen.get(name, {}),
             )
         )
     prediction = next((r for r in results if has_score and r.column == score_column), None)

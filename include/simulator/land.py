@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from include import storage
 from include.contract import Contract
 from include.settings import Settings
-from include.simulator import breast_cancer, card_defaults, credit, defects
+from include.simulator import breast_cancer, card_defaults, census_income, credit, defects
 from include.simulator.credit import Scorer, as_utc
 
 DEFECT_STREAM = 9001  # RNG stream of the injected defects, apart from the generators' streams
@@ -115,6 +115,18 @@ def _card_defaults_day(contract: Contract, day: date, settings: Settings) -> dic
     }
 
 
+def _census_income_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
+    return {
+        contract.name: census_income.records(
+            day,
+            seed=settings.simulator_seed,
+            rows=settings.simulator_rows_per_day,
+            scenario=settings.simulator_scenario,
+            onset=onset_of(settings),
+        )
+    }
+
+
 def _credit_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
     return credit.capture(
         hour_start,
@@ -142,15 +154,28 @@ def _card_defaults_capture(hour_start: datetime, settings: Settings, scorer: Sco
     )
 
 
+def _census_income_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
+    return census_income.capture(
+        hour_start,
+        seed=settings.simulator_seed,
+        rows_per_day=settings.simulator_rows_per_day,
+        scenario=settings.simulator_scenario,
+        onset=onset_of(settings),
+        scorer=scorer,
+    )
+
+
 DAY_GENERATORS = {
     "credit_applications": _credit_day,
     "breast_cancer": _breast_cancer_day,
     "card_defaults": _card_defaults_day,
+    "census_income": _census_income_day,
 }
 CAPTURE_GENERATORS = {
     "credit_applications": _credit_capture,
     "breast_cancer": _breast_cancer_capture,
     "card_defaults": _card_defaults_capture,
+    "census_income": _census_income_capture,
 }
 
 
@@ -191,6 +216,8 @@ def land_day(contract: Contract, day: date, *, settings: Settings) -> list[str]:
             continue
         # As the producer exports it: the headers are the contract's source names.
         landed = frames[feed.name].rename(columns={c.name: c.source for c in feed.columns})
+        if fmt == "parquet" and contract.null_values:  # a Parquet writer's missing value is a null
+            landed = landed.replace(list(contract.null_values), None)
         written.append(_write(directory / f"{feed.name}-{day.isoformat()}.{fmt}", SERIALISERS[fmt](landed)))
     return written
 

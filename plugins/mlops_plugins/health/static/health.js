@@ -277,6 +277,13 @@
     }
     for (const [attribute, found] of Object.entries(fair.by)) {
       node.append(el("h3", {}, attribute));
+      node.append(el("p", {}, `Favorable decision: ${fair.decision}.`));
+      const small = Object.entries(found.not_judged || {});
+      if (small.length) {
+        node.append(
+          el("p", { class: "note" }, `Not judged, under ${fair.min_group_rows} decisions a day: ` + small.map(([g, n]) => `${g} (at most ${n})`).join(", ") + "."),
+        );
+      }
       const groups = Object.keys(found.approval_rate);
       const rates = el("div");
       node.append(rates);
@@ -286,7 +293,7 @@
             width: width(node),
             height: 200,
             scales: { x: dayRange(data), y: { auto: false, range: [0, 1] } },
-            series: [{}].concat(groups.map((g, i) => ({ label: `approval rate, ${attribute}=${g}`, stroke: PALETTE[i % PALETTE.length], width: 2 }))),
+            series: [{}].concat(groups.map((g, i) => ({ label: `favorable-decision rate, ${attribute}=${g}`, stroke: PALETTE[i % PALETTE.length], width: 2 }))),
           },
           [days(fair.days)].concat(groups.map((g) => found.approval_rate[g])),
           rates,
@@ -302,7 +309,7 @@
             scales: { x: dayRange(data), y: { auto: false, range: [0, 1.2] } },
             series: [
               {},
-              { label: "lowest / highest approval rate", stroke: "#000000", width: 2 },
+              { label: "lowest / highest favorable-decision rate", stroke: "#000000", width: 2 },
               { label: "interval low", stroke: "#9aa5b1", width: 1, dash: [2, 2] },
               { label: "interval high", stroke: "#9aa5b1", width: 1, dash: [2, 2] },
               { label: `limit (${fair.limit})`, stroke: "#b42318", width: 1, dash: [6, 4], points: { show: false } },
