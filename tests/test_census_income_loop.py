@@ -124,7 +124,16 @@ def test_ingest_train_monitor_and_retrain_on_census_records(tmp_path, use_env):
     assert "Amer-Indian-Eskimo" in small and "White" not in small
     selected = {g["group"]: g["rate"] for g in by["sex"]["groups"]}
     assert all(r < 0.5 for r in selected.values()), selected  # the selection, not the rejection
-    assert contract.load(NAME).labels.favorable == "positive"
+    census = contract.load(NAME)
+    assert census.labels.favorable == "positive"
+    # The served decision: a selection model approves at or above the threshold.
+    import mlflow
+
+    registry.use(s)
+    rows = read_curated(NAME, DAYS[-1], settings=s)
+    scored = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows[list(census.features)])
+    assert ((scored["decision"] == "approve") == (scored["score"] >= census.decision_threshold)).all()
+    assert 0.1 < (scored["decision"] == "approve").mean() < 0.5
 
     use_env(MLOPS_SIMULATOR_SCENARIO="hours_shift", MLOPS_SIMULATOR_ONSET=ONSET.isoformat())
     monitoring, triggered = dag_from_file("drift_monitoring"), None

@@ -45,3 +45,23 @@ def test_credit_scorecard_explains_a_risky_application_with_its_risky_features()
     assert {c["feature"] for c in codes} == {"credit_score", "debt_to_income", "recent_delinquencies"}
     table = contributions(model, x.head(50), typical)
     assert list(table.columns) == list(x.columns) and "gender" not in table.columns
+
+
+def test_a_selection_model_approves_high_scores_and_names_what_held_a_score_down():
+    """With ``favorable: positive`` (hired, >50K) a score at or above the threshold is the
+    favorable decision, and the reasons of a decline are the features that lowered the score."""
+    from include.training.reasons import explain
+
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame({"skill": rng.normal(size=2000), "hours": rng.normal(size=2000)})
+    y = (2 * x["skill"] + x["hours"] + rng.normal(scale=0.5, size=2000) > 0).astype(int)
+    model = LogisticRegression().fit(x, y)
+    typical = typical_values(x)
+    weak = pd.DataFrame({"skill": [-2.0, 2.0], "hours": [-1.0, 1.0]})
+    credit = explain(model, weak, typical, 0.5)
+    selection = explain(model, weak, typical, 0.5, favorable="positive")
+    assert list(credit["decision"]) == ["approve", "decline"]
+    assert list(selection["decision"]) == ["decline", "approve"]
+    assert (selection["reason_1"][0], selection["reason_2"][0]) == ("skill", "hours")  # lowered it
+    assert (credit["reason_1"][1], credit["reason_2"][1]) == ("skill", "hours")  # raised it
+    assert selection["reason_1"][1] == "" and list(selection["score"]) == list(credit["score"])

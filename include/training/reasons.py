@@ -1,4 +1,4 @@
-"""Per-decision reason codes: which features pushed an application's risk up.
+"""Per-decision reason codes: which features pushed an application towards the unfavorable decision.
 
 Model-agnostic occlusion: a feature's contribution is the score minus the score with that
 feature set to its typical training value (median for numbers, most frequent category).
@@ -78,14 +78,21 @@ def _plain(value):
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def explain(model, x: pd.DataFrame, typical: dict, threshold: float, top_k: int = 3) -> pd.DataFrame:
-    """What the registered model returns per application: the default probability, the
-    decision at the contract's threshold, and the top features that raised the risk
-    (``reason_1`` strongest; an empty string where fewer features raised it)."""
+def explain(
+    model, x: pd.DataFrame, typical: dict, threshold: float, top_k: int = 3, favorable: str = "negative"
+) -> pd.DataFrame:
+    """What the registered model returns per application: the probability of the positive
+    class, the decision at the contract's threshold (``approve`` is the favorable decision:
+    a score below the threshold when ``favorable`` is "negative", as in credit, at or above it
+    when "positive"), and the top features that pushed the score towards ``decline`` (up for
+    credit, down for a selection model; ``reason_1`` strongest, an empty string where fewer did)."""
     score, table = scored_contributions(model, x, typical)
+    high = score >= threshold
+    if favorable == "positive":
+        high, table = ~high, -table  # the adverse direction is a lower score
     order, raised = _top(table, top_k)
     names = np.array(list(x.columns) + [""], dtype=object)
-    out = pd.DataFrame({"score": score, "decision": np.where(score >= threshold, "decline", "approve")})
+    out = pd.DataFrame({"score": score, "decision": np.where(high, "decline", "approve")})
     for rank in range(top_k):
         if rank < order.shape[1]:
             out[f"reason_{rank + 1}"] = names[np.where(raised[:, rank], order[:, rank], len(names) - 1)]

@@ -4,9 +4,9 @@ MLflow logs this file as the model's code ("models from code", no pickle). ``loa
 loads the trained scikit-learn Pipeline and the training data's typical values from the
 model's artifacts; ``predict`` takes rows as the package stores them (the curated zone's
 types: ints, nullable ints, bools, text categories; no cast by the caller) and returns, per
-application, the default probability, the decision at the contract's threshold and the
-features that raised the risk most (``reason_1`` .. ``reason_<top_k>``), the reason codes a
-regulator asks for.
+application, the probability of the positive class, the decision at the contract's threshold
+(``approve``: the favorable one, ``labels.favorable``) and the features that pushed it most
+towards ``decline`` (``reason_1`` .. ``reason_<top_k>``), the reason codes a regulator asks for.
 
 Scoring runs on ``threads`` BLAS/OpenMP threads (``MLOPS_THREADS`` when it was trained): the
 same count the latency gate measured it with. Left to their defaults, OpenMP's idle threads
@@ -35,6 +35,8 @@ class ReasonCodeModel(PythonModel):
         self.pipeline = mlflow.sklearn.load_model(context.artifacts["pipeline"])
         self.typical = json.loads(Path(context.artifacts["typical_values"]).read_text())
         self.threshold = float(config["decision_threshold"])
+        # Versions logged before labels.favorable existed were all credit models (negative).
+        self.favorable = str(config.get("favorable", "negative"))
         self.top_k = int(config.get("top_k", 3))
         self.numeric, self.categorical = list(config["numeric"]), list(config["categorical"])
         self.threads = int(config.get("threads", 1))
@@ -47,7 +49,7 @@ class ReasonCodeModel(PythonModel):
         top_k = int((params or {}).get("top_k", self.top_k))
         with self.pools.limit(limits=self.threads):
             x = model_frame(model_input, self.numeric, self.categorical)
-            return explain(self.pipeline, x, self.typical, self.threshold, top_k)
+            return explain(self.pipeline, x, self.typical, self.threshold, top_k, self.favorable)
 
 
 mlflow.models.set_model(ReasonCodeModel())

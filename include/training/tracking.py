@@ -140,6 +140,7 @@ def scoring_model(
             },
             "model_config": {
                 "decision_threshold": contract.decision_threshold,
+                "favorable": contract.labels.favorable,
                 "top_k": top_k,
                 "threads": threads,
                 "numeric": list(contract.numeric_features),
