@@ -106,3 +106,32 @@ def test_a_better_shadow_whose_decisions_are_unfair_is_retired(credit):
     )
     champion_ratio = next(c for c in verdict["fairness"]["champion"] if c["metric"] == "approval_ratio")
     assert not champion_ratio["crossed"]
+
+
+def test_a_small_group_is_named_and_only_blocks_a_shadow_when_the_contract_says_block(credit):
+    from include.shadow.evaluate import PROMOTE, RETIRE, judge
+
+    frame = _paired(6000, shadow_noise=0.5, champion_noise=1.0)
+    frame.loc[:39, "gender"] = "X"  # 40 applications: under min_group_rows (100)
+    verdict = judge(frame, credit, day_number=9)
+    assert verdict["verdict"] == PROMOTE, verdict["checks"]
+    ratio = next(c for c in verdict["fairness"]["shadow"] if c["metric"] == "approval_ratio")
+    assert {g["group"]: g["judged"] for g in ratio["groups"]} == {"F": True, "M": True, "X": False}
+    assert {c["metric"] for c in verdict["fairness"]["shadow"]} == {"approval_ratio", "tpr_gap", "fpr_gap"}
+    fairness = replace(credit.monitoring.fairness, small_groups="block")
+    strict = replace(credit, monitoring=replace(credit.monitoring, fairness=fairness))
+    blocked = judge(frame, strict, day_number=9)
+    assert blocked["verdict"] == RETIRE and "X (n=40)" in blocked["why"], blocked["why"]
+
+
+def test_a_selection_model_is_judged_on_its_selections(credit):
+    from include.shadow.evaluate import judge
+
+    frame = _paired(6000, shadow_noise=0.5, champion_noise=1.0)
+    hiring = replace(credit, labels=replace(credit.labels, favorable="positive"))
+    verdict = judge(frame, hiring, day_number=9)
+    selected = (frame["score"] >= hiring.decision_threshold).mean()
+    assert verdict["approval_rate"]["shadow"] == pytest.approx(selected)
+    ratio = next(c for c in verdict["fairness"]["shadow"] if c["metric"] == "approval_ratio")
+    rates = frame.assign(s=frame["score"] >= 0.5).groupby("gender")["s"].mean()
+    assert ratio["value"] == pytest.approx(rates.min() / rates.max())

@@ -96,7 +96,7 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
     }
     out["fairness"]["champion"] = _fairness(frame, contract, "champion_score")
     crossed = [f"{f['metric']} by {f['attribute']}" for f in out["fairness"]["shadow"] if f["crossed"]]
-    crossed += blocked(out["fairness"]["shadow"], contract.monitoring.fairness)
+    small = blocked(out["fairness"]["shadow"], contract.monitoring.fairness)
     better = c.lower > gates.min_improvement
     worse = c.upper < 0
     checks += [
@@ -110,8 +110,12 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
         ),
         _gate(
             "fairness",
-            not crossed,
-            f"shadow decisions cross {', '.join(crossed)}" if crossed else "no fairness limit crossed",
+            not crossed and not small,
+            "; ".join(
+                [f"shadow decisions cross {', '.join(crossed)}"] * bool(crossed)
+                + [f"groups too small to judge, and small_groups is block: {'; '.join(small)}"] * bool(small)
+            )
+            or "no fairness limit crossed",
         ),
         _gate(
             "decisions",
@@ -122,6 +126,8 @@ def judge(frame: pd.DataFrame, contract: Contract, day_number: int, confidence: 
     ]
     if crossed:
         verdict, why = RETIRE, f"unfair decisions: {', '.join(crossed)}"
+    elif small:
+        verdict, why = RETIRE, f"fairness not judgeable (small_groups: block): {'; '.join(small)}"
     elif better:
         verdict, why = PROMOTE, "significantly better"
     elif worse:
