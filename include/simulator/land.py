@@ -85,13 +85,17 @@ def onset_of(settings: Settings) -> datetime | None:
     return None if not settings.simulator_onset else as_utc(datetime.fromisoformat(settings.simulator_onset))
 
 
-def _credit_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    common = {
+def _scenario(settings: Settings) -> dict:
+    """The seeded generators' common arguments: seed, scenario and its onset."""
+    return {
         "seed": settings.simulator_seed,
-        "rows": settings.simulator_rows_per_day,
         "scenario": settings.simulator_scenario,
         "onset": onset_of(settings),
     }
+
+
+def _credit_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
+    common = {"rows": settings.simulator_rows_per_day, **_scenario(settings)}
     return {
         contract.name: credit.applications(day, **common),
         contract.label_feed_name: credit.outcomes(day, maturity_days=contract.labels.maturity_days, **common),
@@ -103,39 +107,22 @@ def _breast_cancer_day(contract: Contract, day: date, settings: Settings) -> dic
     return {contract.name: breast_cancer.batch(day)}
 
 
-def _card_defaults_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    return {
-        contract.name: card_defaults.statements(
-            day,
-            seed=settings.simulator_seed,
-            rows=settings.simulator_rows_per_day,
-            scenario=settings.simulator_scenario,
-            onset=onset_of(settings),
-        )
-    }
+def _one_feed_day(generate):
+    """A day generator for a dataset with one feed: ``generate(day, rows=..., seed=...)``."""
 
+    def day_frames(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
+        return {contract.name: generate(day, rows=settings.simulator_rows_per_day, **_scenario(settings))}
 
-def _census_income_day(contract: Contract, day: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    return {
-        contract.name: census_income.records(
-            day,
-            seed=settings.simulator_seed,
-            rows=settings.simulator_rows_per_day,
-            scenario=settings.simulator_scenario,
-            onset=onset_of(settings),
-        )
-    }
+    return day_frames
 
 
 def _credit_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
     return credit.capture(
         hour_start,
-        seed=settings.simulator_seed,
         rows_per_day=settings.simulator_rows_per_day,
-        scenario=settings.simulator_scenario,
-        onset=onset_of(settings),
         scorer=scorer,
         scoring_calls_per_hour=settings.simulator_scoring_calls_per_hour,
+        **_scenario(settings),
     )
 
 
@@ -143,39 +130,28 @@ def _breast_cancer_capture(hour_start: datetime, settings: Settings, scorer: Sco
     return breast_cancer.capture(hour_start, scorer=scorer)
 
 
-def _card_defaults_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
-    return card_defaults.capture(
-        hour_start,
-        seed=settings.simulator_seed,
-        rows_per_day=settings.simulator_rows_per_day,
-        scenario=settings.simulator_scenario,
-        onset=onset_of(settings),
-        scorer=scorer,
-    )
+def _one_feed_capture(capture):
+    """A capture generator for a seeded one-feed dataset: ``capture(hour, rows_per_day=..., ...)``."""
 
+    def hour_frame(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
+        return capture(
+            hour_start, rows_per_day=settings.simulator_rows_per_day, scorer=scorer, **_scenario(settings)
+        )
 
-def _census_income_capture(hour_start: datetime, settings: Settings, scorer: Scorer | None) -> pd.DataFrame:
-    return census_income.capture(
-        hour_start,
-        seed=settings.simulator_seed,
-        rows_per_day=settings.simulator_rows_per_day,
-        scenario=settings.simulator_scenario,
-        onset=onset_of(settings),
-        scorer=scorer,
-    )
+    return hour_frame
 
 
 DAY_GENERATORS = {
     "credit_applications": _credit_day,
     "breast_cancer": _breast_cancer_day,
-    "card_defaults": _card_defaults_day,
-    "census_income": _census_income_day,
+    "card_defaults": _one_feed_day(card_defaults.statements),
+    "census_income": _one_feed_day(census_income.records),
 }
 CAPTURE_GENERATORS = {
     "credit_applications": _credit_capture,
     "breast_cancer": _breast_cancer_capture,
-    "card_defaults": _card_defaults_capture,
-    "census_income": _census_income_capture,
+    "card_defaults": _one_feed_capture(card_defaults.capture),
+    "census_income": _one_feed_capture(census_income.capture),
 }
 
 
