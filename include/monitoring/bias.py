@@ -20,8 +20,9 @@ A limit counts as crossed only when the whole interval lies past it ("with stati
 confidence"), so a small group's noise does not alert. Groups below the contract's minimum sizes
 are reported, named and not judged (``small_groups``: the promotion gates of
 include/training/gates.py apply the same policy, and ``block`` makes them fail instead). An alert
-is audited and notified; it does not retrain (a model retrained on the same data reproduces the bias) and, when the contract says ``hold_promotion``,
-the next promotion waits for a person's approval (``promotion_hold``).
+is audited and notified; it does not retrain (a model retrained on the same data reproduces the
+bias) and, when the contract says ``hold_promotion``, the next promotion waits for a person's
+approval (``promotion_hold``).
 """
 
 from __future__ import annotations

@@ -135,9 +135,10 @@ def sampling_band(
     """The estimate's sampling band at two-sided ``confidence``, from the day's rows and the
     calibration, by a fixed-seed bootstrap.
 
-    Each of ``resamples`` resamples draws the day's n rows with replacement (a count per row) and computes the expected AUC of the resample through the calibrated probabilities:
-    the spread of those is the estimate's standard error, how much another day of n applications
-    from the same population would move it. The band is estimate +- z * that error (z of the
+    Each of ``resamples`` resamples draws the day's n rows with replacement (a count per row)
+    and computes the expected AUC of the resample through the calibrated probabilities: the
+    spread of those is the estimate's standard error, how much another day of n applications from
+    the same population would move it. The band is estimate +- z * that error (z of the
     normal at ``confidence``; the bootstrap distribution is close to normal from a few hundred
     rows, and a band centred on the estimate always contains it), clipped to [0, 1]. This is the
     band the drop rule reads: the reference estimate is an expected AUC too (no outcome noise),
