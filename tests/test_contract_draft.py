@@ -161,6 +161,51 @@ def test_a_card_defaults_draft_maps_the_published_headers_and_ingests_the_files(
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_census_income_draft_finds_the_producers_key_and_the_missing_marker(tmp_path, fmt):
+    # Hyphenated headers, "?" for a missing value in CSV (Parquet writes a null), a string target
+    # whose rarer level is the wanted one, and an id the producer adds: no --id is needed.
+    s = _land("census_income", tmp_path / "storage", DAYS[:3], MLOPS_SIMULATOR_FORMAT=fmt)
+    result = draft(
+        _landing(s, "census_income"),
+        "census_income",
+        target="income",
+        favorable="positive",
+        protected=["sex", "race"],
+    )
+    assert result.unplaced == []
+    drafted = _write(result.text, "census_income", tmp_path / "contracts")
+    assert drafted.primary_key == ("record_id",) and _column(drafted, "record_id").source == "record-id"
+    assert drafted.event_timestamp == "survey_time"
+    assert _column(drafted, "survey_time").source == "survey-time"
+    hours = _column(drafted, "hours_per_week")
+    assert hours.source == "hours-per-week" and hours.dtype == "int"
+    assert _column(drafted, "native_country").source == "native-country"
+    shipped = contract_module.load("census_income", CONTRACTS_DIR)
+    assert set(drafted.features) == set(shipped.features)
+    assert drafted.labels.delivery == "inline" and drafted.labels.positive_value == ">50K"
+    assert drafted.labels.favorable == "positive" and drafted.labels.names == {1: ">50K", 0: "<=50K"}
+    assert drafted.protected == ("sex", "race")
+    assert set(_column(drafted, "sex").allowed) == {"Female", "Male"}
+    assert set(_column(drafted, "race").allowed) <= set(_column(shipped, "race").allowed)
+    for name in ("workclass", "occupation", "native_country"):
+        column = _column(drafted, name)
+        assert column.nullable and "?" not in column.allowed, name
+    if fmt == "csv":
+        assert "?" in drafted.null_values
+    else:
+        assert drafted.null_values == ()  # Parquet holds nulls: no marker to read
+
+    _assert_nothing_quarantined(_ingest_every_partition(drafted, s))
+    if fmt == "csv":
+        from include.ingestion.partition import read_curated
+
+        curated = read_curated("census_income", DAYS[0], settings=s)
+        (landed,) = (_landing(s, "census_income") / f"dt={DAYS[0].isoformat()}").glob("*.csv")
+        raw = pd.read_csv(landed, dtype=str, keep_default_na=False)
+        assert curated["workclass"].isna().sum() == (raw["workclass"] == "?").sum() > 0  # "?" read as null
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_breast_cancer_draft_ingests_the_files(tmp_path, fmt):
     s = _land("breast_cancer", tmp_path / "storage", DAYS[:4], MLOPS_SIMULATOR_FORMAT=fmt)
     result = draft(_landing(s, "breast_cancer"), "breast_cancer", target="malignant", favorable="negative")
