@@ -156,7 +156,10 @@ def _register(s, calibration: dict) -> str:
     client = registry.client(s)
     if not registry.exists(client, CREDIT.name):
         client.create_registered_model(CREDIT.name)
-    experiment = client.create_experiment(f"band-{len(client.search_experiments())}")
+    from include.training.tracking import experiment_id
+
+    # The package's own experiment: artifacts under the storage root, never ./mlruns.
+    experiment = experiment_id(s, f"band-{len(client.search_experiments())}")
     run = client.create_run(experiment)
     client.log_dict(run.info.run_id, calibration, estimated.CALIBRATION)
     return str(
