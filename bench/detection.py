@@ -48,10 +48,21 @@ Window k is the one ending k hours after the onset (it holds min(k, 3) shifted h
 - ``narrow_score_band`` (bureau scores around 660 from the onset, a change the model is hurt by
   through its inputs): the monitors on the onset day; goal: the estimated AUC below the floor
   within 1 day, before any outcome exists.
+- ``broker_channel_share``: the ``narrow_score_band`` broker channel takes over a growing part of
+  each day, the last 0, 2, 3, 4, 5, 6, 8 and 12 hours of the days 2026-05-15..22 (each day landed
+  with its own onset, ``BROKER_HOURS``), so the model separates each day a little less; the daily
+  monitors each morning. Goal: the drop rule (the estimate's band wholly below the reference
+  estimate - ``monitoring.estimated.max_drop``) flags a day before the floor rule does.
+
+Every morning of the daily monitors also reports the estimate's sampling band, the reference
+estimate, which rule flags and the AUC the day's outcomes realize (``estimated_days``); ``run``
+sets the floor-only rule, the drop rule and a drop rule on the realized band beside each other
+over the same days (``estimated_rules``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -81,6 +92,7 @@ SCENARIOS = (
     "concept_drift",
     "fairness_drift",
     "narrow_score_band",
+    "broker_channel_share",
 )
 GOALS = {
     "income_shift": 3,
@@ -91,6 +103,8 @@ GOALS = {
     "estimated_auc_days": 1,
 }
 DECISION_DAYS = {"fairness_drift": 2, "narrow_score_band": 1}  # days of traffic the daily monitors judge
+BROKER_HOURS = (0, 2, 3, 4, 5, 6, 8, 12)  # broker_channel_share: the last hours of each day it sends
+MAX_DROP_SWEEP = (0.005, 0.01, 0.015, 0.02, 0.03)  # max_drop values the judged days are also read with
 
 
 # ----------------------------------------------------------------------------- world
@@ -355,6 +369,112 @@ def _stable(credit, s) -> dict:
         "goal": f">= {credit.auc_floor} every day",
         "met": low is not None and low >= credit.auc_floor and daily["alerts"]["estimated_auc"] == 0,
     }
+    out["estimated_days"] = _estimated_days(credit, s, daily["days"])
+    out["estimated_band"] = _band_summary(out["estimated_days"])
+    drops = sum(d["drop_rule"] for d in out["estimated_days"])
+    out["goals"]["no_estimated_drop_alert_in_14_days"] = {"measured": drops, "goal": "0", "met": drops == 0}
+    return out
+
+
+def _estimated_days(credit, s, mornings: list[dict]) -> list[dict]:
+    """Per morning: the stored estimate with its band, the reference estimate and the drop line,
+    which rule flags (the floor, the drop rule, and the drop rule had it read the realized band)
+    and the AUC the day's outcomes realize."""
+    from include.monitoring import daily, estimated
+
+    out = []
+    for m in mornings:
+        record = daily.stored(credit.name, estimated.MONITOR, date.fromisoformat(m["day"]), s) or {}
+        if record.get("estimated_auc") is None:
+            continue
+        band, realized_band, line = record.get("band"), record.get("realized_band"), record.get("drop_line")
+        reference = record.get("reference")
+        realized = m["realized_auc_when_matured"]
+        out.append(
+            {
+                "day": m["day"],
+                "rows": record["rows"],
+                "estimated_auc": round(record["estimated_auc"], 4),
+                "band": band and [round(v, 4) for v in band],
+                "realized_band": realized_band and [round(v, 4) for v in realized_band],
+                "reference_auc": round(reference["estimated_auc"], 4)
+                if isinstance(reference, dict)
+                else None,
+                "drop_line": None if line is None else round(line, 4),
+                "realized_auc": realized,
+                "floor_rule": bool(record["below_floor"]),
+                "drop_rule": bool(record.get("dropped")),
+                "realized_band_drop_rule": bool(
+                    line is not None and realized_band and realized_band[1] < line
+                ),
+                "alerted": bool(m["alerts"]["estimated_auc"]),
+                "rules": [r["rule"] for r in record.get("rules", [])],
+                "realized_in_band": bool(band and realized is not None and band[0] <= realized <= band[1]),
+                "realized_in_realized_band": bool(
+                    realized_band
+                    and realized is not None
+                    and realized_band[0] <= realized <= realized_band[1]
+                ),
+            }
+        )
+    return out
+
+
+def _band_summary(days: list[dict]) -> dict:
+    """How wide the bands were and how often the realized AUC landed inside them."""
+    if not days:
+        return {}
+    half = [(d["band"][1] - d["band"][0]) / 2 for d in days if d["band"]]
+    realized_half = [(d["realized_band"][1] - d["realized_band"][0]) / 2 for d in days if d["realized_band"]]
+    return {
+        "days": len(days),
+        "band_half_width_range": [round(min(half), 4), round(max(half), 4)] if half else None,
+        "realized_band_half_width_range": [round(min(realized_half), 4), round(max(realized_half), 4)]
+        if realized_half
+        else None,
+        "reference_auc": days[0]["reference_auc"],
+        "drop_line": days[0]["drop_line"],
+        "realized_in_band": sum(d["realized_in_band"] for d in days),
+        "realized_in_realized_band": sum(d["realized_in_realized_band"] for d in days),
+        "estimate_minus_realized_mean": round(
+            sum(d["estimated_auc"] - d["realized_auc"] for d in days) / len(days), 4
+        ),
+    }
+
+
+def _broker_share(credit, s) -> dict:
+    """The broker channel's share of each day grows (``BROKER_HOURS``): each day landed and
+    monitored with an onset that many hours before its end."""
+    first = ONSET.date()
+    mornings = []
+    for n, hours in enumerate(BROKER_HOURS):
+        day = first + timedelta(days=n)
+        onset = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - timedelta(
+            hours=hours
+        )
+        on_day = dataclasses.replace(s, simulator_onset=onset.isoformat())
+        decisions.prepare_day(credit, on_day, day)
+        mornings.append(decisions.morning(credit, on_day, day + timedelta(days=1)))
+    out = decisions.summary(mornings, first)
+    out["estimated_days"] = _estimated_days(credit, s, mornings)
+    for d, hours in zip(out["estimated_days"], BROKER_HOURS, strict=True):
+        d["broker_hours"] = hours
+    out["estimated_band"] = _band_summary(out["estimated_days"])
+
+    def first_flag(key: str) -> int | None:
+        return next((n for n, d in enumerate(out["estimated_days"]) if d[key]), None)
+
+    out["first_flagged_day"] = {
+        rule: first_flag(rule) for rule in ("floor_rule", "drop_rule", "realized_band_drop_rule")
+    }
+    floor, drop = out["first_flagged_day"]["floor_rule"], out["first_flagged_day"]["drop_rule"]
+    out["goals"] = {
+        "drop_rule_flags_before_the_floor_rule": {
+            "measured": {"drop_rule": drop, "floor_rule": floor},
+            "goal": "drop rule's first day < floor rule's first day (day index; 0 has no broker hour)",
+            "met": drop is not None and drop > 0 and (floor is None or drop < floor),
+        }
+    }
     return out
 
 
@@ -376,6 +496,7 @@ def _decision_scenario(credit, s, scenario: str) -> dict:
     out["goals"] = {
         name: {"measured": measured, "goal": f"<= {goal}", "met": measured is not None and measured <= goal}
     }
+    out["estimated_days"] = _estimated_days(credit, s, out["days"])
     return out
 
 
@@ -594,6 +715,7 @@ def _concept(credit, s) -> dict:
         "daily": days,
         "onset_day_estimated_auc": onset_morning["estimated_auc"],
         "onset_day_realized_auc_when_matured": onset_morning["realized_auc_when_matured"],
+        "estimated_days": _estimated_days(credit, s, [onset_morning]),
         "retrainings": retrainings,
         "detection_day_after_onset": detection["day_after_onset"] if detection else None,
         "detection_cohort": detection["cohort"] if detection else None,
@@ -632,12 +754,49 @@ def _concept(credit, s) -> dict:
 
 
 # ----------------------------------------------------------------------------- run
+def _rules_compared(days: list[dict], max_drop: float) -> dict:
+    """The floor-only rule, the drop rule and a drop rule on the realized band, on the same
+    judged days; a day "dropped" when the AUC its outcomes realize is more than ``max_drop``
+    below the reference estimate, and "below floor" when it is under the floor."""
+    dropped = [d for d in days if d["reference_auc"] is not None and d["realized_auc"] is not None]
+    truth = {d["scenario"] + d["day"]: d["realized_auc"] < d["reference_auc"] - max_drop for d in dropped}
+    out = {"days": len(days), "days_whose_realized_auc_dropped": sum(truth.values())}
+    for rule in ("floor_rule", "drop_rule", "realized_band_drop_rule"):
+        flagged = [d for d in dropped if d[rule]]
+        out[rule] = {
+            "flagged": len(flagged),
+            "flagged_days": [f"{d['scenario']} {d['day']}" for d in flagged],
+            "flagged_and_dropped": sum(truth[d["scenario"] + d["day"]] for d in flagged),
+            "dropped_not_flagged": [
+                f"{d['scenario']} {d['day']} (realized {d['realized_auc']}, estimated {d['estimated_auc']})"
+                for d in dropped
+                if truth[d["scenario"] + d["day"]] and not d[rule]
+            ],
+        }
+    # The same bands against other max_drop values: what the contract setting trades.
+    out["max_drop_sweep"] = {
+        str(candidate): {
+            name: [d["day"] for d in days if d["scenario"] == name and _drops(d, candidate)]
+            for name in sorted({d["scenario"] for d in days})
+        }
+        for candidate in MAX_DROP_SWEEP
+    }
+    return out
+
+
+def _drops(day: dict, max_drop: float) -> bool:
+    return bool(
+        day["band"] and day["reference_auc"] is not None and day["band"][1] < day["reference_auc"] - max_drop
+    )
+
+
 def _scenario(name: str, calls_per_hour: int) -> dict:
     tmp = tempfile.mkdtemp(prefix=f"bench-detection-{name}-")
     started = time.perf_counter()
+    simulated = "narrow_score_band" if name == "broker_channel_share" else name
     try:
         with _sentinel(tmp) as leaks:
-            credit, s, facts = _world(tmp, name, calls_per_hour)
+            credit, s, facts = _world(tmp, simulated, calls_per_hour)
             setup = time.perf_counter()
             if name == "stable":
                 body = _stable(credit, s)
@@ -645,6 +804,8 @@ def _scenario(name: str, calls_per_hour: int) -> dict:
                 body = _concept(credit, s)
             elif name in DECISION_DAYS:
                 body = _decision_scenario(credit, s, name)
+            elif name == "broker_channel_share":
+                body = _broker_share(credit, s)
             else:
                 body = _hourly_scenario(credit, s, name)
             facts["settings_leaks"] = leaks()
@@ -674,6 +835,7 @@ def run(calls_per_hour: int = SCORING_CALLS_PER_HOUR, scenarios: tuple[str, ...]
         for name, r in results.items()
         for goal, verdict in r["goals"].items()
     ]
+    judged = [{"scenario": name, **d} for name, r in results.items() for d in r.get("estimated_days", [])]
     return {
         "setup": {
             "rows_per_day": ROWS_PER_DAY,
@@ -691,9 +853,11 @@ def run(calls_per_hour: int = SCORING_CALLS_PER_HOUR, scenarios: tuple[str, ...]
             },
             "label_maturity_days": credit.labels.maturity_days,
             "auc_floor": credit.auc_floor,
+            "estimated": {"max_drop": m.estimated.max_drop, "confidence": m.estimated.confidence},
         },
         "goals": goals,
         "goals_met": f"{sum(g['met'] for g in goals)} of {len(goals)}",
+        "estimated_rules": _rules_compared(judged, m.estimated.max_drop),
         "scenarios": results,
         "seconds": round(time.perf_counter() - started, 1),
         # 1/5/15-minute load averages: above the 2 cores' 2.0 means other work shared the machine
