@@ -519,3 +519,167 @@ def test_null_values_at_the_top_level_and_per_column(tmp_path):
     assert "columns.annual_income.null_values: expected a list of strings" in message
     message = _error(tmp_path, lambda d: d.update(null_values=[" NA"]))
     assert "surrounding whitespace" in message
+
+
+# ------------------------------------------------------------- mistakes that change the meaning
+
+
+def _text_error(tmp_path: Path, edit) -> str:
+    """Load the shipped credit contract's text after ``edit`` (text -> text): for mistakes a dict
+    cannot hold, such as a key written twice."""
+    text = (CONTRACTS_DIR / "credit_applications.yaml").read_text()
+    changed = edit(text)
+    assert changed != text
+    path = tmp_path / "credit_applications.yaml"
+    path.write_text(changed)
+    with pytest.raises(ContractError) as info:
+        contract.load("credit_applications", tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: "), message
+    return message
+
+
+def test_an_unknown_top_level_key_is_refused_with_the_closest_known_key(tmp_path):
+    message = _error(tmp_path, lambda d: d.update(primary_keys=["application_id"]))
+    assert "top level: unknown keys ['primary_keys'] (did you mean primary_key for primary_keys?)" in message
+    assert "known: ['batch', 'columns'" in message
+    message = _error(tmp_path, lambda d: d.update(owner="risk team"))
+    assert "top level: unknown keys ['owner']; known:" in message and "did you mean" not in message
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (
+            lambda d: d["labels"].update(positive=1),
+            "labels: unknown keys ['positive'] (did you mean positive_value for positive?)",
+        ),
+        (
+            lambda d: d["columns"]["age"].update(nullabel=True),
+            "columns.age: unknown keys ['nullabel'] (did you mean nullable for nullabel?); known:",
+        ),
+        (
+            lambda d: d["batch"].update(max_row=10),
+            "batch: unknown keys ['max_row'] (did you mean max_rows for max_row?); known:",
+        ),
+        (
+            lambda d: d["labels"]["batch"].update(min_row=0),
+            "labels.batch: unknown keys ['min_row'] (did you mean min_rows for min_row?)",
+        ),
+        (
+            lambda d: d["model"].update(auc_flor=0.8),
+            "model: unknown keys ['auc_flor'] (did you mean auc_floor for auc_flor?)",
+        ),
+        (
+            lambda d: d["model"]["gates"].update(max_tpr_gaps=0.1),
+            "model.gates: unknown keys ['max_tpr_gaps'] (did you mean max_tpr_gap for max_tpr_gaps?)",
+        ),
+        (
+            lambda d: d["monitoring"].update(lookback_hour=6),
+            "monitoring: unknown keys ['lookback_hour'] (did you mean lookback_hours for lookback_hour?)",
+        ),
+        (
+            lambda d: d["monitoring"].update(columns={"age": {"treshold": 0.1}}),
+            "monitoring.columns.age: unknown keys ['treshold'] (did you mean threshold for treshold?); known:",
+        ),
+    ],
+)
+def test_an_unknown_nested_key_is_refused_with_the_closest_known_key(tmp_path, mutate, expected):
+    assert expected in _error(tmp_path, mutate)
+
+
+def test_a_column_declared_twice_is_refused_naming_the_line(tmp_path):
+    def twice(text):
+        return text.replace(
+            "  credit_score: {dtype: int",
+            "  age: {dtype: float, min: 0, max: 120}\n  credit_score: {dtype: int",
+        )
+
+    message = _text_error(tmp_path, twice)
+    assert "line 19: duplicate key 'age' (first at line 13)" in message
+    # A list of columns is not the contract's form; the message says which form is.
+    message = _error(
+        tmp_path, lambda d: d.update(columns=[{"name": n, **c} for n, c in d["columns"].items()])
+    )
+    assert (
+        "columns: expected a mapping of column name to its settings (age: {dtype: int}), got list" in message
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, key, line, first",
+    [
+        (
+            lambda t: t.replace("  positive_value: 1\n", "  positive_value: 1\n  positive_value: 0\n"),
+            "positive_value",
+            46,
+            45,
+        ),
+        (
+            lambda t: t.replace("extra_columns: reject\n", "extra_columns: reject\nextra_columns: ignore\n"),
+            "extra_columns",
+            10,
+            9,
+        ),
+        (
+            lambda t: t.replace("{dtype: int, min: 18,", "{dtype: int, dtype: float, min: 18,"),
+            "dtype",
+            13,
+            13,
+        ),
+        (lambda t: t.replace("  min_rows: 100\n", "  min_rows: 100\n  min_rows: 0\n"), "min_rows", 36, 35),
+    ],
+)
+def test_a_key_written_twice_anywhere_is_refused_naming_the_key_and_the_line(
+    tmp_path, edit, key, line, first
+):
+    message = _text_error(tmp_path, edit)
+    assert f"line {line}: duplicate key {key!r} (first at line {first})" in message
+
+
+def test_a_positive_value_outside_the_targets_allowed_values_is_refused(tmp_path):
+    message = _error(tmp_path, lambda d: d["labels"].update(positive_value=2))
+    assert (
+        "labels.positive_value: 2 is not one of the allowed values of columns.defaulted [0, 1]: "
+        "every outcome would be the other class" in message
+    )
+    message = _error(tmp_path, lambda d: d["labels"].update(positive_value="1"))
+    assert "labels.positive_value: '1' is a string but columns.defaulted is int" in message
+    census = yaml.safe_load((CONTRACTS_DIR / "census_income.yaml").read_text())
+    census["labels"]["positive_value"] = ">50k"
+    path = _write(tmp_path, census, "census_income")
+    with pytest.raises(ContractError) as info:
+        contract.load("census_income", tmp_path)
+    assert str(info.value).startswith(f"{path}: labels.positive_value: '>50k' is not one of the allowed")
+    assert "['<=50K', '>50K']" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "dtype, value, problem",
+    [
+        ("int", "yes", "'yes' is a string but columns.defaulted is int"),
+        ("int", 1.5, "1.5 is not a whole number but columns.defaulted is int"),
+        ("int", float("inf"), "inf is not a whole number but columns.defaulted is int"),
+        ("bool", "yes", "'yes' is a string but columns.defaulted is bool: write true (or false)"),
+        ("bool", 2, "2 is not true or false but columns.defaulted is bool"),
+        ("float", "high", "'high' is a string but columns.defaulted is float"),
+        ("string", 1, "1 is not a string but columns.defaulted is string: quote it"),
+    ],
+)
+def test_a_positive_value_that_cannot_be_the_targets_dtype_is_refused(tmp_path, dtype, value, problem):
+    def mutate(d):
+        d["columns"]["defaulted"] = {"dtype": dtype, "role": "target"}
+        d["labels"]["positive_value"] = value
+
+    assert f"labels.positive_value: {problem}" in _error(tmp_path, mutate)
+
+
+@pytest.mark.parametrize(
+    "dtype, value", [("int", 1), ("int", True), ("bool", True), ("bool", 1), ("float", 1), ("string", "yes")]
+)
+def test_a_positive_value_of_the_targets_dtype_loads(tmp_path, dtype, value):
+    def mutate(d):
+        d["columns"]["defaulted"] = {"dtype": dtype, "role": "target"}
+        d["labels"]["positive_value"] = value
+
+    assert _load(tmp_path, mutate).labels.positive_value == value

@@ -15,6 +15,7 @@ landed files when the producer writes it otherwise (``LIMIT_BAL``, ``Application
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +32,30 @@ SOURCE_MAX_CHARS = 256
 # Columns the reader adds to every landed table (include/ingestion/reader.py): a header with one
 # of these names would collide with them.
 _RESERVED_SOURCES = ("_source_file", "_source_row")
+_TOP_LEVEL_KEYS = {
+    "name",
+    "description",
+    "primary_key",
+    "event_timestamp",
+    "extra_columns",
+    "columns",
+    "null_values",
+    "batch",
+    "labels",
+    "model",
+    "monitoring",
+}
+_LABELS_KEYS = {
+    "column",
+    "delivery",
+    "maturity_days",
+    "observed_timestamp",
+    "observed_timestamp_source",
+    "positive_value",
+    "batch",
+    "favorable",
+    "names",
+}
 
 
 class ContractError(PermanentError, ValueError):
@@ -405,8 +430,13 @@ def _yaml_scalar(text: str) -> str:
 def parse(path: Path) -> Contract:
     import yaml
 
+    from include.contract.yaml_loader import DuplicateKeyError
+    from include.contract.yaml_loader import load as load_yaml
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise ContractError(f"{path}: {exc}; a key may appear once in a mapping") from None
     except yaml.YAMLError as exc:
         raise ContractError(f"{path}: not valid YAML: {exc}") from None
     return _Parser(path).contract(doc)
@@ -456,16 +486,14 @@ class _Parser:
             "estimated",
             "auto_rollback",
         }
-        if set(doc) - known:
-            raise self.fail("monitoring", f"unknown keys {sorted(set(doc) - known)}; known: {sorted(known)}")
+        self.known_keys(doc, "monitoring", known)
         columns = {}
         for name, override in self.mapping(doc.get("columns") or {}, "monitoring.columns").items():
             where = f"monitoring.columns.{name}"
             if name not in features:
                 raise self.fail(where, f"{name!r} is not a feature")
             override = self.mapping(override, where)
-            if set(override) - {"method", "threshold"}:
-                raise self.fail(where, f"unknown keys {sorted(set(override) - {'method', 'threshold'})}")
+            self.known_keys(override, where, {"method", "threshold"})
             method = override.get("method")
             if method is not None and method not in DRIFT_METHODS:
                 raise self.fail(f"{where}.method", f"{method!r} is not one of {', '.join(DRIFT_METHODS)}")
@@ -512,12 +540,22 @@ class _Parser:
 
     def _known(self, doc: Any, where: str, cls) -> dict:
         doc = self.mapping(doc or {}, where)
-        unknown = set(doc) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise self.fail(
-                where, f"unknown keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
-            )
+        self.known_keys(doc, where, set(cls.__dataclass_fields__))
         return doc
+
+    def known_keys(self, doc: dict, where: str, known: set[str]) -> None:
+        """Refuse a key the parser does not read (a typo would otherwise fall back to a default),
+        suggesting the closest known key."""
+        unknown = sorted(map(str, set(doc) - known))
+        if not unknown:
+            return
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            if close:
+                hints.append(f"{close[0]} for {key}")
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise self.fail(where, f"unknown keys {unknown}{hint}; known: {sorted(known)}")
 
     def fairness(self, doc: Any) -> FairnessLimits:
         where, d = "monitoring.fairness", FairnessLimits()
@@ -588,10 +626,7 @@ class _Parser:
         )
 
     def limits(self, doc: Any, where: str, defaults: BatchLimits) -> BatchLimits:
-        doc = self.mapping(doc or {}, where)
-        unknown = set(doc) - set(BatchLimits.__dataclass_fields__)
-        if unknown:
-            raise self.fail(where, f"unknown keys {sorted(unknown)}")
+        doc = self._known(doc, where, BatchLimits)
         limits = BatchLimits(
             min_rows=int(self.number(doc, "min_rows", where, defaults.min_rows, 0)),
             max_rows=int(self.number(doc, "max_rows", where, defaults.max_rows, 1)),
@@ -646,9 +681,7 @@ class _Parser:
                 where, f"{rule}; name it e.g. {suggest_name(name)} and add source: {_yaml_scalar(name)}"
             )
         doc = self.mapping(doc, where)
-        unknown = set(doc) - (set(Column.__dataclass_fields__) - {"name"})
-        if unknown:
-            raise self.fail(where, f"unknown keys {sorted(unknown)}")
+        self.known_keys(doc, where, set(Column.__dataclass_fields__) - {"name"})
         dtype = doc.get("dtype")
         if dtype not in DTYPES:
             raise self.fail(f"{where}.dtype", f"{dtype!r} is not one of {DTYPES}")
@@ -696,6 +729,39 @@ class _Parser:
                 raise self.fail(where, f"{v!r} has surrounding whitespace or a line break")
         return tuple(dict.fromkeys(v for v in value if v != ""))
 
+    def positive_value(self, doc: dict, target: Column) -> Any:
+        """The label value read as the positive class. Ingestion keeps the target in its dtype and
+        outcomes compare with ``==``, so a value the column never holds would make every outcome
+        the other class (and training fail later on a single class)."""
+        value = doc.get("positive_value", 1)
+        where, column = "labels.positive_value", f"columns.{target.name}"
+        shown = f"{value!r}" + ("" if "positive_value" in doc else " (the default)")
+        numeric = isinstance(value, (int, float))  # bool included: true is 1
+        if target.dtype in ("string", "category"):
+            if not isinstance(value, str):
+                raise self.fail(
+                    where,
+                    f'{shown} is not a string but {column} is {target.dtype}: quote it ({value!r} -> "{value}")',
+                )
+        elif target.dtype in NUMERIC_DTYPES and not numeric:
+            hint = ": write true (or false)" if target.dtype == "bool" else ""
+            kind = "a string" if isinstance(value, str) else "not a number"
+            raise self.fail(where, f"{shown} is {kind} but {column} is {target.dtype}{hint}")
+        elif target.dtype == "int" and isinstance(value, float) and not value.is_integer():
+            raise self.fail(where, f"{shown} is not a whole number but {column} is int")
+        elif target.dtype == "bool" and value not in (0, 1):
+            raise self.fail(where, f"{shown} is not true or false but {column} is bool")
+        if target.allowed is not None:
+            # as ingestion compares allowed values: numbers as numbers, text as text
+            allowed = [str(a) for a in target.allowed] if isinstance(value, str) else target.allowed
+            if value not in allowed:
+                raise self.fail(
+                    where,
+                    f"{shown} is not one of the allowed values of {column} {list(target.allowed)}: "
+                    "every outcome would be the other class",
+                )
+        return value
+
     def labels_wording(self, doc: dict) -> tuple[str, dict]:
         favorable = doc.get("favorable", "negative")
         if favorable not in FAVORABLE:
@@ -731,10 +797,16 @@ class _Parser:
 
     def contract(self, doc: Any) -> Contract:
         doc = self.mapping(doc, "top level")
+        self.known_keys(doc, "top level", _TOP_LEVEL_KEYS)
         name = doc.get("name")
         if name != self.path.stem:
             raise self.fail("name", f"{name!r} must equal the file name {self.path.stem!r}")
-        columns = tuple(self.column(n, d) for n, d in self.mapping(doc.get("columns"), "columns").items())
+        columns_doc = doc.get("columns")
+        if isinstance(columns_doc, list):
+            raise self.fail(
+                "columns", "expected a mapping of column name to its settings (age: {dtype: int}), got list"
+            )
+        columns = tuple(self.column(n, d) for n, d in self.mapping(columns_doc, "columns").items())
         null_values = self.null_values(doc, "top level")
         columns = tuple(
             replace(c, null_values=tuple(dict.fromkeys(null_values + c.null_values))) for c in columns
@@ -748,6 +820,7 @@ class _Parser:
         if ts not in names or next(c for c in columns if c.name == ts).dtype != "timestamp":
             raise self.fail("event_timestamp", f"{ts!r} must name a declared timestamp column")
         labels_doc = self.mapping(doc.get("labels"), "labels")
+        self.known_keys(labels_doc, "labels", _LABELS_KEYS)
         target = labels_doc.get("column")
         if target not in names or next(c for c in columns if c.name == target).role != "target":
             raise self.fail("labels.column", f"{target!r} must name a declared column with role target")
@@ -776,22 +849,6 @@ class _Parser:
                     f"the header {header!r} is already the source of "
                     f"columns.{label_sources[header]} in the label feed; a landed header feeds one column",
                 )
-        known_labels = {
-            "column",
-            "delivery",
-            "maturity_days",
-            "observed_timestamp",
-            "observed_timestamp_source",
-            "positive_value",
-            "batch",
-            "favorable",
-            "names",
-        }
-        if set(labels_doc) - known_labels:
-            raise self.fail(
-                "labels",
-                f"unknown keys {sorted(set(labels_doc) - known_labels)}; known: {sorted(known_labels)}",
-            )
         favorable, class_names = self.labels_wording(labels_doc)
         labels = Labels(
             favorable=favorable,
@@ -801,15 +858,12 @@ class _Parser:
             maturity_days=int(self.number(labels_doc, "maturity_days", "labels", 0, 0, 3650)),
             observed_timestamp=observed,
             observed_timestamp_source=observed_source or observed,
-            positive_value=labels_doc.get("positive_value", 1),
+            positive_value=self.positive_value(labels_doc, next(c for c in columns if c.name == target)),
             limits=self.limits(labels_doc.get("batch"), "labels.batch", BatchLimits(min_rows=0)),
         )
         model = self.mapping(doc.get("model") or {}, "model")
         model_keys = {"auc_floor", "decision_threshold", "gates", "shadow"}
-        if set(model) - model_keys:
-            raise self.fail(
-                "model", f"unknown keys {sorted(set(model) - model_keys)}; known: {sorted(model_keys)}"
-            )
+        self.known_keys(model, "model", model_keys)
         monitoring = self.mapping(doc.get("monitoring") or {}, "monitoring")
         critical = tuple(monitoring.get("critical_features") or ())
         features = {c.name for c in columns if c.role == "feature"}
