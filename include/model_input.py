@@ -25,6 +25,10 @@ class ModelInputError(PermanentError, ValueError):
 
 
 def _numbers(name: str, column: pd.Series) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+        # Plain numpy numbers and bools (what MLflow's schema enforcement hands the scoring model):
+        # the same float64 values as the nullable route below, without its per-column cost.
+        return np.array(column.to_numpy(), dtype=float)
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     if column.dtype == object:
@@ -37,8 +41,12 @@ def _numbers(name: str, column: pd.Series) -> np.ndarray:
         raise ModelInputError(f"column {name!r} must hold numbers for the model: {exc}") from None
 
 
-def _text(column: pd.Series) -> pd.Series:
-    return column.astype("string").astype(object).where(column.notna(), None)
+def _text(column: pd.Series) -> np.ndarray:
+    values = column.to_numpy(dtype=object)
+    if column.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # Already text and missing values: only the missing ones change (to None).
+        return np.where(pd.isna(values), None, values)
+    return column.astype("string").astype(object).where(column.notna(), None).to_numpy(dtype=object)
 
 
 def frame(data: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
@@ -47,5 +55,5 @@ def frame(data: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
     if missing:
         raise ModelInputError(f"the model needs column(s) {missing}; the rows have {list(data.columns)}")
     out = {name: _numbers(name, data[name]) for name in numeric}
-    out |= {name: _text(data[name]).to_numpy(dtype=object) for name in categorical}
+    out |= {name: _text(data[name]) for name in categorical}
     return pd.DataFrame(out, index=data.index, columns=[*numeric, *categorical])

@@ -6,6 +6,21 @@ the contract's categories as native categorical features) and a logistic-regress
 scorecard (median-imputed, standardised numbers and one-hot categories). Only columns with
 role ``feature`` enter a model: ids, timestamps and protected attributes never do.
 
+High-cardinality categories (postcodes, employers: thousands of levels) train in both
+families: a category keeps at most ``MAX_LEVELS`` categories, its most frequent levels (and
+the missing value where the training rows have one) each their own code and every other level
+one shared "infrequent" code (scikit-learn's ``max_categories``, a stable count sort: the same
+data groups the same levels). HistGradientBoosting takes at most ``max_bins`` (255) codes per
+native categorical feature, its -1 for a missing or unseen level included, hence 254; the
+scorecard groups at the same count, so that a 2,000-level category gives 254 coefficients,
+not 2,000 fitted on a handful of rows each. A category with
+fewer levels is encoded exactly as before (``max_categories`` leaves it alone), so the models
+of the existing contracts are the same to the last digit. ``encodings`` reads from a fitted
+pipeline which features were grouped; the search records it (``SearchResult.encoding``).
+Target encoding was weighed for the trees and left out: its cross-fitting shuffles with a
+splitter object that the registered model's skops loader does not trust, and by default
+with no seed at all.
+
 Reproducible to the last digit: the plan's order, the seeds and the count of candidates are
 fixed, and the caller fixes the BLAS/OpenMP threads (``MLOPS_THREADS``; a parallel sum's
 rounding depends on how many threads share it). Nothing depends on the clock or on how busy
@@ -30,6 +45,14 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from include import model_input
 from include.contract import Contract
+from include.errors import PermanentError
+
+MAX_LEVELS = 254  # codes a category keeps: HistGradientBoosting's max_bins (255) less the missing code
+
+
+class CandidateError(PermanentError, ValueError):
+    """A candidate cannot be fitted on this data (the same data fails the same way on a retry);
+    names the family, its parameters and the categories with their number of levels."""
 
 
 def features(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
@@ -39,14 +62,20 @@ def features(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 def gradient_boosting(contract: Contract, seed: int, **params) -> Pipeline:
     numeric, categorical = list(contract.numeric_features), list(contract.categorical_features)
+    # Codes 0..max_categories-1 plus -1 must fit in max_bins: the missing code counts as one.
+    max_categories = min(MAX_LEVELS, params.get("max_bins", 255) - 1)
     prep = ColumnTransformer(
         [
             ("numeric", "passthrough", numeric),
-            # Unknown or missing categories become -1, which HistGradientBoosting treats as missing.
+            # Unknown or missing categories become -1; levels past the most frequent
+            # max_categories - 1 share one code (no effect on a category with fewer levels).
             (
                 "categorical",
                 OrdinalEncoder(
-                    handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+                    handle_unknown="use_encoded_value",
+                    unknown_value=-1,
+                    encoded_missing_value=-1,
+                    max_categories=max_categories,
                 ),
                 categorical,
             ),
@@ -75,7 +104,12 @@ def logistic_scorecard(contract: Contract, seed: int, **params) -> Pipeline:
                 Pipeline(
                     [
                         ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                        # An unseen level joins the infrequent ones where a category has them,
+                        # else it is all zeros (as handle_unknown="ignore").
+                        (
+                            "onehot",
+                            OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_LEVELS),
+                        ),
                     ]
                 ),
                 categorical,
@@ -97,6 +131,69 @@ FAMILIES = {
 }
 
 
+def _encoder(model: Pipeline):
+    """The fitted category encoder of a candidate and the names of its columns."""
+    prep = model.named_steps["prep"]
+    names = next(columns for name, _, columns in prep.transformers_ if name == "categorical")
+    encoder = prep.named_transformers_["categorical"]
+    return (encoder.named_steps["onehot"] if isinstance(encoder, Pipeline) else encoder), list(names)
+
+
+def encodings(model: Pipeline) -> dict[str, dict]:
+    """Per category of a fitted candidate: the levels seen in training (the missing value
+    aside), the codes the model keeps, and how many levels share the "infrequent" one."""
+    encoder, names = _encoder(model)
+    infrequent = getattr(encoder, "infrequent_categories_", [None] * len(encoder.categories_))
+    out = {}
+    for name, categories, rare in zip(names, encoder.categories_, infrequent, strict=True):
+        levels = sum(1 for c in categories if not (c is None or c != c or c == "missing"))
+        grouped = 0 if rare is None else len(rare)
+        out[str(name)] = {
+            "levels": int(levels),
+            "encoding": "grouped"
+            if grouped
+            else ("ordinal" if isinstance(encoder, OrdinalEncoder) else "one_hot"),
+            "kept_levels": int(levels - grouped),  # each with a code of its own
+            "grouped_levels": int(grouped),
+        }
+    return out
+
+
+def encoding_summary(encoding: dict[str, dict], limit: int = 4000) -> str | None:
+    """One line for the MLflow params and the model card: the grouped categories, or None."""
+    parts = [
+        f"{name}: {e['levels']} levels, the {e['kept_levels']} most frequent kept, "
+        f"{e['grouped_levels']} grouped as infrequent"
+        for name, e in encoding.items()
+        if e["encoding"] == "grouped"
+    ]
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return (
+        text if len(text) <= limit else text[:limit].rsplit("; ", 1)[0] + f"; ... ({len(parts)} categories)"
+    )
+
+
+def _levels(x: pd.DataFrame, contract: Contract) -> str:
+    counts = sorted(
+        ((int(x[c].nunique(dropna=True)), c) for c in contract.categorical_features), reverse=True
+    )
+    return ", ".join(f"{c} {n} levels" for n, c in counts[:5]) or "no categories"
+
+
+def fit(family: str, contract: Contract, seed: int, params: dict, x: pd.DataFrame, y) -> Pipeline:
+    """The candidate fitted on ``x``; a ValueError of the fit (one the same data repeats on any
+    retry) as a CandidateError naming the categories and their levels, at once."""
+    try:
+        return FAMILIES[family][0](contract, seed, **params).fit(x, y)
+    except ValueError as exc:
+        raise CandidateError(
+            f"{family} {params} cannot be fitted on the {contract.name} training rows "
+            f"(categories: {_levels(x, contract)}): {exc}"
+        ) from exc
+
+
 @dataclass
 class Trial:
     family: str
@@ -112,6 +209,14 @@ class SearchResult:
     best_trial: Trial
     trials: list[Trial] = field(default_factory=list)
     plan: list[dict] = field(default_factory=list)  # every candidate of the full plan, in order
+    encoding: dict = field(default_factory=dict)  # the best candidate's ``encodings``
+
+    @property
+    def params(self) -> dict:
+        """The best candidate's parameters as recorded (MLflow params, model card): its grid
+        parameters, and ``categorical_encoding`` when some category had its levels grouped."""
+        summary = encoding_summary(self.encoding)
+        return dict(self.best_trial.params) | ({"categorical_encoding": summary} if summary else {})
 
 
 def _grid(space: dict) -> list[dict]:
@@ -144,14 +249,13 @@ def search(
     x_val, y_val = features(validation, contract), contract.outcome(validation)
     for name, y in (("train", y_train), ("validation", y_val)):
         if len(np.unique(y)) < 2:
-            raise ValueError(
+            raise CandidateError(
                 f"the {name} split ({len(y)} rows) holds a single class; cannot train or compare models"
             )
     trials, best, best_trial = [], None, None
     for family, params in full[:count]:
-        build = FAMILIES[family][0]
         started = time.perf_counter()
-        model = build(contract, seed, **params).fit(x_train, y_train)
+        model = fit(family, contract, seed, params, x_train, y_train)
         trial = Trial(
             family,
             params,
@@ -167,4 +271,5 @@ def search(
         best_trial,
         trials,
         [{"order": i + 1, "family": f, "params": p, "fitted": i < count} for i, (f, p) in enumerate(full)],
+        encodings(best),
     )

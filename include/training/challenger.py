@@ -234,7 +234,7 @@ def _train(
                 model_name=contract.name,
                 model=result.best,
                 family=result.best_trial.family,
-                params=result.best_trial.params,
+                params=result.params,
                 x_holdout=evaluation.x_holdout,
                 y_holdout=evaluation.y_holdout,
                 holdout=evaluation.holdout,

@@ -65,7 +65,14 @@ def facts(
         "date": created,
         "authors": author,
         "reason": reason,
-        "model_type": {"family": family, "parameters": params, "library": "scikit-learn Pipeline"},
+        "model_type": {
+            "family": family,
+            "parameters": {k: v for k, v in params.items() if k != "categorical_encoding"},
+            "library": "scikit-learn Pipeline",
+            # Categories whose rare levels share one code (include/training/candidates.py); the others
+            # keep a code per level.
+            "categorical_encoding": params.get("categorical_encoding") or "every level its own code",
+        },
         "contract": {
             "name": contract.name,
             "file": contract.source.name,
@@ -163,6 +170,7 @@ def render(card: dict) -> str:
 - **Date**: {card["date"]}
 - **Authors**: {card["authors"]} (the run that trained it; reason: {card["reason"]})
 - **Model type**: {model["family"]}, {model["library"]}; parameters `{model["parameters"]}`
+- **Categorical encoding**: {model.get("categorical_encoding", "every level its own code")}
 - **Dataset contract**: `{contract["name"]}` ({contract["file"]}); features: {", ".join(contract["features"])}
 - **Protected attributes** (audited, never model inputs): {", ".join(contract["protected_attributes"]) or "none"}
 
