@@ -146,6 +146,25 @@ def test_the_plugin_refuses_a_caller_without_a_session():
         assert response.status_code == 401, (url, response.status_code)
 
 
+def test_the_plugin_serves_no_schema_or_doc_pages():
+    from fastapi.testclient import TestClient
+
+    from mlops_plugins.health.model_health_app import app, viewer
+
+    client = TestClient(app)
+    for url in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        response = client.get(url)
+        assert response.status_code in (401, 403, 404), (url, response.status_code)
+        assert "openapi" not in response.text.lower(), url
+    app.dependency_overrides[viewer] = lambda: object()
+    try:
+        assert client.get("/static/health.js").status_code == 200
+        for url in ("/docs", "/redoc", "/openapi.json"):  # not even for a signed-in user
+            assert client.get(url).status_code == 404, url
+    finally:
+        app.dependency_overrides.clear()
+
+
 def test_each_decision_links_the_dag_that_made_it():
     from include.health.overview import _dag_of
 

@@ -60,6 +60,11 @@ app = FastAPI(
     title="Model health",
     description="Champion, versions, drift, realized and estimated AUC, fairness: per dataset.",
     dependencies=[Depends(viewer)],
+    # FastAPI serves its schema and doc pages outside the app's dependencies: none, so nothing
+    # about the page's routes is told to a caller without a session.
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
 )
 app.add_middleware(GZipMiddleware, minimum_size=2048)
 
