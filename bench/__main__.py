@@ -3,7 +3,7 @@
 Usage: python -m bench [NAME ...] [ROWS]
   NAME: dag_parse, validation, training, retraining, drift (default: all of these), detection
         (about 10 minutes), unreachable_registry (about 5 minutes), promotion (about 14 s a
-        seed) and health (a few minutes): only when named
+        seed), health (a few minutes) and reasons (about a minute): only when named
   ROWS: validation batch size (1,000,000), retraining's matured rows (500,000), detection's
         scoring calls an hour (8,000; 0: one per application, 250 an hour), health's days of
         history (365) and promotion's seeds (20)
@@ -21,6 +21,7 @@ from bench import (
     drift,
     health,
     promotion,
+    reasons,
     retraining,
     training,
     unreachable_registry,
@@ -32,6 +33,7 @@ OPT_IN = {
     "unreachable_registry",
     "promotion",
     "health",
+    "reasons",
 }  # too long for the default set: run only when named
 
 
@@ -48,6 +50,7 @@ def main() -> None:
         "unreachable_registry": unreachable_registry.run,
         "promotion": lambda: promotion.run(rows or promotion.SEEDS),
         "health": lambda: health.run(rows or health.DAYS),
+        "reasons": reasons.run,
     }
     unknown = set(args) - set(runners)
     if unknown:

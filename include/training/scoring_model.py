@@ -11,10 +11,17 @@ towards ``decline`` (``reason_1`` .. ``reason_<top_k>``), the reason codes a reg
 Scoring runs on ``threads`` BLAS/OpenMP threads (``MLOPS_THREADS`` when it was trained): the
 same count the latency gate measured it with. Left to their defaults, OpenMP's idle threads
 spin on a busy machine and one application costs seconds of CPU instead of milliseconds.
+
+Once loaded, the process's objects are moved out of the garbage collector's sight
+(``gc.freeze``): a full collection otherwise walks every object of the process (half a million
+in a worker with MLflow and scikit-learn loaded), some 350 ms of CPU that lands inside whichever
+call triggers it. A wide model allocates enough per call to trigger a few in 60 calls: at 200
+features they made the latency gate's p99 430 ms against a median of 70 ms; frozen, 80 ms.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -42,6 +49,9 @@ class ReasonCodeModel(PythonModel):
         self.threads = int(config.get("threads", 1))
         # Created once: it looks up the loaded thread pools, which costs milliseconds per call.
         self.pools = ThreadpoolController()
+        # Collect what is garbage now, then leave what is loaded to reference counting alone.
+        gc.collect()
+        gc.freeze()
 
     # A DataFrame type hint: MLflow infers nothing from it and validates nothing by it (the
     # signature logged with the model does); without a hint it warns at every load.
