@@ -226,7 +226,8 @@ def approval_answered(
     announce(
         facts,
         f"{name} v{version} {kind} {who}"[:100],
-        f"{name} v{version} was {kind} {who}.",
+        f"{name} v{version} was {kind} {who}."
+        + ("" if approved else " The promotion was not made: the champion stays."),
         interval=training_interval(request),
         task=task,
         key=f"{version}:{kind}",
@@ -247,7 +248,7 @@ def approval_refused(
     settings: settings_module.Settings | None = None,
 ) -> dict:
     """Record an approval that does not count (four eyes: the requester approving their own
-    promotion, or a user who is not an approver); the promotion is declined."""
+    promotion, or a user who is not an approver); the request stays open for another approver."""
     s = settings or settings_module.get()
     name, version = outcome["model_name"], outcome["version"]
     facts = {
@@ -262,13 +263,13 @@ def approval_refused(
     announce(
         facts,
         f"{name} v{version}: approval by {responder} refused"[:100],
-        f"{responder} approved {name} v{version}, which does not count: {why}. The challenger is not "
-        "promoted; trigger the retraining again for another approver.",
+        f"{responder} approved {name} v{version}, which does not count: {why}. The request stays "
+        "open for another approver until its deadline.",
         interval=training_interval(request),
         task=task,
-        key=f"{version}:approval_refused",
+        key=f"{version}:approval_refused:{responder}",
         settings=s,
-        notify_key="/refused",
+        notify_key=f"/refused/{responder}",
     )
     return facts
 
