@@ -148,7 +148,8 @@ def weekly_retraining():
         response_timeout=timedelta(hours=24),
     )
 
-    # Plain all_success: a branch skip or a "Reject" in the approval step skips promotion.
+    # Plain all_success: a branch skip skips promotion; a "Reject" or no answer fails the approval
+    # step (the run says the promotion was not made), so this never runs.
     @task
     @fail_fast
     def promote(outcome: dict, request: dict, approval: dict | None = None, dag_run=None, ti=None) -> dict:
