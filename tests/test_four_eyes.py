@@ -97,7 +97,7 @@ def test_approvers_are_read_from_configuration():
 
 class _TI(SimpleNamespace):
     def xcom_pull(self, task_ids):
-        return {"train_challenger": OUTCOME, "resolve_request": REQUEST}[task_ids]
+        return {"train_challenger": {**OUTCOME, "gates": []}, "resolve_request": REQUEST}[task_ids]
 
 
 def _operator():
@@ -223,3 +223,20 @@ def test_a_refused_answer_after_the_deadline_is_a_timeout(approvers, reopened):
     with pytest.raises(AirflowFailException, match="nobody answered"):
         _operator().execute_complete(_resume_context(), _answer("Approve", "alice"), deadline=deadline)
     assert not reopened and _kinds(s) == ["approval_refused", "declined"]
+
+
+def test_asking_fixes_the_deadline_once_and_parks_with_it(approvers, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.providers.standard.operators import hitl as hitl_operator
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    s = approvers("")
+    monkeypatch.setattr(hitl_operator, "upsert_hitl_detail", lambda **kw: None)
+    before = datetime.now(UTC)
+    with pytest.raises(TaskAwaitingInput) as parked:
+        _operator().execute(_resume_context())
+    deadline = datetime.fromisoformat(parked.value.kwargs["deadline"])
+    assert before + timedelta(hours=24) <= deadline <= datetime.now(UTC) + timedelta(hours=24)
+    assert parked.value.timeout == timedelta(hours=24)
+    assert _kinds(s) == ["approval_requested"]
