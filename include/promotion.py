@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from include import audit, notify, registry
+from include import notify, registry
 from include import settings as settings_module
+from include.audit import anchor as audit_anchor
 from include.training.request import training_interval
 
 
@@ -25,13 +26,15 @@ def announce(
     """Audit ``facts`` (once per ``key``: the version and decision) and send the notification of
     the same kind (once per DAG run, task and ``notify_key``); ``interval`` is the data they concern."""
     run = facts["dag_run_id"]
-    audit.record([facts], interval=interval, dag_run_id=run, task=task, key=key, settings=settings)
+    anchor = audit_anchor.record(
+        facts, interval=interval, dag_run_id=run, task=task, key=key, settings=settings
+    )
     end = interval[1]
     notify.publish(
         facts["type"],
         subject,
         message,
-        facts=facts,
+        facts={**facts, **anchor},
         key=f"{run}/{task}{notify_key}",
         day=end.date() if isinstance(end, datetime) else end,
         settings=settings,

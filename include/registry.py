@@ -321,3 +321,46 @@ def end_shadow(mlflow_client, name: str, version: str, status: str, tags: dict[s
             name,
             SHADOW,
         )
+
+
+ANCHOR_TAG = "audit_anchor."  # audit_anchor.<seq> = the sha256 of audit entry <seq> (include/audit/anchor.py)
+
+
+def write_anchor(mlflow_client, name: str, version: str, seq: int, digest: str) -> None:
+    """Record on the version that entry ``seq`` of ``name``'s audit stream hashes to ``digest``.
+    One tag per entry, so every anchor a version ever received is kept."""
+    tag(mlflow_client, name, version, {f"{ANCHOR_TAG}{seq}": digest})
+
+
+def _paged(mlflow_client, what: str, fn, *args):
+    token = None
+    while True:
+        page = call(mlflow_client, what, fn, *args, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def model_names(mlflow_client) -> list[str]:
+    return [
+        m.name
+        for m in _paged(mlflow_client, "list registered models", mlflow_client.search_registered_models)
+    ]
+
+
+def read_anchors(mlflow_client, name: str) -> list[tuple[str, int, str]]:
+    """Every audit anchor on ``name``'s versions: (version, entry seq, sha256), by seq then version."""
+    quoted = name.replace("'", "\\'")
+    found = []
+    for mv in _paged(
+        mlflow_client,
+        f"read the versions of {name}",
+        mlflow_client.search_model_versions,
+        f"name = '{quoted}'",
+    ):
+        for key, value in (mv.tags or {}).items():
+            seq = key.removeprefix(ANCHOR_TAG)
+            if key.startswith(ANCHOR_TAG) and seq.isdigit():
+                found.append((str(mv.version), int(seq), value))
+    return sorted(found, key=lambda a: (a[1], int(a[0])))

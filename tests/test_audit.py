@@ -3,6 +3,7 @@ command that finds edits, gaps and cut tails, clear errors; file:// and S3."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -44,11 +45,19 @@ def _entry_path(settings, seq, stream="credit_default"):
     return chain.stream_dir(stream, settings) / "entries" / chain.entry_name(seq)
 
 
+def _file_root(tmp_path, **env):
+    """A file root whose MLflow store (the anchors) is the test's own, never the checkout's."""
+    return settings_module.load(
+        {"MLOPS_STORAGE_ROOT": tmp_path.as_uri(), "MLOPS_LOCAL_DIR": str(tmp_path / "local"), **env}
+    )
+
+
 @pytest.fixture(params=["file", "s3"])
 def root(request, tmp_path):
     if request.param == "file":
-        return settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
-    return request.getfixturevalue("s3_settings")
+        return _file_root(tmp_path)
+    s3 = request.getfixturevalue("s3_settings")
+    return dataclasses.replace(s3, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'local' / 'mlflow.db'}")
 
 
 def test_entries_are_chained_and_a_retry_appends_nothing(root):
@@ -65,12 +74,12 @@ def test_entries_are_chained_and_a_retry_appends_nothing(root):
     assert events[1]["previous"] == "1" and events[1]["dag_run_id"] == RUN
     assert events[1]["data_interval"] == {"start": "2026-02-03", "end": "2026-03-02"}
     assert [r.line() for r in verify.verify(settings=root)] == [
-        "audit stream credit_default: 2 entries, chain intact"
+        "audit stream credit_default: 2 entries, 0 MLflow anchors checked, chain intact"
     ]
 
 
 def test_a_keyed_retry_with_a_new_time_is_not_a_second_fact(tmp_path):
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    s = _file_root(tmp_path)
     first = _record(s, _event("promoted") | {"time": "2026-03-02T03:00:05+00:00"}, key="v3:promoted")
     retry = _record(s, _event("promoted") | {"time": "2026-03-02T03:07:41+00:00"}, key="v3:promoted")
     other = _record(s, _event("promoted"), key="v4:promoted")
@@ -80,7 +89,7 @@ def test_a_keyed_retry_with_a_new_time_is_not_a_second_fact(tmp_path):
 
 
 def test_a_retry_whose_first_try_died_before_its_key_marker_finds_its_entry(tmp_path):
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    s = _file_root(tmp_path)
     _record(s, _event("promoted"), key="v3:promoted")
     _record(s, _event("gate_result", gate="g", passed=True), task="other")
     [marker] = [
@@ -109,7 +118,7 @@ def test_events_are_filed_by_when_they_happened_and_read_by_their_data_interval(
 
 
 def test_each_model_has_its_own_chain(tmp_path):
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    s = _file_root(tmp_path)
     _record(s, _event())
     _record(s, _event(model="card_defaults"))
     assert chain.streams(s) == ["card_defaults", "credit_default"]
@@ -182,7 +191,7 @@ def test_verify_reports_an_entry_rewritten_with_a_fresh_hash(root):
 
 
 def test_verify_reports_a_gap_and_a_cut_tail(tmp_path):
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    s = _file_root(tmp_path)
     for n in range(5):
         _record(s, _event(version=str(n)), key=str(n))
     storage.delete(_entry_path(s, 2))
@@ -193,14 +202,14 @@ def test_verify_reports_a_gap_and_a_cut_tail(tmp_path):
 
 
 def test_the_verify_command_exits_1_on_a_broken_chain_and_names_it(tmp_path):
-    env_root = {"MLOPS_STORAGE_ROOT": tmp_path.as_uri()}
+    env_root = {"MLOPS_STORAGE_ROOT": tmp_path.as_uri(), "MLOPS_LOCAL_DIR": str(tmp_path / "local")}
     s = settings_module.load(env_root)
     _three_entries(s)
     command = [sys.executable, "-m", "include.audit", "verify"]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env_root}
     intact = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert intact.returncode == 0, intact.stderr
-    assert intact.stdout == "audit stream credit_default: 3 entries, chain intact\n"
+    assert intact.stdout == "audit stream credit_default: 3 entries, 0 MLflow anchors checked, chain intact\n"
     storage.delete(_entry_path(s, 1))
     broken = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert broken.returncode == 1, broken.stderr
@@ -208,7 +217,7 @@ def test_the_verify_command_exits_1_on_a_broken_chain_and_names_it(tmp_path):
 
 
 def test_reading_by_an_unknown_axis_is_refused(tmp_path):
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    s = _file_root(tmp_path)
     with pytest.raises(audit.AuditError, match="read by 'run'"):
         audit.read(DAY, DAY, by="run", settings=s)
 
@@ -223,13 +232,15 @@ def test_reading_by_an_unknown_axis_is_refused(tmp_path):
     ],
 )
 def test_malformed_events_are_refused_naming_the_field(tmp_path, event, message):
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": tmp_path.as_uri()})
+    s = _file_root(tmp_path)
     with pytest.raises(audit.AuditError, match=message):
         _record(s, event, task="t")
     assert not (tmp_path / "audit").exists()
 
 
-def test_the_trail_is_written_and_kept_in_a_bucket_under_the_documented_object_lock(moto_server, monkeypatch):
+def test_the_trail_is_written_and_kept_in_a_bucket_under_the_documented_object_lock(
+    moto_server, monkeypatch, tmp_path
+):
     """docs/governance.md's 7-year set-up: Object Lock with a default COMPLIANCE retention. The audit
     trail must still be writable there (S3 refuses puts without a checksum to such a bucket), every
     event object gets the retention, and deleting its version is refused."""
@@ -248,7 +259,13 @@ def test_the_trail_is_written_and_kept_in_a_bucket_under_the_documented_object_l
     )
     s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=json.loads(documented_rule))
     set_aws_connection(monkeypatch, conn_id, moto_server)
-    s = settings_module.load({"MLOPS_STORAGE_ROOT": f"s3://{bucket}/prod", "MLOPS_STORAGE_CONN_ID": conn_id})
+    s = settings_module.load(
+        {
+            "MLOPS_STORAGE_ROOT": f"s3://{bucket}/prod",
+            "MLOPS_STORAGE_CONN_ID": conn_id,
+            "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
+        }
+    )
 
     audit.record(
         [_event("promoted", previous="1")], interval=INTERVAL, dag_run_id=RUN, task="promote", settings=s
@@ -271,3 +288,141 @@ def test_the_trail_is_written_and_kept_in_a_bucket_under_the_documented_object_l
     with pytest.raises(ClientError) as refused:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=versions[0]["VersionId"])
     assert refused.value.response["Error"]["Code"] == "AccessDenied", refused.value.response
+
+
+# --------------------------------------------------------------------------- anchors in MLflow
+
+OUTCOME = {"model_name": "credit_default", "holdout": {"roc_auc": 0.81}, "gates": []}
+REQUEST = {"actor": "schedule", "reason": "weekly", "mode": "auto", "end": "2026-03-02", "window_days": 28}
+
+
+@pytest.fixture
+def registered(tmp_path):
+    """A file root and a real MLflow store (SQLite) holding credit_default v1 and v2, both past
+    their gates: what the weekly retraining leaves for ``promote``."""
+    from include import registry
+
+    s = _file_root(tmp_path, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+    client = registry.client(s)
+    client.create_registered_model("credit_default")
+    for version in ("1", "2"):
+        client.create_model_version("credit_default", source=(tmp_path / "model").as_uri())
+        registry.set_challenger(client, "credit_default", version, gates_passed=True)
+    return s, client
+
+
+def _promote(s, version, run):
+    from include import promotion
+
+    return promotion.promote(
+        {**OUTCOME, "version": version}, REQUEST, dag_run_id=run, task="promote", settings=s
+    )
+
+
+def _rewrite_with_a_fresh_hash(s, seq):
+    """What an attacker with write access to a file root does: edit the entry and recompute its
+    hash, so the chain alone still looks intact (nothing follows the newest entry)."""
+    path = _entry_path(s, seq)
+    body = json.loads(storage.read_bytes(path))
+    body["events"][0]["actor"] = "user:mallory"
+    body["hash"] = chain.entry_hash(body)
+    storage.write_bytes_atomic(path, chain.canonical(body))
+    return body["hash"]
+
+
+def test_a_promotion_anchors_the_head_in_mlflow_and_in_its_notification(registered):
+    from include import notify, registry
+
+    s, client = registered
+    _promote(s, "1", "run_1")
+    _promote(s, "2", "run_2")
+    heads = [chain.load(p).body["hash"] for p in chain.entry_paths("credit_default", s)]
+    assert registry.get(client, "credit_default", "1").tags["audit_anchor.1"] == heads[0]
+    assert registry.get(client, "credit_default", "2").tags["audit_anchor.2"] == heads[1]
+    _promote(s, "2", "run_2")  # a retry: same entry, same anchor, nothing new
+    assert registry.read_anchors(client, "credit_default") == [("1", 1, heads[0]), ("2", 2, heads[1])]
+    sent = [n["facts"]["audit_anchor"] for n in notify.read_outbox(DAY, DAY, settings=s)]
+    assert sorted(sent, key=lambda a: a["seq"]) == [
+        {"stream": "credit_default", "seq": 1, "hash": heads[0]},
+        {"stream": "credit_default", "seq": 2, "hash": heads[1]},
+    ]
+    [report] = verify.verify(settings=s)
+    assert report.line() == "audit stream credit_default: 2 entries, 2 MLflow anchors checked, chain intact"
+
+
+def test_verify_fails_on_a_newest_entry_rewritten_with_a_fresh_hash(registered):
+    s, _ = registered
+    _promote(s, "1", "run_1")
+    _promote(s, "2", "run_2")
+    anchored = chain.load(_entry_path(s, 2)).body["hash"]
+    forged = _rewrite_with_a_fresh_hash(s, 2)
+    [report] = verify.verify(settings=s)
+    assert report.problems == [
+        f"anchor audit_anchor.2 on credit_default v2 (MLflow) records entry 2 with hash {anchored}, "
+        f"but the trail's entry 2 has hash {forged}: it was rewritten"
+    ]
+
+
+def test_verify_fails_on_a_cut_tail_the_anchor_remembers(registered):
+    s, _ = registered
+    _promote(s, "1", "run_1")
+    _promote(s, "2", "run_2")
+    anchored = chain.load(_entry_path(s, 2)).body["hash"]
+    storage.delete(_entry_path(s, 2))  # and its key marker, as a careful attacker would
+    for marker in storage.list_files(chain.stream_dir("credit_default", s) / "keys"):
+        if json.loads(storage.read_bytes(marker))["seq"] == 2:
+            storage.delete(marker)
+    [report] = verify.verify(settings=s)
+    assert report.problems == [
+        f"anchor audit_anchor.2 on credit_default v2 (MLflow) records entry 2 with hash {anchored}, "
+        "but entry 2 is missing (the chain ends at 1: its tail was cut)"
+    ]
+
+
+def test_a_rollback_anchors_too_and_a_vanished_stream_is_reported(registered):
+    from datetime import datetime
+
+    from include import promotion, registry
+
+    s, client = registered
+    _promote(s, "1", "run_1")
+    _promote(s, "2", "run_2")
+    moment = datetime(2026, 3, 3, tzinfo=UTC)
+    promotion.rollback(
+        "credit_default",
+        "previous",
+        reason="AUC fell",
+        actor="user:ops",
+        dag_run_id="run_3",
+        interval=(moment, moment),
+        task="rollback",
+        settings=s,
+    )
+    assert (
+        registry.get(client, "credit_default", "1").tags["audit_anchor.3"]
+        == (chain.load(_entry_path(s, 3)).body["hash"])
+    )
+    for path in chain.entry_paths("credit_default", s):
+        storage.delete(path)
+    [report] = verify.verify(settings=s)
+    assert report.stream == "credit_default" and report.anchors == 3
+    assert len(report.problems) == 3 + 3  # 3 key markers past the end, 3 anchors without their entry
+    assert any("anchor audit_anchor.1 on credit_default v1 (MLflow)" in p for p in report.problems)
+
+
+def test_the_verify_command_names_the_anchor_it_contradicts(registered, tmp_path):
+    s, _ = registered
+    _promote(s, "1", "run_1")
+    _rewrite_with_a_fresh_hash(s, 1)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "MLOPS_STORAGE_ROOT": s.storage_root,
+        "MLOPS_LOCAL_DIR": str(tmp_path / "local"),
+        "MLFLOW_TRACKING_URI": s.mlflow_tracking_uri,
+    }
+    command = [sys.executable, "-m", "include.audit", "verify"]
+    broken = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert broken.returncode == 1, broken.stderr
+    assert "1 entries, 1 MLflow anchor checked, BROKEN" in broken.stdout
+    assert "anchor audit_anchor.1 on credit_default v1 (MLflow)" in broken.stdout

@@ -78,6 +78,22 @@ def record(
     settings: settings_module.Settings | None = None,
 ) -> str:
     """Append ``events`` (all about one model) to that model's stream; return the entry's URI.
+    (``record_entry`` returns the entry itself: its sequence number and hash, to anchor it.)"""
+    return record_entry(
+        events, interval=interval, dag_run_id=dag_run_id, task=task, key=key, settings=settings
+    ).uri
+
+
+def record_entry(
+    events: list[dict],
+    *,
+    interval: tuple[date | datetime, date | datetime],
+    dag_run_id: str,
+    task: str,
+    key: str | None = None,
+    settings: settings_module.Settings | None = None,
+) -> chain.Entry:
+    """``record``, returning the entry written (or found, for a retry).
 
     ``interval`` is the data interval the events concern. Without ``key`` a retry is
     recognised by the events' content; with one, by the key, so a retry whose events carry a
@@ -91,13 +107,12 @@ def record(
         raise AuditError(f"one audit record is about one model, not {', '.join(models)}")
     stamped = [{**e, "data_interval": _interval(interval)} for e in events]
     identity = key if key is not None else hashlib.sha256(chain.canonical({"e": stamped})).hexdigest()
-    entry = chain.append(
+    return chain.append(
         _safe(models[0]),
         f"{dag_run_id}\n{task}\n{identity}",
         {"dag_run_id": dag_run_id, "task": task, "events": stamped},
         settings=settings,
     )
-    return entry.uri
 
 
 def _utc_day(time: str) -> date:

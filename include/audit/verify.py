@@ -4,7 +4,10 @@
 
 An edited entry no longer matches its hash (or, if its hash was recomputed, the next entry's
 ``prev``); a deleted entry leaves a gap in the sequence; a cut tail leaves key markers that
-point past the last entry. Exit status 1 if any stream has a problem.
+point past the last entry. The newest entries have no successor to betray them, so the chain is
+also checked against every anchor in MLflow (``include/audit/anchor.py``): a version tag
+``audit_anchor.<seq>`` that names another hash than entry ``<seq>`` has, or an entry that is not
+there, is a rewritten entry or a cut tail. Exit status 1 if any stream has a problem.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from include import registry, storage
 from include import settings as settings_module
-from include import storage
-from include.audit import chain
+from include.audit import anchor, chain
 
 _ENTRY_NAME = re.compile(rf"^(\d{{{chain.SEQ_DIGITS}}})\.json$")
 
@@ -24,6 +27,7 @@ _ENTRY_NAME = re.compile(rf"^(\d{{{chain.SEQ_DIGITS}}})\.json$")
 class StreamReport:
     stream: str
     entries: int = 0
+    anchors: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -31,9 +35,12 @@ class StreamReport:
         return not self.problems
 
     def line(self) -> str:
+        counted = (
+            f"{self.entries} entries, {self.anchors} MLflow anchor{'' if self.anchors == 1 else 's'} checked"
+        )
         if self.intact:
-            return f"audit stream {self.stream}: {self.entries} entries, chain intact"
-        return f"audit stream {self.stream}: {self.entries} entries, BROKEN\n" + "\n".join(
+            return f"audit stream {self.stream}: {counted}, chain intact"
+        return f"audit stream {self.stream}: {counted}, BROKEN\n" + "\n".join(
             f"  - {p}" for p in self.problems
         )
 
@@ -63,7 +70,26 @@ def _bodies(report: StreamReport, paths: list) -> dict[int, dict]:
     return bodies
 
 
-def verify_stream(stream: str, settings: settings_module.Settings | None = None) -> StreamReport:
+def _check_anchors(report: StreamReport, bodies: dict[int, dict], anchors) -> None:
+    last = max(bodies, default=0)
+    for model, version, seq, expected in anchors:
+        where = f"anchor {registry.ANCHOR_TAG}{seq} on {model} v{version} (MLflow)"
+        found = bodies.get(seq, {}).get("hash")
+        if seq not in bodies:
+            cut = f"the chain ends at {last}: its tail was cut" if seq > last else "it was deleted"
+            report.problems.append(
+                f"{where} records entry {seq} with hash {expected}, but entry {seq} is missing ({cut})"
+            )
+        elif found != expected:
+            report.problems.append(
+                f"{where} records entry {seq} with hash {expected}, but the trail's entry {seq} has hash "
+                f"{found}: it was rewritten"
+            )
+    report.anchors = len(anchors)
+
+
+def verify_stream(stream: str, settings: settings_module.Settings | None = None, anchors=()) -> StreamReport:
+    """Check ``stream``'s chain, and its entries against ``anchors`` ((model, version, seq, sha256))."""
     report = StreamReport(stream)
     bodies = _bodies(report, chain.entry_paths(stream, settings))
     report.entries = len(bodies)
@@ -85,6 +111,7 @@ def verify_stream(stream: str, settings: settings_module.Settings | None = None)
                 f"{storage.describe(marker)} records entry {pointed}, but the chain ends at {last}: "
                 "its tail was cut"
             )
+    _check_anchors(report, bodies, anchors)
     return report
 
 
@@ -102,4 +129,9 @@ def _ranges(numbers: list[int]) -> str:
 def verify(
     streams: list[str] | None = None, settings: settings_module.Settings | None = None
 ) -> list[StreamReport]:
-    return [verify_stream(s, settings) for s in (streams or chain.streams(settings))]
+    """Every stream (or ``streams``), each against the anchors MLflow holds for it; a stream
+    whose every entry is gone but whose anchors remain is reported too."""
+    s = settings or settings_module.get()
+    anchored = anchor.read(s)
+    names = streams or sorted(set(chain.streams(s)) | set(anchored))
+    return [verify_stream(name, s, anchored.get(name, [])) for name in names]
