@@ -89,7 +89,9 @@ def nightly_ingestion():
         run = RunTarget.from_dict(targets[0])
         return land_day(contract.load(run.dataset), run.day, settings=config)
 
-    @task(outlets=[CURATED], retries=0)
+    # Retried (default_args) on a retryable error such as a landed file still being written;
+    # a rejected batch is a PermanentError and fails at once.
+    @task(outlets=[CURATED])
     @fail_fast
     def ingest_feed(target: dict, outlet_events=None) -> dict:
         """Validate one feed's partition and publish curated + quarantine + report."""
@@ -138,6 +140,7 @@ def nightly_ingestion():
     wait = LandingPartitionSensor(
         task_id="wait_for_landing",
         targets=targets,
+        whole=landed,  # the simulator's files are written atomically: no quiet period for them
         timeout=config.landing_timeout_seconds,
         poke_interval=config.landing_poke_seconds,
         trigger_rule="none_failed",

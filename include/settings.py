@@ -47,6 +47,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("MLOPS_LANDING_POKE_SECONDS", "300", "How often the landing sensor looks (reschedule mode)."),
     Variable(
+        "MLOPS_LANDING_QUIET_SECONDS",
+        "60",
+        "A landed data file counts once unmodified this long (a producer may still be writing it); "
+        "0 disables. Not used when the contract's batch asks for a _SUCCESS marker.",
+    ),
+    Variable(
         "MLOPS_SIMULATOR",
         "on",
         "on: the simulator lands each day's data before ingestion; off in production.",
@@ -167,6 +173,7 @@ class Settings:
     timezone: str
     landing_timeout_seconds: int
     landing_poke_seconds: int
+    landing_quiet_seconds: int
     simulator_enabled: bool
     simulator_seed: int
     simulator_rows_per_day: int
@@ -270,6 +277,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         timezone=timezone,
         landing_timeout_seconds=_number(env, "MLOPS_LANDING_TIMEOUT_SECONDS", 0, 7 * 86400),
         landing_poke_seconds=_number(env, "MLOPS_LANDING_POKE_SECONDS", 1, 86400),
+        landing_quiet_seconds=_number(env, "MLOPS_LANDING_QUIET_SECONDS", 0, 86400),
         simulator_enabled=_choice(env, "MLOPS_SIMULATOR", ("on", "off")) == "on",
         simulator_seed=_number(env, "MLOPS_SIMULATOR_SEED", 0, 2**32 - 1),
         simulator_rows_per_day=_number(env, "MLOPS_SIMULATOR_ROWS_PER_DAY", 1, 200_000),

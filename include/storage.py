@@ -103,6 +103,26 @@ def read_bytes(p: ObjectStoragePath) -> bytes:
         return p.read_bytes()
 
 
+@dataclass(frozen=True)
+class FileState:
+    """What a listing says of a file: its size and when it was last modified (POSIX seconds;
+    on S3 the object's LastModified)."""
+
+    size: int
+    modified: float
+
+
+def file_state(p: ObjectStoragePath) -> FileState:
+    with _errors("read", p):
+        if p.protocol in ("file", "local"):
+            found = os.stat(p.path)
+            return FileState(found.st_size, found.st_mtime)
+        info = _uncached(p).fs.info(p.path)
+        modified = info.get("LastModified") or info.get("mtime")
+        modified = modified.timestamp() if hasattr(modified, "timestamp") else float(modified or 0)
+        return FileState(int(info["size"]), modified)
+
+
 def exists(p: ObjectStoragePath) -> bool:
     with _errors("list", p):
         return _uncached(p).exists()

@@ -25,6 +25,8 @@ os.environ.update(
         # Small batches keep the DAG tests fast; the contract's minimum is 100 rows.
         "MLOPS_SIMULATOR_ROWS_PER_DAY": "400",
         "MLOPS_LANDING_POKE_SECONDS": "1",
+        # Tests land files and run at once; tests/test_ingestion_exact.py sets it to check the wait.
+        "MLOPS_LANDING_QUIET_SECONDS": "0",
         # Retrainings run by the DAG tests fit the first 4 candidates of the search plan (both
         # families): they test promotion, monitoring and approval, not the search, which
         # test_training_models.py and test_reproducible_training.py run whole.

@@ -92,6 +92,9 @@ class BatchLimits:
     max_age_hours: float = 48.0
     # Events later than the end of the partition day plus this skew are "in the future".
     max_future_minutes: float = 5.0
+    # The producer writes a _SUCCESS marker once the partition is complete: the landing sensor
+    # waits for it instead of for the files' quiet period (MLOPS_LANDING_QUIET_SECONDS).
+    success_marker: bool = False
 
 
 @dataclass(frozen=True)
@@ -633,6 +636,7 @@ class _Parser:
             max_bad_row_share=self.number(doc, "max_bad_row_share", where, defaults.max_bad_row_share, 0, 1),
             max_age_hours=self.number(doc, "max_age_hours", where, defaults.max_age_hours, 0),
             max_future_minutes=self.number(doc, "max_future_minutes", where, defaults.max_future_minutes, 0),
+            success_marker=self.flag(doc, "success_marker", where, defaults.success_marker),
         )
         if limits.min_rows > limits.max_rows:
             raise self.fail(where, f"min_rows {limits.min_rows} > max_rows {limits.max_rows}")

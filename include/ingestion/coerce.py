@@ -26,6 +26,11 @@ class Coerced:
     type_bad: np.ndarray  # a value is present but is not of the dtype
     fractional: np.ndarray  # int columns: a number that is not whole
     floats: np.ndarray | None = None  # numeric columns: float64 with NaN/inf as landed, null as NaN
+    out_of_range: np.ndarray | None = None  # int columns: a whole number outside int64
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGRAL = r"[+-]?\d+"
 
 
 def _is_text(array: pa.Array) -> bool:
@@ -120,21 +125,58 @@ def _text(array: pa.Array) -> pa.Array:
     return pc.cast(array, pa.string())
 
 
+def _ints(array: pa.Array) -> Coerced:
+    """An int column exactly: int64 values are never routed through float64, so 2^53 + 1 stays
+    itself; a whole number outside int64 is marked ``out_of_range`` instead of wrapping."""
+    n = len(array)
+    if pa.types.is_integer(array.type) or pa.types.is_null(array.type):
+        oor = _none(n)
+        if pa.types.is_unsigned_integer(array.type) and array.type.bit_width == 64:
+            oor = _bool_mask(pc.greater(array, pa.scalar(INT64_MAX, pa.uint64())))
+            array = pc.if_else(pa.array(oor), pa.scalar(None, array.type), array)
+        ints = pc.cast(array, pa.int64())
+        floats = pc.cast(ints, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        return Coerced(ints, _none(n), _none(n), floats, oor)
+    if _is_text(array):
+        try:
+            ints = pc.cast(array, pa.int64())  # fast path: every value is an int64 literal
+            floats = pc.cast(ints, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            return Coerced(ints, _none(n), _none(n), floats, _none(n))
+        except pa.ArrowInvalid:
+            pass
+    floats, bad = _floats(array)
+    finite = np.isfinite(floats)
+    fractional = finite & (floats != np.round(floats))
+    whole = finite & ~fractional
+    oor = whole & ((floats < -(2.0**63)) | (floats >= 2.0**63))
+    values = np.where(whole & ~oor, floats, 0).astype(np.int64)
+    present = whole & ~oor
+    if _is_text(array):
+        # Integer literals exactly, with Python ints: floats round above 2^53.
+        text = pc.utf8_trim_whitespace(array)
+        literal = _bool_mask(pc.match_substring_regex(text, f"^{_INTEGRAL}$"))
+        short = literal & (pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False) <= 18)
+        if short.any():  # up to 18 digits always fit in int64: one vectorised cast
+            values[short] = pc.cast(pc.filter(text, pa.array(short)), pa.int64()).to_numpy()
+        for i in np.flatnonzero(literal & ~short):
+            value = int(text[int(i)].as_py())
+            inside = INT64_MIN <= value <= INT64_MAX
+            values[i] = value if inside else 0
+            present[i], oor[i] = inside, not inside
+    return Coerced(pa.array(values, mask=~present), bad, fractional, floats, oor)
+
+
 def coerce(array: pa.Array | pa.ChunkedArray, dtype: str) -> Coerced:
     """Convert one landed column to the contract ``dtype``."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     n = len(array)
-    if dtype in ("float", "int"):
+    if dtype == "int":
+        return _ints(array)
+    if dtype == "float":
         floats, bad = _floats(array)
         missing = array.is_null().to_numpy(zero_copy_only=False) | bad
-        if dtype == "float":
-            return Coerced(pa.array(floats, mask=missing), bad, _none(n), floats)
-        finite = np.isfinite(floats)
-        fractional = finite & (floats != np.round(floats))
-        whole = finite & ~fractional
-        ints = pa.array(np.where(whole, floats, 0).astype(np.int64), mask=~whole)
-        return Coerced(ints, bad, fractional, floats)
+        return Coerced(pa.array(floats, mask=missing), bad, _none(n), floats)
     if dtype == "timestamp":
         values, bad = _timestamps(array)
         return Coerced(values, bad, _none(n))

@@ -94,6 +94,7 @@ def ingest_partition(
     landing = storage.partition("landing", feed.name, day, settings=s)
     batch = read_partition(landing, s)
     result = validate(feed, batch, *window)
+    batch.verify_unchanged(s)  # a producer still writing: refuse before anything is committed
     curated_dir = storage.partition("curated", feed.name, day, settings=s)
     quarantine_dir = storage.partition("quarantine", feed.name, day, settings=s)
 

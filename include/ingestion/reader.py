@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import zlib
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from include import settings as settings_module
 from include import storage
+from include.errors import MlopsError
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
@@ -43,12 +45,28 @@ class LandedFile:
     message: str = ""
     columns: list[str] = field(default_factory=list)
     compression: str | None = None  # "gzip" when the landed bytes were compressed
+    sha256: str | None = None  # of the landed bytes, for each file that was read
+    state: storage.FileState | None = field(default=None, repr=False)  # size and mtime before the read
 
     def as_dict(self) -> dict:
-        return {
-            k: getattr(self, k)
-            for k in ("name", "uri", "format", "compression", "size", "rows", "status", "message", "columns")
-        }
+        keys = (
+            "name",
+            "uri",
+            "format",
+            "compression",
+            "size",
+            "sha256",
+            "rows",
+            "status",
+            "message",
+            "columns",
+        )
+        return {k: getattr(self, k) for k in keys}
+
+
+class LandingChanged(MlopsError, RuntimeError):
+    """A landed file changed while the run read it (a producer still writing): nothing was
+    committed, and a retry once the file has settled reads it whole."""
 
 
 @dataclass
@@ -65,6 +83,33 @@ class LandedBatch:
     tables: list[tuple[LandedFile, pa.Table]]  # one table per readable file, same row order as the file
     undecodable: list[UndecodableRow]
     raw_bytes: dict[str, bytes]  # bytes of unreadable files, preserved in quarantine
+    directory: object = None  # the landing partition (an ObjectStoragePath)
+    paths: dict[str, object] = field(default_factory=dict)  # relative name -> path of every listed file
+
+    def verify_unchanged(self, settings: settings_module.Settings | None = None) -> None:
+        """Raise LandingChanged when a file read has since changed size or mtime, or the
+        partition lists a file it did not: what was read is not what the producer landed."""
+        changed = []
+        for entry in self.files:
+            if entry.state is None:
+                continue
+            try:
+                now = storage.file_state(self.paths[entry.name])
+            except storage.StorageError:
+                changed.append(f"{entry.uri} (gone)")
+                continue
+            if now != entry.state:
+                changed.append(f"{entry.uri} ({entry.state.size} -> {now.size} bytes)")
+        if self.directory is not None:
+            listed = {f.relative for f in storage.list_tree(self.directory, settings)}
+            changed += [
+                f"{storage.describe(self.directory / n)} (new)" for n in sorted(listed - set(self.paths))
+            ]
+        if changed:
+            raise LandingChanged(
+                f"{len(changed)} landed file(s) changed while the run read them: {', '.join(changed)}; "
+                "nothing was committed, retry once the producer has finished"
+            )
 
 
 def is_marker(relative: str) -> bool:
@@ -158,19 +203,35 @@ def _read_csv(entry: LandedFile, data: bytes) -> tuple[pa.Table | None, list[Und
     return table.append_column(SOURCE_ROW, rows), undecodable
 
 
-def _read_parquet(data: bytes) -> pa.Table:
+def _is_nested(type_: pa.DataType) -> bool:
+    if pa.types.is_dictionary(type_):
+        return _is_nested(type_.value_type)
+    return pa.types.is_nested(type_) or pa.types.is_union(type_)
+
+
+def _read_parquet(entry: LandedFile, data: bytes) -> pa.Table | None:
     table = pq.read_table(io.BytesIO(data))
+    nested = [f for f in table.schema if _is_nested(f.type)]
+    if nested:
+        # No contract dtype holds a struct, list or map: refuse the file, never flatten or guess.
+        entry.status = "unreadable"
+        entry.message = "; ".join(
+            f"{entry.uri} column {f.name} has Arrow type {f.type}; no contract dtype holds a nested value"
+            for f in nested
+        )[:500]
+        return None
     return table.append_column(SOURCE_ROW, pa.array(range(1, table.num_rows + 1), pa.int64()))
 
 
 def read_partition(directory, settings: settings_module.Settings | None = None) -> LandedBatch:
     """Read every file below a landing partition directory (an ObjectStoragePath)."""
-    batch = LandedBatch(files=[], tables=[], undecodable=[], raw_bytes={})
+    batch = LandedBatch(files=[], tables=[], undecodable=[], raw_bytes={}, directory=directory)
     for found in storage.list_tree(directory, settings):
         entry = LandedFile(
             name=found.relative, uri=storage.describe(found.path), format=_format_of(found.relative), size=0
         )
         batch.files.append(entry)
+        batch.paths[entry.name] = found.path
         if found.refused:
             entry.status, entry.message = (
                 "refused",
@@ -180,8 +241,14 @@ def read_partition(directory, settings: settings_module.Settings | None = None) 
         if entry.format == "marker":
             entry.status, entry.message = "marker", "producer marker or temporary file, not data"
             continue
+        entry.state = storage.file_state(found.path)
         landed = storage.read_bytes(found.path)
-        entry.size = len(landed)
+        entry.size, entry.sha256 = len(landed), hashlib.sha256(landed).hexdigest()
+        if entry.size != entry.state.size:
+            raise LandingChanged(
+                f"{entry.uri} changed while it was read ({entry.state.size} bytes listed, {entry.size} read); "
+                "nothing was committed, retry once the producer has finished"
+            )
         try:
             data = _decompressed(entry, landed)
         except OSError as exc:
@@ -203,7 +270,10 @@ def read_partition(directory, settings: settings_module.Settings | None = None) 
                 table, undecodable = _read_csv(entry, data)
                 batch.undecodable.extend(undecodable)
             else:
-                table = _read_parquet(data)
+                table = _read_parquet(entry, data)
+                if table is None:
+                    batch.raw_bytes[entry.name] = landed
+                    continue
         except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             entry.status = "unreadable"
             entry.message = f"cannot parse {entry.format}: {exc}".replace("\n", " ")[:500]

@@ -12,6 +12,7 @@ that the row checks, curated and quarantine files see.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -210,7 +211,13 @@ def validate(
         def show_raw(i, raw=raw):
             return _fmt(raw[i].as_py())
 
-        type_bad = coerced.type_bad | coerced.fractional
+        out_of_range = coerced.out_of_range if coerced.out_of_range is not None else np.zeros(len(raw), bool)
+        type_bad = coerced.type_bad | coerced.fractional | out_of_range
+        reasons.add(
+            out_of_range,
+            "range",
+            lambda i, c=column, r=show_raw: f"{c.name}={r(i)} is outside the int64 range",
+        )
         reasons.add(
             coerced.type_bad,
             "type",
@@ -230,19 +237,10 @@ def validate(
             reasons.add(
                 inf_mask, "infinite", lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is not finite"
             )
-            finite = np.isfinite(floats)
-            if column.min is not None:
-                reasons.add(
-                    finite & (floats < column.min),
-                    "range",
-                    lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}",
-                )
-            if column.max is not None:
-                reasons.add(
-                    finite & (floats > column.max),
-                    "range",
-                    lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}",
-                )
+            if column.dtype == "int":
+                _int_range(column, values, reasons)
+            else:
+                _float_range(column, floats, reasons)
         null_masks[column.name] = is_null
         if not column.nullable:
             reasons.add(
@@ -287,6 +285,46 @@ def validate(
     return ValidationResult(
         feed.name, landed_rows, valid, quarantined, checks, landed, reasons.by_row, batch.undecodable
     )
+
+
+def _float_range(column, floats: np.ndarray, reasons: _Reasons) -> None:
+    finite = np.isfinite(floats)
+    if column.min is not None:
+        reasons.add(
+            finite & (floats < column.min),
+            "range",
+            lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is below the minimum {c.min:g}",
+        )
+    if column.max is not None:
+        reasons.add(
+            finite & (floats > column.max),
+            "range",
+            lambda i, c=column, v=floats: f"{c.name}={_fmt(v[i])} is above the maximum {c.max:g}",
+        )
+
+
+def _bound(limit) -> str:
+    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
+
+
+def _int_range(column, values: pa.Array, reasons: _Reasons) -> None:
+    """min/max of an int column compared as integers, exactly: a float comparison rounds above 2^53."""
+    present = values.is_valid().to_numpy(zero_copy_only=False)
+    ints = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+    if column.min is not None:
+        low = max(math.ceil(column.min), -(2**63))  # v < min  <=>  v < ceil(min)
+        reasons.add(
+            present & (ints < low) if low <= 2**63 - 1 else present,
+            "range",
+            lambda i, c=column: f"{c.name}={ints[i]} is below the minimum {_bound(c.min)}",
+        )
+    if column.max is not None:
+        high = min(math.floor(column.max), 2**63 - 1)  # v > max  <=>  v > floor(max)
+        reasons.add(
+            present & (ints > high) if high >= -(2**63) else present,
+            "range",
+            lambda i, c=column: f"{c.name}={ints[i]} is above the maximum {_bound(c.max)}",
+        )
 
 
 def _read_markers(table: pa.Table, feed: Feed, seen: Counter) -> pa.Table:
