@@ -244,3 +244,20 @@ def test_file_state_on_s3_is_the_size_and_last_modified(s3_settings):
     storage.write_bytes_atomic(path, b"a,b\n1,2\n")
     state = storage.file_state(path)
     assert state.size == 8 and abs(time.time() - state.modified) < 300
+
+
+def test_allowed_values_of_an_int_column_are_compared_exactly(settings, wide, land):
+    contract_text = wide.source.read_text().replace(
+        "open_accounts: {dtype: int,", "open_accounts: {dtype: int, allowed: [9007199254740992, 3],"
+    )
+    wide.source.write_text(contract_text)
+    strict = contract.load("credit_applications", wide.source.parent)
+    frame = credit_frame(DAY, N)
+    frame["open_accounts"] = 3
+    frame["open_accounts"] = frame["open_accounts"].astype(object)
+    frame.loc[0, "open_accounts"] = "9007199254740992"
+    frame.loc[1, "open_accounts"] = "9007199254740993"  # 2^53 + 1: the same float as 2^53
+    land(FEED, DAY, "a.csv", to_csv(frame))
+    out = ingest(settings, strict)
+    assert out.counts == {"landed": N, "curated": N - 1, "quarantined": 1}
+    assert out.reason(2).startswith("allowed: open_accounts=9007199254740993 is not one of")

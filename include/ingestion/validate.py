@@ -247,7 +247,11 @@ def validate(
                 is_null, "null", lambda i, c=column: f"{c.name} is missing (the column is not nullable)"
             )
         if column.allowed is not None:
-            if coerced.floats is not None:
+            if column.dtype == "int":  # exactly: as floats, 2^53 + 1 would match 2^53
+                allowed = pc.fill_null(
+                    pc.is_in(values, pa.array(_whole(column.allowed), pa.int64())), False
+                ).to_numpy(zero_copy_only=False)
+            elif coerced.floats is not None:
                 allowed = np.isin(coerced.floats, np.array(column.allowed, dtype=float))
             else:
                 allowed = pc.fill_null(
@@ -285,6 +289,17 @@ def validate(
     return ValidationResult(
         feed.name, landed_rows, valid, quarantined, checks, landed, reasons.by_row, batch.undecodable
     )
+
+
+def _whole(values) -> list[int]:
+    """The allowed values of an int column that an int64 can equal."""
+    found = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if float(value).is_integer() and -(2**63) <= int(value) < 2**63:
+            found.append(int(value))
+    return found
 
 
 def _float_range(column, floats: np.ndarray, reasons: _Reasons) -> None:
