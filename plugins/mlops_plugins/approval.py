@@ -153,6 +153,8 @@ class AuditedApprovalOperator(ApprovalOperator):
                     dag_run_id=context["run_id"],
                     task=self.task_id,
                 )
+            if deadline is None and self.response_timeout:  # parked before deadlines were kept
+                deadline = (datetime.now(UTC) + self.response_timeout).isoformat()
             left = remaining(deadline)
             if left is None or left > timedelta(0):
                 self._reopen(context, deadline)
