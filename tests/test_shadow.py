@@ -5,6 +5,7 @@ decisions, and the period's end."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,41 @@ def test_a_selection_model_is_judged_on_its_selections(credit):
     ratio = next(c for c in verdict["fairness"]["shadow"] if c["metric"] == "approval_ratio")
     rates = frame.assign(s=frame["score"] >= 0.5).groupby("gender")["s"].mean()
     assert ratio["value"] == pytest.approx(rates.min() / rates.max())
+
+
+def test_only_a_counted_decline_ends_a_shadow(credit, tmp_path):
+    """An answer that did not count (approval_refused) leaves the request open for another
+    approver, so the shadow keeps running; a decline by an approver ends it."""
+    from include import audit
+    from include import settings as settings_module
+    from include.shadow import lifecycle
+
+    settings = settings_module.load(
+        {"MLOPS_STORAGE_ROOT": tmp_path.as_uri(), "MLOPS_LOCAL_DIR": str(tmp_path / "local")}
+    )
+    run = "scheduled__2026-03-02T04:40:00+00:00"
+
+    def record(kind, actor, task):
+        event = {
+            "type": kind,
+            "time": "2026-03-02T05:00:00+00:00",
+            "actor": actor,
+            "dag_run_id": run,
+            "model": credit.name,
+            "version": "3",
+        }
+        audit.record(
+            [event],
+            interval=(date(2026, 3, 1), date(2026, 3, 2)),
+            dag_run_id=run,
+            task=task,
+            settings=settings,
+        )
+
+    record("shadow_started", "schedule", "start_shadow")
+    assert lifecycle.declined(credit, "3", settings) is None
+    record("approval_refused", "user:admin", "request_approval")
+    assert lifecycle.declined(credit, "3", settings) is None
+    record("declined", "user:ro", "request_approval")
+    why = lifecycle.declined(credit, "3", settings)
+    assert why is not None and "declined by user:ro" in why

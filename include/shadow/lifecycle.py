@@ -136,11 +136,12 @@ def start(
 def declined(
     contract: Contract, version: str, settings: settings_module.Settings | None = None
 ) -> str | None:
-    """Why a person's answer ends ``version``'s shadow: its promotion was declined (or the approval
-    did not count) after its shadow period started. None while no such answer exists."""
+    """Why a person's answer ends ``version``'s shadow: its promotion was declined after its shadow
+    period started. None while no such answer exists. An answer that did not count
+    (``approval_refused``) leaves the request open for another approver, so it ends nothing."""
     from include import audit
 
-    last = audit.latest(contract.name, ("shadow_started", "declined", "approval_refused"), settings)
+    last = audit.latest(contract.name, ("shadow_started", "declined"), settings)
     if last is None or last["type"] == "shadow_started" or last.get("version") != version:
         return None
     return f"promotion {last['type']} by {last['actor']} (audit entry {last['seq']})"
